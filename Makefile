@@ -1,0 +1,30 @@
+# `make demo` and `make test` work on a fresh machine: each creates the environment first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# At most two torch threads on these 2-core machines.
+export OMP_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+
+.PHONY: demo test install clean bench
+
+$(BIN)/gmia: pyproject.toml requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(BIN)/gmia
+
+install: $(BIN)/gmia
+
+demo: install
+	$(BIN)/gmia reproduce table1 --dataset cancer --out runs/demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .gmia-cache

@@ -1,0 +1,21 @@
+"""Data sets for GMIA audits: the bundled Adult and Cancer sets, user CSV files, splits."""
+
+from gmia.data.csv import encode_frame, load_csv, load_csv_with_schema
+from gmia.data.registry import DATASETS, load_dataset
+from gmia.data.schema import Dataset, Feature, Schema, duplicate_groups
+from gmia.data.splits import Split, default_pool_size, paper_split
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "Feature",
+    "Schema",
+    "Split",
+    "default_pool_size",
+    "duplicate_groups",
+    "encode_frame",
+    "load_csv",
+    "load_csv_with_schema",
+    "load_dataset",
+    "paper_split",
+]

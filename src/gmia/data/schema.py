@@ -1,0 +1,219 @@
+"""What an encoded tabular data set looks like: features, classes, records.
+
+Every model and attack in gmia works on a dense ``float32`` matrix. The
+:class:`Schema` keeps what is needed to read that matrix back: which encoded
+columns came from which original column (one-hot groups), their observed
+ranges, and how to undo the numeric normalisation (``offset``/``scale``), so a
+record can be shown to a person as it appeared in the source file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from gmia.errors import GmiaError
+
+KINDS = ("numeric", "onehot")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One encoded column.
+
+    Parameters
+    ----------
+    name : str
+        ``"age"`` for a numeric column, ``"workclass=Private"`` for one-hot.
+    kind : str
+        ``"numeric"`` or ``"onehot"``.
+    group : str
+        The original column; equals ``name`` for a numeric feature.
+    low, high : float
+        Observed range of the *encoded* column (0.0 and 1.0 for one-hot).
+    integer : bool
+        The raw (decoded) values are integers, e.g. Cancer's 1..10.
+    offset, scale : float
+        ``raw = encoded * scale + offset``; lets :meth:`Dataset.raw` decode
+        numeric columns. Defaults (0, 1) mean "not normalised".
+    """
+
+    name: str
+    kind: str
+    group: str
+    low: float
+    high: float
+    integer: bool = False
+    offset: float = 0.0
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise GmiaError(f"feature {self.name!r} has kind {self.kind!r}; expected one of: numeric, onehot")
+
+    @property
+    def category(self) -> str | None:
+        """The category value of a one-hot column (the part after ``group=``)."""
+        if self.kind != "onehot":
+            return None
+        return self.name[len(self.group) + 1 :]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Features, class names and label column of an encoded data set."""
+
+    features: tuple[Feature, ...]
+    classes: tuple[str, ...]
+    label: str
+
+    def __post_init__(self) -> None:
+        # Accept lists (e.g. from JSON) but store tuples so the schema stays hashable.
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def groups(self) -> dict[str, list[int]]:
+        """Original column -> encoded column indices, in feature order.
+
+        A one-hot group has one index per category; a numeric column one index.
+        """
+        out: dict[str, list[int]] = {}
+        for i, feat in enumerate(self.features):
+            out.setdefault(feat.group, []).append(i)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-able form; :meth:`from_dict` inverts it exactly."""
+        return {
+            "label": self.label,
+            "classes": list(self.classes),
+            "features": [
+                {
+                    "name": f.name,
+                    "kind": f.kind,
+                    "group": f.group,
+                    "low": float(f.low),
+                    "high": float(f.high),
+                    "integer": bool(f.integer),
+                    "offset": float(f.offset),
+                    "scale": float(f.scale),
+                }
+                for f in self.features
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Schema":
+        try:
+            feats = tuple(Feature(**f) for f in data["features"])
+            return cls(features=feats, classes=tuple(data["classes"]), label=data["label"])
+        except (KeyError, TypeError) as exc:
+            raise GmiaError(f"schema dictionary is malformed ({exc}); expected the output of Schema.to_dict") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An encoded data set: ``x`` float32 [N, D], ``y`` int64 [N] in 0..C-1.
+
+    ``eq=False`` because comparing arrays element-wise in ``==`` is never what a
+    caller means; use :meth:`fingerprint` to tell data sets apart.
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    schema: Schema
+
+    def __post_init__(self) -> None:
+        x = np.ascontiguousarray(self.x, dtype=np.float32)
+        y = np.ascontiguousarray(self.y, dtype=np.int64)
+        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+            raise GmiaError(f"data set {self.name!r} has x of shape {x.shape} and y of shape {y.shape}; expected [N, D] and [N]")
+        if x.shape[1] != self.schema.n_features:
+            raise GmiaError(f"data set {self.name!r} has {x.shape[1]} columns but its schema {self.schema.n_features}; expected them equal")
+        if len(y) and (y.min() < 0 or y.max() >= len(self.schema.classes)):
+            raise GmiaError(f"data set {self.name!r} has labels outside 0..{len(self.schema.classes) - 1}; expected one per class name")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.schema.classes)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def fingerprint(self) -> str:
+        """sha256 of x bytes, y bytes and the schema JSON: a cache key.
+
+        The name is left out on purpose, so the same data loaded under two
+        names shares cached models.
+        """
+        h = hashlib.sha256()
+        h.update(self.x.tobytes())
+        h.update(self.y.tobytes())
+        h.update(self.schema.to_json().encode("utf-8"))
+        return h.hexdigest()
+
+    def raw(self):
+        """The decoded records as a ``pandas.DataFrame`` (for display).
+
+        Numeric columns are ``x * scale + offset`` (rounded where
+        ``integer``); a one-hot group shows its hot category (the largest
+        column, so slightly perturbed records still decode).
+        """
+        import pandas as pd
+
+        cols: dict[str, object] = {}
+        for group, idx in self.schema.groups().items():
+            feats = [self.schema.features[i] for i in idx]
+            if feats[0].kind == "numeric":
+                f = feats[0]
+                vals = self.x[:, idx[0]].astype(np.float64) * f.scale + f.offset
+                cols[group] = np.rint(vals).astype(np.int64) if f.integer else vals
+            else:
+                cats = np.array([f.category for f in feats], dtype=object)
+                cols[group] = cats[np.argmax(self.x[:, idx], axis=1)]
+        cols[self.schema.label] = np.array(self.schema.classes, dtype=object)[self.y]
+        return pd.DataFrame(cols)
+
+
+def duplicate_groups(x: np.ndarray) -> np.ndarray:
+    """Id of each row's group of identical feature rows, int64 [N].
+
+    Why: on a small integer-valued set like Cancer many records are exact
+    copies of each other, and a non-member whose twin is a member looks like a
+    member to any attack. Rows ``i`` and ``j`` are twins iff
+    ``groups[i] == groups[j]``; ids are 0..G-1 in lexicographic row order.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise GmiaError(f"duplicate_groups got an array of shape {x.shape}; expected a 2-D [N, D] array")
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, inverse = np.unique(x, axis=0, return_inverse=True)
+    return np.asarray(inverse, dtype=np.int64).reshape(-1)
+
+
+def encoded_ranges(x: np.ndarray) -> list[tuple[float, float]]:
+    """Observed (min, max) of each column of the *float32* matrix."""
+    if len(x) == 0:
+        return [(0.0, 0.0)] * x.shape[1]
+    return [(float(lo), float(hi)) for lo, hi in zip(x.min(axis=0), x.max(axis=0))]
+
+
+__all__ = ["Feature", "Schema", "Dataset", "duplicate_groups", "encoded_ranges"]

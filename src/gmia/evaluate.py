@@ -1,0 +1,169 @@
+"""Metrics of the direct attack under the paper's protocol, as typed result objects.
+
+A (record, target) pair is a positive call iff p < cutoff. Precision = TP / (TP + FP) with a
+Clopper-Pearson 95% interval; recall = TP / (member pairs), which is TP / (50·n) in the paper's
+protocol with 100 targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from gmia.attacks.direct import GmiaDirect, check_cutoff
+from gmia.data import duplicate_groups
+from gmia.protocol import ProtocolSignals
+from gmia.select import Selection, select_vulnerable
+from gmia.stats import TAIL_RULES, clopper_pearson, roc_summary
+
+CALIBRATION_ALPHAS = (0.01, 0.05, 0.1)
+
+
+@dataclass(frozen=True)
+class CutoffRow:
+    cutoff: float
+    tp: int
+    fp: int
+    member_pairs: int
+    precision: float
+    recall: float
+    precision_ci: tuple[float, float]
+
+    @classmethod
+    def from_calls(cls, calls: np.ndarray, membership: np.ndarray, cutoff: float) -> "CutoffRow":
+        tp = int((calls & membership).sum())
+        fp = int((calls & ~membership).sum())
+        return cls.from_counts(cutoff, tp, fp, int(membership.sum()))
+
+    @classmethod
+    def from_counts(cls, cutoff: float, tp: int, fp: int, members: int) -> "CutoffRow":
+        return cls(
+            cutoff=cutoff,
+            tp=tp,
+            fp=fp,
+            member_pairs=members,
+            precision=tp / (tp + fp) if tp + fp else float("nan"),
+            recall=tp / members if members else float("nan"),
+            precision_ci=clopper_pearson(tp, tp + fp),
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Direct-attack results for one selection setting (δ, β) on one protocol run."""
+
+    delta: float
+    beta: float
+    scaling: str
+    tail: str
+    features: str
+    n_candidates: int
+    selected: tuple[int, ...]  # record indices, most isolated first
+    selected_neighbours: tuple[int, ...]
+    count_by_scaling: dict[str, int]
+    rows: tuple[CutoffRow, ...]
+    rows_without_twins: tuple[CutoffRow, ...]  # selected records with an exact duplicate in the pool left out
+    n_selected_with_twin: int
+    tail_comparison: dict[str, tuple[CutoffRow, ...]]
+    roc: dict[str, float] = field(default_factory=dict)  # all pool records × all targets
+    calibration: dict[str, float] = field(default_factory=dict)  # P(p < α) over non-member pairs
+    calibration_without_twins: dict[str, float] = field(default_factory=dict)  # same, records with no exact twin in the pool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pool_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
+    """p-values ``[T, P]`` of every pool record against every target, cached per tail rule."""
+    cache = signals.__dict__.setdefault("_pvalues", {})
+    if tail not in cache:
+        with signals.timer.stage("p-values"):
+            cache[tail] = GmiaDirect(tail).fit(signals.reference_loss).score(signals.target_loss)
+    return cache[tail]
+
+
+def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: str, features: str = "logits") -> Selection:
+    with signals.timer.stage("selection"):
+        pool_f, adversary_f = signals.features(features)
+        return select_vulnerable(
+            pool_f,
+            adversary_f,
+            candidates=signals.split.pool,
+            delta=delta,
+            beta=beta,
+            n_train=signals.n_train,
+            scaling=scaling,
+            mode=features,
+        )
+
+
+def _rows(p: np.ndarray, member: np.ndarray, cutoffs) -> tuple[CutoffRow, ...]:
+    return tuple(CutoffRow.from_calls(p < c, member, c) for c in cutoffs)
+
+
+def evaluate(
+    signals: ProtocolSignals,
+    delta: float,
+    beta: float,
+    cutoffs=(0.01,),
+    scaling: str = "n_over_nprime",
+    tail: str = "pchip",
+    features: str = "logits",
+) -> Evaluation:
+    for c in cutoffs:
+        check_cutoff(c)
+    selection = run_selection(signals, delta, beta, scaling, features)
+    pos = np.searchsorted(signals.split.pool, selection.selected)  # pool positions of the selected
+    member = signals.membership[:, pos]
+    p_all = pool_pvalues(signals, tail)
+    groups = duplicate_groups(signals.dataset.x[signals.split.pool])
+    twin = np.bincount(groups)[groups] > 1
+    no_twin = ~twin[pos]
+    tails = {}
+    for rule in TAIL_RULES:
+        p_rule = p_all[:, pos] if rule == tail else GmiaDirect(rule).fit(signals.reference_loss[:, pos]).score(signals.target_loss[:, pos])
+        tails[rule] = _rows(p_rule, member, cutoffs)
+    non_member = ~signals.membership
+    return Evaluation(
+        delta=delta,
+        beta=beta,
+        scaling=scaling,
+        tail=tail,
+        features=features,
+        n_candidates=int(selection.candidates.size),
+        selected=tuple(int(i) for i in selection.selected),
+        selected_neighbours=tuple(int(v) for v in np.sort(selection.neighbours[selection.mask()], kind="stable")),
+        count_by_scaling=selection.count_by_scaling(),
+        rows=tails[tail],
+        rows_without_twins=_rows(p_all[:, pos][:, no_twin], member[:, no_twin], cutoffs),
+        n_selected_with_twin=int((~no_twin).sum()),
+        tail_comparison=tails,
+        roc=roc_summary(-p_all, signals.membership),
+        calibration={f"{a:g}": float((p_all[non_member] < a).mean()) for a in CALIBRATION_ALPHAS},
+        calibration_without_twins={
+            f"{a:g}": float((p_all[non_member & ~twin[None, :]] < a).mean()) for a in CALIBRATION_ALPHAS
+        },
+    )
+
+
+def leave_one_out_calibration(
+    losses: np.ndarray, alphas=CALIBRATION_ALPHAS, tail: str = "pchip", statistic=None
+) -> dict[str, float]:
+    """P(p < α) when each model in turn is the target and the others are its references.
+
+    ``losses [M, n]`` must come from models trained alike on data none of which holds the n
+    records: then H_out holds exactly and the fraction should be at most α (up to noise). A
+    ``statistic`` may transform the target's losses (tests pass a broken one to show this
+    check can fail).
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    m = losses.shape[0]
+    calls = {a: 0 for a in alphas}
+    for t in range(m):
+        refs = np.delete(losses, t, axis=0)
+        target = losses[t : t + 1] if statistic is None else statistic(losses[t : t + 1])
+        p = GmiaDirect(tail).fit(refs).score(target)
+        for a in alphas:
+            calls[a] += int((p < a).sum())
+    return {f"{a:g}": calls[a] / losses.size for a in alphas}

@@ -1,0 +1,69 @@
+"""The paper's settings and numbers (Long et al., arXiv:1802.04889), set beside ours.
+
+Training settings the paper leaves unstated (optimiser, learning rate) are CHOICEs made so the
+targets generalise like the paper's (train − test accuracy ≤ 0.02); see README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gmia.zoo import TrainSpec
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    cutoff: float
+    precision: float | None  # None: the paper reports no positive call
+    recall: float
+    tp: int | None  # None: not printed in the paper (its Table 2)
+    fp: int | None
+
+
+@dataclass(frozen=True)
+class PaperSetting:
+    delta: float
+    beta: float
+    n_selected: int
+    rows: tuple[PaperRow, ...]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A data set's paper setup: model, selection thresholds and the published results."""
+
+    spec: TrainSpec
+    table1: PaperSetting
+    table2: tuple[PaperSetting, ...]
+    accuracy: tuple[float, float]  # paper's target train / test accuracy
+
+
+PRESETS: dict[str, Preset] = {
+    "cancer": Preset(
+        # Softmax regression, batch 10, "3,000 epochs" read as steps; Adam 1e-3 is our CHOICE.
+        spec=TrainSpec(hidden=(), optimizer="adam", lr=1e-3, steps=3000, batch_size=10),
+        table1=PaperSetting(0.1, 0.1, 5, (
+            PaperRow(0.008, 1.0, 0.024, 6, 0),
+            PaperRow(0.01, 0.8889, 0.032, 8, 1),
+        )),
+        table2=(
+            PaperSetting(0.1, 1.0, 21, (PaperRow(0.01, 0.6875, 0.0314, None, None),)),
+            PaperSetting(0.05, 0.1, 33, (PaperRow(0.01, 0.6667, 0.026, None, None),)),
+        ),
+        accuracy=(0.95, 0.94),
+    ),
+    "adult": Preset(
+        # Hidden 10 and 5 tanh units, batch 100, "20,000 epochs" read as steps.
+        spec=TrainSpec(hidden=(10, 5), activation="tanh", optimizer="sgd", lr=0.01, steps=20000, batch_size=100),
+        table1=PaperSetting(0.4, 0.1, 13, (
+            PaperRow(0.002, 1.0, 0.0031, 2, 0),
+            PaperRow(0.01, 0.7391, 0.0523, 34, 12),
+        )),
+        table2=(
+            PaperSetting(0.4, 0.5, 26, (PaperRow(0.01, 0.68, 0.0392, None, None),)),
+            PaperSetting(0.3, 0.1, 53, (PaperRow(0.01, 0.6581, 0.0291, None, None),)),
+            PaperSetting(0.2, 0.1, 127, (PaperRow(0.01, 0.6621, 0.0219, None, None),)),
+        ),
+        accuracy=(0.85, 0.85),
+    ),
+}

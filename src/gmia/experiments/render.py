@@ -1,0 +1,145 @@
+"""Print a reproduction's results beside the paper's, as rich tables."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from gmia.experiments.paper import PaperSetting
+from gmia.experiments.reproduce import ReproduceResult
+
+SCALING_TEXT = {"n_over_nprime": "N'_n x N/N'", "nprime_over_n": "N'_n x N'/N (as printed)"}
+
+
+def pct(v: float | None, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{100 * v:.{digits}f}%"
+
+
+def ci(lo_hi) -> str:
+    lo, hi = lo_hi
+    return "-" if math.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
+    for s in paper:
+        if math.isclose(s.delta, delta) and math.isclose(s.beta, beta):
+            for r in s.rows:
+                if math.isclose(r.cutoff, cutoff):
+                    return s, r
+            return s, None
+    return None, None
+
+
+def render(result: ReproduceResult, console: Console) -> None:
+    cfg = result.config
+    spec = cfg["spec"]
+    console.print(
+        f"[bold]GMIA direct inference, {result.table} on {result.dataset}[/bold]: "
+        f"{cfg['n_records']} records, {cfg['n_features']} features; k={cfg['k']} reference models, "
+        f"{cfg['n_targets']} targets; model hidden={tuple(spec['hidden'])} {spec['optimizer']} lr={spec['lr']} "
+        f"steps={spec['steps']} batch={spec['batch_size']}; E[N_n] = {SCALING_TEXT[cfg['scaling']]}; "
+        f"tail rule below the smallest reference loss: {cfg['tail']}; selection features: {cfg['features']}; "
+        f"reference training sets: {cfg['reference_sampling']}"
+    )
+
+    acc = Table(title="Accuracy (mean over models)")
+    for col in ("seed", "target train", "target test", "gap", "reference train", "reference test"):
+        acc.add_column(col, justify="right")
+    for run in result.runs:
+        a = run.accuracies
+        acc.add_row(str(run.seed), f"{a['target_train']:.4f}", f"{a['target_test']:.4f}",
+                    f"{a['target_train'] - a['target_test']:+.4f}", f"{a['reference_train']:.4f}", f"{a['reference_test']:.4f}")
+    if result.paper_accuracy:
+        acc.add_row("paper", f"{result.paper_accuracy[0]:.2f}", f"{result.paper_accuracy[1]:.2f}",
+                    f"{result.paper_accuracy[0] - result.paper_accuracy[1]:+.2f}", "", "")
+    console.print(acc)
+
+    main = Table(title="Direct inference on the selected records (pairs: record x target)")
+    for col in ("delta", "beta", "cutoff", "seed", "# selected", "precision", "95% CI", "recall", "TP", "FP",
+                "paper # sel.", "paper precision", "paper recall", "paper TP", "paper FP"):
+        main.add_column(col, justify="right")
+    for i, pooled in enumerate(result.pooled):
+        for j, prow in enumerate(pooled.rows):
+            setting, paper_row = _paper_row(result.paper, pooled.delta, pooled.beta, prow.cutoff)
+            paper_cells = (
+                str(setting.n_selected) if setting else "",
+                pct(paper_row.precision) if paper_row else "",
+                pct(paper_row.recall) if paper_row else "",
+                "" if paper_row is None or paper_row.tp is None else str(paper_row.tp),
+                "" if paper_row is None or paper_row.fp is None else str(paper_row.fp),
+            )
+            rows = [(str(run.seed), run.evaluations[i].rows[j], len(run.evaluations[i].selected)) for run in result.runs]
+            if len(result.runs) > 1:
+                rows.append(("pooled", prow, sum(pooled.n_selected)))
+            for n, (label, row, n_sel) in enumerate(rows):
+                last = n == len(rows) - 1
+                main.add_row(f"{pooled.delta:g}", f"{pooled.beta:g}", f"{prow.cutoff:g}", label, str(n_sel),
+                             pct(row.precision), ci(row.precision_ci), pct(row.recall), str(row.tp), str(row.fp),
+                             *(paper_cells if last else ("",) * 5))
+    console.print(main)
+    for pooled in result.pooled:
+        if sum(pooled.n_selected) == 0:
+            console.print(
+                f"No record was selected at delta={pooled.delta:g}, beta={pooled.beta:g} in any seed: every candidate "
+                "has a neighbour among the adversary's records. Try a smaller --delta, a larger --beta, or "
+                "--selection-features centred-logits (README, 'Results against the paper').",
+                style="yellow",
+            )
+
+    sel = Table(title="Selection: records each E[N_n] scaling selects, and exact duplicates")
+    for col in ("delta", "beta", "seed", "candidates", "N'_n x N/N'", "N'_n x N'/N", "with a twin in the pool",
+                "precision without twins (first cutoff)"):
+        sel.add_column(col, justify="right")
+    for i, pooled in enumerate(result.pooled):
+        for run in result.runs:
+            ev = run.evaluations[i]
+            sel.add_row(f"{ev.delta:g}", f"{ev.beta:g}", str(run.seed), str(ev.n_candidates),
+                        str(ev.count_by_scaling["n_over_nprime"]), str(ev.count_by_scaling["nprime_over_n"]),
+                        str(ev.n_selected_with_twin), pct(ev.rows_without_twins[0].precision))
+    console.print(sel)
+
+    tails = Table(title="Tail rule below the smallest reference loss (first setting, pooled over seeds)")
+    for col in ("tail rule", "cutoff", "precision", "recall", "TP", "FP"):
+        tails.add_column(col, justify="right")
+    for rule in result.runs[0].evaluations[0].tail_comparison:
+        for j, cutoff in enumerate(result.config["cutoffs"]):
+            tp = sum(r.evaluations[0].tail_comparison[rule][j].tp for r in result.runs)
+            fp = sum(r.evaluations[0].tail_comparison[rule][j].fp for r in result.runs)
+            members = sum(r.evaluations[0].tail_comparison[rule][j].member_pairs for r in result.runs)
+            used = " (used)" if rule == result.config["tail"] else ""
+            tails.add_row(rule + used, f"{cutoff:g}", pct(tp / (tp + fp) if tp + fp else None),
+                          pct(tp / members if members else None), str(tp), str(fp))
+    console.print(tails)
+
+    cal = Table(title="Calibration: fraction of p < alpha where the record is not in the target's training set")
+    for col in ("seed", "check", "alpha=0.01", "alpha=0.05", "alpha=0.1"):
+        cal.add_column(col, justify="right")
+    for run in result.runs:
+        ev = run.evaluations[0]
+        cal.add_row(str(run.seed), "protocol's non-member pairs (all pool records)",
+                    *(f"{ev.calibration[a]:.4f}" for a in ("0.01", "0.05", "0.1")))
+        cal.add_row(str(run.seed), "same, records with no exact twin in the pool",
+                    *(f"{ev.calibration_without_twins[a]:.4f}" for a in ("0.01", "0.05", "0.1")))
+        if run.reference_calibration:
+            cal.add_row(str(run.seed), "each reference model as target vs the others (H_out exact)",
+                        *(f"{run.reference_calibration[a]:.4f}" for a in ("0.01", "0.05", "0.1")))
+    console.print(cal)
+
+    every = Table(title="All pool records x all targets (member = positive class)")
+    for col in ("seed", "ROC AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR"):
+        every.add_column(col, justify="right")
+    for run in result.runs:
+        ev = run.evaluations[0]
+        every.add_row(str(run.seed), f"{ev.roc['auc']:.4f}", pct(ev.roc["tpr_at_fpr_0.001"]), pct(ev.roc["tpr_at_fpr_0.01"]))
+    console.print(every)
+
+    stages: dict[str, float] = {}
+    for run in result.runs:
+        for name, sec in run.seconds.items():
+            stages[name] = stages.get(name, 0.0) + sec
+    console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in stages.items())
+                  + f"; total {result.wall_seconds:.1f}s")

@@ -1,0 +1,156 @@
+"""The paper's evaluation protocol: models and signals (GMIA.md, "Evaluation protocol").
+
+The target pool is split at random into two halves, each training one target model; repeated
+``n_targets / 2`` times, so every pool record is a member of exactly half the targets. The k
+reference models train on bootstrap samples (with replacement) of the adversary's records, each
+the size of a target training set (the paper's design; ``reference_sampling="subsample"`` draws
+without replacement instead, so references see as many distinct records as targets do). Everything after training is numpy on matrices.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gmia.data import Dataset, Split, paper_split
+from gmia.errors import GmiaError, check_choice
+from gmia.select import selection_features
+from gmia.signals import accuracy, log_loss
+from gmia.zoo import TrainSpec, Zoo, ZooStore
+
+
+def check_targets(n_targets: int) -> None:
+    if n_targets < 2 or n_targets % 2:
+        raise GmiaError(f"number of targets {n_targets} is not a positive even number; expected 2, 4, ... (each split of the pool trains two targets)")
+
+
+def check_k(k: int) -> None:
+    if k < 2:
+        raise GmiaError(f"number of reference models k={k} is too small; expected k >= 2")
+
+
+def target_index_sets(pool: np.ndarray, n_targets: int, rng: np.random.Generator) -> np.ndarray:
+    """``[n_targets, |pool|/2]`` index sets: ``n_targets/2`` random half-splits of the pool."""
+    check_targets(n_targets)
+    half = pool.size // 2
+    sets = []
+    for _ in range(n_targets // 2):
+        perm = rng.permutation(pool)
+        sets += [np.sort(perm[:half]), np.sort(perm[half : 2 * half])]
+    return np.stack(sets)
+
+
+REFERENCE_SAMPLINGS = ("bootstrap", "subsample")
+
+
+def bootstrap_index_sets(records: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``[k, size]`` bootstrap samples (with replacement) of ``records``."""
+    check_k(k)
+    return np.sort(rng.choice(records, size=(k, size), replace=True), axis=1)
+
+
+def subsample_index_sets(records: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``[k, size]`` samples without replacement: each reference sees ``size`` distinct records,
+    as each target does (a bootstrap sample holds only about 63% distinct records)."""
+    check_k(k)
+    if size > records.size:
+        raise GmiaError(f"reference sampling 'subsample' needs {size} records per model but the adversary has {records.size}; expected at most {records.size} (use bootstrap)")
+    return np.stack([np.sort(rng.choice(records, size=size, replace=False)) for _ in range(k)])
+
+
+@dataclass
+class Timer:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass(eq=False)
+class ProtocolSignals:
+    """What the attacks and metrics need, computed once from the two stacks.
+
+    Pool records are indexed by position ``0..P-1``; ``split.pool[j]`` is the record index.
+    """
+
+    dataset: Dataset
+    split: Split
+    targets: Zoo
+    references: Zoo
+    reference_loss: np.ndarray  # [k, P] losses of the reference models on pool records
+    target_loss: np.ndarray  # [T, P]
+    membership: np.ndarray  # [T, P] bool
+    reference_logits: np.ndarray  # [k, N, C] the reference models on every record
+    accuracies: dict[str, float]
+    timer: Timer
+
+    @property
+    def n_train(self) -> int:
+        return int(self.targets.index_sets.shape[1])
+
+    def features(self, kind: str = "logits") -> tuple[np.ndarray, np.ndarray]:
+        """Selection features of (pool records, adversary records)."""
+        f = selection_features(kind, self.reference_logits, self.dataset.x)
+        return f[self.split.pool], f[self.split.adversary]
+
+
+def build_signals(
+    dataset: Dataset,
+    spec: TrainSpec,
+    store: ZooStore,
+    k: int = 100,
+    n_targets: int = 100,
+    seed: int = 0,
+    pool_size: int | None = None,
+    chunk_size: int = 100,
+    reference_sampling: str = "bootstrap",
+    progress=None,
+    timer: Timer | None = None,
+) -> ProtocolSignals:
+    """Split, train (or load) targets and references, and compute the signal matrices."""
+    timer = timer or Timer()
+    split = paper_split(dataset, pool_size=pool_size, seed=seed)
+    seeds = np.random.SeedSequence(seed).spawn(4)
+    t_sets = target_index_sets(split.pool, n_targets, np.random.default_rng(seeds[0]))
+    check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
+    sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
+    r_sets = sampler(split.adversary, k, t_sets.shape[1], np.random.default_rng(seeds[1]))
+    common = dict(x=dataset.x, y=dataset.y, fingerprint=dataset.fingerprint(), spec=spec,
+                  n_classes=dataset.n_classes, chunk_size=chunk_size, progress=progress)
+    with timer.stage("train targets"):
+        targets = store.get(index_sets=t_sets, seed=int(seeds[2].generate_state(1)[0]), name="targets", **common)
+    with timer.stage("train references"):
+        references = store.get(index_sets=r_sets, seed=int(seeds[3].generate_state(1)[0]), name="references", **common)
+    with timer.stage("signals"):
+        ref_logits = references.logits(dataset.x)  # [k, N, C]
+        tgt_logits = targets.logits(dataset.x[split.pool])  # [T, P, C]
+        y_pool = dataset.y[split.pool]
+        membership = targets.membership[:, split.pool]
+        ref_member = references.membership
+        accs = {
+            "target_train": float(accuracy(tgt_logits, y_pool, membership).mean()),
+            "target_test": float(accuracy(tgt_logits, y_pool, ~membership).mean()),
+            "reference_train": float(accuracy(ref_logits, dataset.y, ref_member).mean()),
+            "reference_test": float(accuracy(ref_logits[:, split.pool], y_pool).mean()),
+        }
+        signals = ProtocolSignals(
+            dataset=dataset,
+            split=split,
+            targets=targets,
+            references=references,
+            reference_loss=log_loss(ref_logits[:, split.pool], y_pool),
+            target_loss=log_loss(tgt_logits, y_pool),
+            membership=membership,
+            reference_logits=ref_logits,
+            accuracies=accs,
+            timer=timer,
+        )
+    return signals

@@ -1,0 +1,151 @@
+"""Vulnerable-record selection (GMIA.md step 2): records with few neighbours are candidates.
+
+Features of a record r: the k reference models' logits on r, concatenated (length k·C). Two
+records are neighbours iff their cosine distance is below δ (``neighbor_threshold``). N'_n counts
+r's neighbours among the adversary's N' reference records; the expected number in a training
+set of size N is E[N_n]; r is a candidate target iff E[N_n] < β (``probability_threshold``).
+
+E[N_n] has two readings (GMIA.md, AMBIGUOUS): the consistent ``"n_over_nprime"`` scaling
+N'_n × N/N' (default: it is the only one under which the count grows with β as the paper's
+Table 2 shows) and the paper's printed ``"nprime_over_n"`` form N'_n × N'/N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gmia.errors import GmiaError, check_choice
+
+SCALINGS = ("n_over_nprime", "nprime_over_n")
+FEATURE_KINDS = ("logits", "centred-logits", "raw")
+
+
+def logit_features(reference_logits: np.ndarray) -> np.ndarray:
+    """``[k, N, C]`` reference logits → ``[N, k·C]`` per-record feature vectors."""
+    k, n, c = reference_logits.shape
+    return np.ascontiguousarray(np.transpose(reference_logits, (1, 0, 2)).reshape(n, k * c))
+
+
+def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """Per-record features for neighbour counting.
+
+    ``logits``: the k reference models' logits concatenated (GMIA.md, the default).
+    ``centred-logits``: each model's logits minus their mean over classes. Softmax ignores that
+    mean, so training never moves it away from its random initial value; it adds noise common
+    to all records of a model and pulls every cosine similarity up (CHOICE, not the paper's).
+    ``raw``: the records' own features, for a target whose structure is hidden (the paper's
+    Google-hosted Adult model).
+    """
+    if kind == "raw":
+        return np.asarray(x, dtype=np.float32)
+    if kind == "logits":
+        return logit_features(reference_logits)
+    if kind == "centred-logits":
+        return logit_features(reference_logits - reference_logits.mean(axis=-1, keepdims=True))
+    check_choice("selection features", kind, FEATURE_KINDS)
+
+
+def _unit_rows(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float32)
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    return f / np.maximum(norms, 1e-12)
+
+
+def count_neighbours(
+    queries: np.ndarray, references: np.ndarray, delta: float, max_block_mb: float = 256.0
+) -> np.ndarray:
+    """N'_n for each query row: reference rows at cosine distance < δ.
+
+    Works in blocks of query rows so that memory stays at ``max_block_mb`` for the similarity
+    block, never an N × N' matrix.
+    """
+    q = _unit_rows(queries)
+    r = _unit_rows(references)
+    rows = max(1, int(max_block_mb * 2**20 // (4 * max(r.shape[0], 1))))
+    counts = np.empty(q.shape[0], dtype=np.int64)
+    # cos distance < δ  ⇔  cos similarity > 1 − δ
+    threshold = np.float32(1.0 - delta)
+    for s in range(0, q.shape[0], rows):
+        sims = q[s : s + rows] @ r.T
+        counts[s : s + rows] = (sims > threshold).sum(axis=1)
+    return counts
+
+
+def expected_neighbours(counts: np.ndarray, n_train: int, n_reference: int, scaling: str) -> np.ndarray:
+    """E[N_n] from N'_n under the chosen scaling."""
+    if scaling == "n_over_nprime":
+        return counts * (n_train / n_reference)
+    if scaling == "nprime_over_n":
+        return counts * (n_reference / n_train)
+    check_choice("scaling", scaling, SCALINGS)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of selection over candidate records (indices into the data set)."""
+
+    candidates: np.ndarray  # [n] record indices considered
+    neighbours: np.ndarray  # [n] N'_n
+    delta: float
+    beta: float
+    scaling: str
+    n_train: int  # N, the target training-set size
+    n_reference: int  # N', the adversary's reference-record count
+    mode: str  # "logits" or "raw"
+
+    def expected(self, scaling: str | None = None) -> np.ndarray:
+        return expected_neighbours(self.neighbours, self.n_train, self.n_reference, scaling or self.scaling)
+
+    def mask(self, scaling: str | None = None) -> np.ndarray:
+        return self.expected(scaling) < self.beta
+
+    @property
+    def selected(self) -> np.ndarray:
+        """Record indices of the selected (vulnerable) records, most isolated first."""
+        m = self.mask()
+        order = np.argsort(self.neighbours[m], kind="stable")
+        return self.candidates[m][order]
+
+    def count_by_scaling(self) -> dict[str, int]:
+        return {s: int(self.mask(s).sum()) for s in SCALINGS}
+
+
+def check_thresholds(delta: float, beta: float) -> None:
+    if not (0.0 < delta < 2.0):
+        raise GmiaError(f"neighbour threshold delta={delta} is out of range; expected a cosine distance in (0, 2)")
+    if not beta > 0.0:
+        raise GmiaError(f"probability threshold beta={beta} is out of range; expected beta > 0")
+
+
+def select_vulnerable(
+    candidate_features: np.ndarray,
+    reference_features: np.ndarray,
+    candidates: np.ndarray,
+    delta: float,
+    beta: float,
+    n_train: int,
+    scaling: str = "n_over_nprime",
+    mode: str = "logits",
+    max_block_mb: float = 256.0,
+) -> Selection:
+    """Select candidate targets: E[N_n] < β with neighbours counted at cosine distance < δ.
+
+    ``candidate_features`` rows belong to ``candidates``; ``reference_features`` are the
+    adversary's records (logit features from :func:`logit_features`, or raw features in
+    ``mode="raw"`` when the target's structure is hidden).
+    """
+    check_thresholds(delta, beta)
+    check_choice("scaling", scaling, SCALINGS)
+    counts = count_neighbours(candidate_features, reference_features, delta, max_block_mb)
+    return Selection(
+        candidates=np.asarray(candidates),
+        neighbours=counts,
+        delta=delta,
+        beta=beta,
+        scaling=scaling,
+        n_train=n_train,
+        n_reference=int(reference_features.shape[0]),
+        mode=mode,
+    )

@@ -1,0 +1,124 @@
+"""Statistics for GMIA: p-values from reference losses, interval estimates, ROC summaries.
+
+Direct inference (GMIA.md, step 3) is a left-tailed test: under H_out the target's loss
+L(M, r) is drawn like the losses L_1..L_k of the k reference models, none trained on r. The
+p-value is p = F(L(M, r)), F the empirical CDF of L_1..L_k smoothed by shape-preserving
+piecewise cubic (PCHIP) interpolation.
+
+The smoothed CDF equals 1/k at the smallest reference loss, so every p below 1/k comes from the
+tail rule used below it (GMIA.md, Pitfalls). The rules, all non-decreasing in L and within
+[0, F(L_(1))]:
+
+- ``pchip``: the paper's extrapolation of the first cubic piece, made monotone by taking its
+  running minimum over [L, L_(1)] (the largest non-decreasing function below the extrapolant).
+- ``zero``: p = 0 below the smallest reference loss.
+- ``gaussian``: a Gaussian fitted to the references' logit-scaled confidence
+  φ = log(p_y / (1 − p_y)) (as LiRA does), its tail rescaled to meet F at L_(1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sstats
+from scipy.interpolate import PchipInterpolator
+from sklearn.metrics import roc_curve
+
+from gmia.errors import check_choice
+
+TAIL_RULES = ("pchip", "zero", "gaussian")
+
+
+def _logit_confidence(loss: np.ndarray) -> np.ndarray:
+    """φ = log(p / (1 − p)) with p = exp(−L); decreasing in L."""
+    loss = np.maximum(np.asarray(loss, dtype=np.float64), 1e-300)
+    return -loss - np.log(-np.expm1(-loss))
+
+
+def _pchip_tail(interp: PchipInterpolator, x0: float, y0: float, obs: np.ndarray) -> np.ndarray:
+    """Running minimum of the first cubic piece over [obs, x0], clipped to [0, y0]."""
+    c3, c2, c1, c0 = interp.c[:, 0]
+    s_lo = obs - x0  # < 0
+    cubic = lambda s: ((c3 * s + c2) * s + c1) * s + c0  # noqa: E731
+    best = np.minimum(cubic(s_lo), c0)
+    # Interior critical points of the cubic: roots of 3 c3 s² + 2 c2 s + c1.
+    a, b, c = 3 * c3, 2 * c2, c1
+    if abs(a) > 1e-300:
+        disc = b * b - 4 * a * c
+        if disc >= 0:
+            for root in ((-b - np.sqrt(disc)) / (2 * a), (-b + np.sqrt(disc)) / (2 * a)):
+                inside = (root > s_lo) & (root < 0)
+                best = np.where(inside, np.minimum(best, cubic(root)), best)
+    elif abs(b) > 1e-300:
+        root = -c / b
+        inside = (root > s_lo) & (root < 0)
+        best = np.where(inside, np.minimum(best, cubic(root)), best)
+    return np.clip(best, 0.0, y0)
+
+
+def ecdf_pvalue(reference: np.ndarray, observed: np.ndarray, tail: str = "pchip") -> np.ndarray:
+    """p = F(L) for one record: ``reference`` its k reference losses, ``observed`` target losses."""
+    # Losses closer than 1e-12 are ties: float32 logits carry no more, and nearer knots make
+    # PCHIP's slopes overflow.
+    ref = np.round(np.sort(np.asarray(reference, dtype=np.float64)), 12)
+    obs = np.round(np.asarray(observed, dtype=np.float64), 12)
+    k = ref.size
+    xs, counts = np.unique(ref, return_counts=True)
+    ys = np.cumsum(counts) / k
+    out = np.ones_like(obs)
+    x0, y0 = xs[0], ys[0]
+    below = obs < x0
+    if xs.size >= 2:
+        interp = PchipInterpolator(xs, ys, extrapolate=True)
+        mid = (~below) & (obs <= xs[-1])
+        out[mid] = np.clip(interp(obs[mid]), 0.0, 1.0)
+    else:
+        interp = None
+        out[obs == x0] = y0
+    if below.any():
+        if tail == "zero":
+            out[below] = 0.0
+        elif tail == "pchip":
+            out[below] = _pchip_tail(interp, x0, y0, obs[below]) if interp is not None else 0.0
+        elif tail == "gaussian":
+            phi = _logit_confidence(ref)
+            mu, sd = phi.mean(), max(phi.std(ddof=1) if k > 1 else 0.0, 1e-6)
+            anchor = sstats.norm.logsf(_logit_confidence(x0), mu, sd)
+            scaled = sstats.norm.logsf(_logit_confidence(obs[below]), mu, sd) - anchor
+            out[below] = y0 * np.exp(np.minimum(scaled, 0.0))
+        else:
+            check_choice("tail rule", tail, TAIL_RULES)
+    return out
+
+
+def ecdf_pvalues(reference: np.ndarray, observed: np.ndarray, tail: str = "pchip") -> np.ndarray:
+    """Vectorised over records: ``reference [k, n]``, ``observed [T, n]`` → p-values ``[T, n]``."""
+    check_choice("tail rule", tail, TAIL_RULES)
+    reference = np.asarray(reference)
+    observed = np.asarray(observed)
+    out = np.empty(observed.shape, dtype=np.float64)
+    for j in range(reference.shape[1]):
+        out[:, j] = ecdf_pvalue(reference[:, j], observed[:, j], tail)
+    return out
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial interval; (nan, nan) when there are no trials."""
+    if trials == 0:
+        return (float("nan"), float("nan"))
+    ci = sstats.binomtest(int(successes), int(trials)).proportion_ci(level, method="exact")
+    return (float(ci.low), float(ci.high))
+
+
+def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=(0.001, 0.01)) -> dict:
+    """Exact ROC AUC and TPR at fixed FPRs; ``labels`` True = member (the positive class),
+    higher score = more likely member."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels, dtype=bool).ravel()
+    if labels.all() or not labels.any():
+        return {"auc": float("nan"), **{f"tpr_at_fpr_{f:g}": float("nan") for f in fprs}}
+    fpr, tpr, _ = roc_curve(labels, scores)
+    auc = float(np.trapezoid(tpr, fpr))
+    out = {"auc": auc}
+    for f in fprs:
+        out[f"tpr_at_fpr_{f:g}"] = float(tpr[fpr <= f].max()) if (fpr <= f).any() else 0.0
+    return out

@@ -1,0 +1,172 @@
+"""Content-addressed storage of trained stacks (safetensors + JSON, never pickle).
+
+A stack's key hashes everything that decides its parameters: the data, the training spec, the
+index sets, the seed and the chunking. It is trained in chunks of models; each chunk is written
+atomically when done, so a rerun trains nothing and an interrupted run resumes from the chunks
+already on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from gmia.errors import GmiaError
+from gmia.zoo.spec import TrainSpec
+from gmia.zoo.trainer import train_stack
+from gmia.zoo.zoo import Zoo
+
+FORMAT_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("GMIA_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gmia"
+    )
+    return Path(root)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """Per-chunk seed that depends on (seed, chunk) only, never on which process trains it."""
+    return int(np.random.SeedSequence([seed, chunk]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class ZooStore:
+    """Trains stacks on demand and keeps them under ``root/<key>/``."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise GmiaError(
+                f"cache directory {str(self.root)!r} cannot be written ({exc.strerror}); "
+                "expected a writable folder (pass another with --cache-dir)"
+            ) from None
+
+    @staticmethod
+    def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int) -> str:
+        h = hashlib.sha256()
+        for part in (
+            f"gmia-zoo-v{FORMAT_VERSION}",
+            fingerprint,
+            spec.canonical_json(),
+            f"seed={seed}",
+            f"chunk={chunk_size}",
+            str(index_sets.shape),
+        ):
+            h.update(part.encode())
+            h.update(b"\0")
+        h.update(np.ascontiguousarray(index_sets, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
+
+    def get(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        fingerprint: str,
+        index_sets: np.ndarray,
+        spec: TrainSpec,
+        seed: int,
+        n_classes: int,
+        chunk_size: int = 100,
+        name: str = "stack",
+        progress: Callable[[str, int, int], Callable[[int], None]] | None = None,
+    ) -> Zoo:
+        """Load the stack if stored, else train the missing chunks and store them.
+
+        ``progress(description, total_steps, already_done)`` returns a per-step callback.
+        """
+        index_sets = np.ascontiguousarray(index_sets, dtype=np.int64)
+        if chunk_size < 1:
+            raise GmiaError(f"chunk size {chunk_size} is not positive; expected at least 1")
+        key = self.key(fingerprint, index_sets, spec, seed, chunk_size)
+        folder = self.root / key
+        k = index_sets.shape[0]
+        chunks = [(c, s, min(s + chunk_size, k)) for c, s in enumerate(range(0, k, chunk_size))]
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "data_fingerprint": fingerprint,
+            "spec": spec.model_dump(mode="json"),
+            "seed": seed,
+            "chunk_size": chunk_size,
+            "n_models": k,
+            "n_records": int(x.shape[0]),
+            "n_features": int(x.shape[1]),
+            "n_classes": n_classes,
+            "chunks": len(chunks),
+        }
+        if not (folder / "meta.json").exists():
+            atomic_write_json(folder / "meta.json", meta)
+        todo = [c for c in chunks if not (folder / f"chunk_{c[0]:04d}.safetensors").exists()]
+        if todo:
+            xt = torch.as_tensor(x, dtype=torch.float32)
+            yt = torch.as_tensor(y, dtype=torch.int64)
+            total = sum(e - s for _, s, e in chunks) * spec.steps
+            done = (k - sum(e - s for _, s, e in todo)) * spec.steps
+            tick = progress(f"training {name}", total, done) if progress else None
+            for c, s, e in todo:
+                params = train_stack(
+                    xt, yt, index_sets[s:e], spec, chunk_seed(seed, c), n_classes,
+                    on_step=(lambda n, m=e - s: tick(n * m)) if tick else None,
+                )
+                tensors = {n: p.contiguous() for n, p in params.items()}
+                tensors["index_sets"] = torch.from_numpy(index_sets[s:e].copy())
+                path = folder / f"chunk_{c:04d}.safetensors"
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+                os.close(fd)
+                try:
+                    save_file(tensors, tmp, metadata={"key": key, "chunk": str(c)})
+                    os.replace(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+        return self.load(key)
+
+    def load(self, key: str) -> Zoo:
+        folder = self.root / key
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise GmiaError(f"stored stack {key!r} in {str(self.root)!r} cannot be read ({exc}); expected a folder written by gmia") from None
+        parts = [load_file(folder / f"chunk_{c:04d}.safetensors") for c in range(meta["chunks"])]
+        index_sets = torch.cat([p.pop("index_sets") for p in parts]).numpy()
+        params = {n: torch.cat([p[n] for p in parts]) for n in parts[0]}
+        return Zoo(
+            spec=TrainSpec(**meta["spec"]),
+            params=params,
+            index_sets=index_sets,
+            n_records=meta["n_records"],
+            n_classes=meta["n_classes"],
+            key=key,
+        )

@@ -1,0 +1,121 @@
+"""The command line: bad input gets one sentence and exit code 2; a small run end to end."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gmia.cli import main
+
+FAST = ["--k", "6", "--targets", "4", "--steps", "50"]
+
+
+@pytest.fixture
+def csv_case(tmp_path):
+    def make(text: str, schema: dict):
+        data = tmp_path / "records.csv"
+        data.write_text(text)
+        spec = tmp_path / "schema.json"
+        spec.write_text(json.dumps(schema))
+        return ["--dataset", str(data), "--schema", str(spec)]
+
+    return make
+
+
+SCHEMA = {"label": "y", "numeric": ["a", "b"], "categorical": ["c"]}
+
+
+def run(args, capsys, tmp_path):
+    code = main(["reproduce", "table1", *args, "--cache-dir", str(tmp_path / "cache")])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_sentence(code, err, *words):
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--dataset", "nope"], ["'nope'", "adult", "cancer"]),
+        (["--dataset", "cancer", "--delta", "0"], ["delta=0.0", "(0, 2)"]),
+        (["--dataset", "cancer", "--delta", "3"], ["delta=3.0"]),
+        (["--dataset", "cancer", "--beta", "-0.5"], ["beta=-0.5"]),
+        (["--dataset", "cancer", "--k", "1"], ["k=1", "k >= 2"]),
+        (["--dataset", "cancer", "--cutoff", "1.5"], ["cutoff 1.5", "(0, 1)"]),
+        (["--dataset", "cancer", "--cutoff", "0"], ["cutoff 0.0"]),
+        (["--dataset", "cancer", "--targets", "3"], ["targets 3", "even"]),
+        (["--dataset", "cancer", "--tail", "magic"], ["'magic'", "pchip"]),
+        (["--dataset", "cancer", "--scaling", "magic"], ["'magic'", "n_over_nprime"]),
+        (["--dataset", "cancer", "--hidden", "a,b"], ["'a,b'"]),
+        (["--dataset", "cancer", "--lr", "-1"], ["lr=-1.0"]),
+    ],
+)
+def test_bad_options(args, words, capsys, tmp_path):
+    code, _, err = run(args, capsys, tmp_path)
+    assert_one_sentence(code, err, *words)
+
+
+def test_unwritable_cache_dir(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["reproduce", "table1", "--dataset", "cancer", "--cache-dir", str(blocker / "sub")])
+    assert_one_sentence(code, capsys.readouterr().err, "cannot be written")
+
+
+@pytest.mark.parametrize(
+    "text,schema,words",
+    [
+        ("a,b,y\n1,2,0\n3,4,1\n", SCHEMA, ["'c'"]),  # declared column missing
+        ("a,b,c,y\n1,x,u,0\n3,4,v,1\n", SCHEMA, ["'b'", "'x'"]),  # non-numeric value
+        ("a,b,c,y\n1,,u,0\n3,4,v,1\n", SCHEMA, ["'b'", "impute"]),  # missing value, no imputation
+        ("a,b,c,y\n1,2,u,0\n3,4,v,0\n", SCHEMA, ["single class"]),  # one class only
+    ],
+    ids=["missing-column", "non-numeric", "missing-value", "single-class"],
+)
+def test_bad_csv(text, schema, words, csv_case, capsys, tmp_path):
+    code, _, err = run(csv_case(text, schema), capsys, tmp_path)
+    assert_one_sentence(code, err, *words)
+
+
+def test_csv_without_schema(capsys, tmp_path):
+    code, _, err = run(["--dataset", str(tmp_path / "x.csv")], capsys, tmp_path)
+    assert_one_sentence(code, err, "--schema")
+
+
+def test_console_script_exit_code_and_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "gmia.cli", "reproduce", "table1", "--dataset", "imagenet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "imagenet" in proc.stderr
+
+
+def test_small_cancer_run_end_to_end_and_rerun_reuses_models(capsys, tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataset", "cancer", *FAST, "--out", str(out), "--seeds", "2"]
+    code, stdout, _ = run(args, capsys, tmp_path)
+    assert code == 0, stdout
+    result = json.loads((out / "result.json").read_text())
+    assert result["schema_version"] == 1 and len(result["runs"]) == 2
+    ev = result["runs"][0]["evaluations"][0]
+    assert set(ev["count_by_scaling"]) == {"n_over_nprime", "nprime_over_n"}
+    assert {r["cutoff"] for r in ev["rows"]} == {0.008, 0.01}
+    assert 0.0 <= ev["roc"]["auc"] <= 1.0
+    for name in ("target_train", "target_test", "reference_train", "reference_test"):
+        assert 0.5 < result["runs"][0]["accuracies"][name] <= 1.0
+    pooled = result["pooled"][0]["rows"][0]
+    assert pooled["tp"] == sum(r["evaluations"][0]["rows"][0]["tp"] for r in result["runs"])
+    assert "paper" in stdout and "88.89%" in stdout and "Results written to" in stdout
+    # Second run: every stack comes from the cache.
+    code, _, err = run(args, capsys, tmp_path)
+    assert code == 0 and "model-steps" not in err
+    again = json.loads((out / "result.json").read_text())
+    assert np.allclose(again["runs"][0]["evaluations"][0]["roc"]["auc"], ev["roc"]["auc"])

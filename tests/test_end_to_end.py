@@ -1,0 +1,59 @@
+"""The paper's protocol end to end at reduced size, on the bundled data and on a user CSV."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gmia.cli import main
+from gmia.data import load_dataset
+from gmia.experiments.paper import PRESETS
+from gmia.experiments.reproduce import reproduce
+from gmia.zoo import ZooStore
+
+
+@pytest.mark.slow
+def test_cancer_full_protocol_generalises_like_the_paper(tmp_path):
+    """k = 100 references and 100 targets with the paper's Cancer model, as `reproduce` runs it."""
+    preset = PRESETS["cancer"]
+    result = reproduce("table1", load_dataset("cancer"), preset.spec, ZooStore(tmp_path),
+                       settings=((0.1, 0.1),), cutoffs=(0.01,), k=100, n_targets=100)
+    acc = result.runs[0].accuracies
+    assert abs(acc["target_train"] - acc["target_test"]) <= 0.02
+    assert acc["target_test"] > 0.9
+    ev = result.runs[0].evaluations[0]
+    assert ev.rows[0].member_pairs == 50 * len(ev.selected)
+    # Where H_out holds exactly, the test is calibrated at the protocol's scale too.
+    assert result.runs[0].reference_calibration["0.05"] <= 0.07
+
+
+@pytest.mark.slow
+def test_adult_reduced_protocol(tmp_path):
+    preset = PRESETS["adult"]
+    spec = preset.spec.model_copy(update={"steps": 2000})
+    result = reproduce("table2", load_dataset("adult"), spec, ZooStore(tmp_path),
+                       settings=((0.2, 0.1), (0.1, 0.1)), cutoffs=(0.01, 0.1), k=10, n_targets=4)
+    acc = result.runs[0].accuracies
+    assert 0.8 < acc["target_test"] <= acc["target_train"] < 0.9
+    wide, narrow = result.runs[0].evaluations  # δ = 0.2, then δ = 0.1
+    # A smaller δ leaves every record fewer neighbours: everything selected at 0.2 is selected at 0.1.
+    assert set(wide.selected) <= set(narrow.selected)
+    assert len(narrow.selected) > 0
+
+
+def test_user_csv_through_the_command_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 240
+    a = rng.normal(size=n)
+    c = rng.choice(["red", "green", "blue"], size=n)
+    y = np.where(a + (c == "red") + rng.normal(scale=0.5, size=n) > 0.5, "yes", "no")
+    lines = ["a,b,c,y"] + [f"{a[i]:.4f},{rng.integers(0, 9)},{c[i]},{y[i]}" for i in range(n)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "s.json").write_text(json.dumps({"label": "y", "numeric": ["a", "b"], "categorical": ["c"]}))
+    code = main(["reproduce", "table1", "--dataset", str(tmp_path / "d.csv"), "--schema", str(tmp_path / "s.json"),
+                 "--k", "8", "--targets", "4", "--steps", "100", "--batch-size", "10",
+                 "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["config"]["n_records"] == n and result["paper"] == []

@@ -1,0 +1,81 @@
+"""The paper's protocol: target index sets, reference samples, signals and metrics."""
+
+import numpy as np
+import pytest
+
+from gmia.data import load_dataset
+from gmia.errors import GmiaError
+from gmia.evaluate import CutoffRow, evaluate
+from gmia.protocol import bootstrap_index_sets, build_signals, subsample_index_sets, target_index_sets
+from gmia.zoo import TrainSpec, ZooStore
+
+
+def test_every_pool_record_is_a_member_of_exactly_half_the_targets():
+    pool = np.arange(100, 300)
+    sets = target_index_sets(pool, 10, np.random.default_rng(0))
+    assert sets.shape == (10, 100)
+    member = np.zeros((10, 400), dtype=bool)
+    for m, s in enumerate(sets):
+        member[m, s] = True
+    assert (member[:, pool].sum(axis=0) == 5).all()
+    assert not member[:, :100].any()
+    # The two targets of one split are complementary.
+    assert set(sets[0]) | set(sets[1]) == set(pool) and not set(sets[0]) & set(sets[1])
+
+
+def test_reference_samples():
+    adv = np.arange(1000, 1500)
+    boot = bootstrap_index_sets(adv, 20, 300, np.random.default_rng(0))
+    assert boot.shape == (20, 300) and np.isin(boot, adv).all()
+    distinct = np.mean([np.unique(b).size for b in boot]) / 300
+    assert 0.6 < distinct < 0.85  # with replacement: repeats
+    sub = subsample_index_sets(adv, 20, 300, np.random.default_rng(0))
+    assert all(np.unique(s).size == 300 for s in sub)
+    with pytest.raises(GmiaError, match="k=1"):
+        bootstrap_index_sets(adv, 1, 10, np.random.default_rng(0))
+    with pytest.raises(GmiaError, match="600"):
+        subsample_index_sets(adv, 2, 600, np.random.default_rng(0))
+
+
+def test_cutoff_row_counts():
+    calls = np.array([[True, False, True], [True, True, False]])
+    member = np.array([[True, False, False], [True, True, True]])
+    row = CutoffRow.from_calls(calls, member, 0.01)
+    assert (row.tp, row.fp, row.member_pairs) == (3, 1, 4)
+    assert row.precision == pytest.approx(0.75) and row.recall == pytest.approx(0.75)
+    assert row.precision_ci[0] < 0.75 < row.precision_ci[1]
+
+
+@pytest.fixture(scope="module")
+def cancer_signals(tmp_path_factory):
+    store = ZooStore(tmp_path_factory.mktemp("cache"))
+    spec = TrainSpec(steps=300, batch_size=10, lr=1e-2)
+    return build_signals(load_dataset("cancer"), spec, store, k=20, n_targets=10, seed=0)
+
+
+def test_signals_shapes_and_accuracy(cancer_signals):
+    s = cancer_signals
+    assert s.reference_loss.shape == (20, 200) and s.target_loss.shape == (10, 200)
+    assert s.membership.sum(axis=0).tolist() == [5] * 200
+    pool_f, adv_f = s.features("logits")
+    assert pool_f.shape == (200, 40) and adv_f.shape == (499, 40)
+    assert s.features("raw")[0].shape == (200, 9)
+    assert s.accuracies["target_test"] > 0.9 and s.accuracies["reference_test"] > 0.9
+
+
+def test_evaluate_on_a_small_protocol(cancer_signals):
+    ev = evaluate(cancer_signals, 0.1, 1.0, cutoffs=(0.05, 0.1))
+    assert len(ev.selected) == ev.count_by_scaling["n_over_nprime"] > 0
+    assert set(ev.selected) <= set(cancer_signals.split.pool.tolist())
+    for row in ev.rows:
+        assert row.member_pairs == 5 * len(ev.selected)
+        assert row.tp + row.fp <= 10 * len(ev.selected)
+    # A looser cutoff never calls fewer pairs.
+    assert ev.rows[1].tp + ev.rows[1].fp >= ev.rows[0].tp + ev.rows[0].fp
+    assert set(ev.tail_comparison) == {"pchip", "zero", "gaussian"}
+    assert 0 <= ev.roc["auc"] <= 1
+
+
+def test_raw_feature_mode(cancer_signals):
+    ev = evaluate(cancer_signals, 0.01, 1.0, cutoffs=(0.1,), features="raw")
+    assert ev.features == "raw" and ev.n_candidates == 200

@@ -1,0 +1,79 @@
+"""Vulnerable-record selection: neighbour counting in blocks, E[N_n] scalings, thresholds."""
+
+import numpy as np
+import pytest
+
+from gmia.errors import GmiaError
+from gmia.select import count_neighbours, expected_neighbours, logit_features, select_vulnerable
+
+
+def brute_force(q, r, delta):
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    rn = r / np.linalg.norm(r, axis=1, keepdims=True)
+    return ((1 - qn @ rn.T) < delta).sum(axis=1)
+
+
+def test_logit_features_concatenate_models_per_record():
+    logits = np.arange(2 * 3 * 2).reshape(2, 3, 2)  # [k=2, N=3, C=2]
+    f = logit_features(logits)
+    assert f.shape == (3, 4)
+    np.testing.assert_array_equal(f[1], [logits[0, 1, 0], logits[0, 1, 1], logits[1, 1, 0], logits[1, 1, 1]])
+
+
+@pytest.mark.parametrize("max_block_mb", [1e-4, 0.01, 256.0])
+def test_block_counting_equals_brute_force(max_block_mb):
+    rng = np.random.default_rng(0)
+    q, r = rng.normal(size=(130, 8)), rng.normal(size=(257, 8))
+    for delta in (0.2, 0.6, 1.0):
+        np.testing.assert_array_equal(count_neighbours(q, r, delta, max_block_mb), brute_force(q, r, delta))
+
+
+def test_isolated_record_is_selected_and_crowded_one_is_not():
+    rng = np.random.default_rng(1)
+    crowd = rng.normal(size=(500, 4)) * 0.05 + np.array([1.0, 1.0, 0.0, 0.0])
+    lonely = np.array([[-1.0, 0.0, 1.0, 0.0]])
+    queries = np.vstack([crowd[:3] + 0.01, lonely])
+    sel = select_vulnerable(queries, crowd, np.array([10, 11, 12, 13]), delta=0.1, beta=0.1, n_train=250)
+    assert list(sel.selected) == [13]
+    assert sel.neighbours[3] == 0 and (sel.neighbours[:3] > 100).all()
+
+
+def test_scalings_and_beta():
+    counts = np.array([0, 1, 2, 10])
+    # N = 100 training records, N' = 300 reference records.
+    np.testing.assert_allclose(expected_neighbours(counts, 100, 300, "n_over_nprime"), counts / 3)
+    np.testing.assert_allclose(expected_neighbours(counts, 100, 300, "nprime_over_n"), counts * 3)
+    rng = np.random.default_rng(2)
+    r = rng.normal(size=(300, 6))
+    q = rng.normal(size=(50, 6))
+    counts = count_neighbours(q, r, 0.1)
+    assert ((counts == 1) | (counts == 2)).any() and (counts == 0).any()
+    small = select_vulnerable(q, r, np.arange(50), 0.1, 0.1, n_train=100)
+    big = select_vulnerable(q, r, np.arange(50), 0.1, 1.0, n_train=100)
+    # Only N'_n·N/N' lets the selection grow with β below N'/N (GMIA.md, Pitfalls).
+    assert big.count_by_scaling()["n_over_nprime"] > small.count_by_scaling()["n_over_nprime"]
+    assert big.count_by_scaling()["nprime_over_n"] == small.count_by_scaling()["nprime_over_n"]
+
+
+@pytest.mark.parametrize("delta,beta,match", [(0.0, 0.1, "delta=0.0"), (2.5, 0.1, "delta=2.5"), (0.1, 0.0, "beta=0.0"), (0.1, -1, "beta=-1")])
+def test_thresholds_out_of_range(delta, beta, match):
+    with pytest.raises(GmiaError, match=match):
+        select_vulnerable(np.ones((2, 2)), np.ones((3, 2)), np.arange(2), delta, beta, n_train=2)
+
+
+def test_unknown_scaling():
+    with pytest.raises(GmiaError, match="unknown scaling 'x'"):
+        select_vulnerable(np.ones((2, 2)), np.ones((3, 2)), np.arange(2), 0.1, 0.1, n_train=2, scaling="x")
+
+
+def test_centred_logits_ignore_the_softmax_offset_of_each_model():
+    from gmia.select import selection_features
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(4, 30, 3))
+    shifted = logits + rng.normal(size=(4, 1, 1)) * 10  # a per-model offset softmax cannot see
+    np.testing.assert_allclose(selection_features("centred-logits", logits, None),
+                               selection_features("centred-logits", shifted, None), atol=1e-9)
+    assert not np.allclose(selection_features("logits", logits, None), selection_features("logits", shifted, None))
+    with pytest.raises(GmiaError, match="unknown selection features 'pixels'"):
+        selection_features("pixels", logits, None)

@@ -1,0 +1,93 @@
+"""p-values from reference losses, intervals, and ROC summaries."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.interpolate import PchipInterpolator
+
+from gmia.errors import GmiaError
+from gmia.stats import TAIL_RULES, clopper_pearson, ecdf_pvalue, ecdf_pvalues, roc_summary
+
+REF = np.array([0.5, 0.1, 0.9, 0.3, 0.7])  # sorted: 0.1 0.3 0.5 0.7 0.9 → F = 0.2 .. 1.0
+
+
+def test_pvalue_at_reference_points_is_the_ecdf():
+    p = ecdf_pvalue(REF, np.array([0.1, 0.3, 0.5, 0.7, 0.9, 2.0]))
+    np.testing.assert_allclose(p, [0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
+
+
+def test_pvalue_between_points_is_scipy_pchip():
+    obs = np.array([0.17, 0.42, 0.66, 0.88])
+    expected = PchipInterpolator([0.1, 0.3, 0.5, 0.7, 0.9], [0.2, 0.4, 0.6, 0.8, 1.0])(obs)
+    np.testing.assert_allclose(ecdf_pvalue(REF, obs), expected)
+    # Linear ECDF points: PCHIP is the straight line through them (a golden number).
+    np.testing.assert_allclose(ecdf_pvalue(REF, np.array([0.2])), [0.3])
+
+
+def test_tail_rules_below_the_smallest_reference_loss():
+    obs = np.array([0.05, 0.0])
+    np.testing.assert_allclose(ecdf_pvalue(REF, obs, "zero"), [0.0, 0.0])
+    # The linear pieces extrapolate linearly: 0.2 + (0.05 - 0.1) = 0.15, and 0.1 at 0.
+    np.testing.assert_allclose(ecdf_pvalue(REF, obs, "pchip"), [0.15, 0.1])
+    g = ecdf_pvalue(REF, np.array([0.09, 0.05, 0.01]), "gaussian")
+    assert 0 <= g[2] < g[1] < g[0] < 0.2
+
+
+def test_pchip_tail_that_turns_upward_is_made_monotone():
+    # A CDF that is steep at the start: the first cubic piece, extrapolated, rises again
+    # to the left of its minimum; the running minimum must keep p non-decreasing.
+    ref = np.array([1.0, 1.01, 1.02, 3.0, 6.0, 9.0])
+    lo = np.linspace(-5, 1.0, 400)
+    p = ecdf_pvalue(ref, lo, "pchip")
+    assert np.all(np.diff(p) >= -1e-12)
+    assert p.min() >= 0 and p.max() <= 1 / 6 + 1e-12
+
+
+def test_unknown_tail_rule():
+    with pytest.raises(GmiaError, match="unknown tail rule 'bogus'"):
+        ecdf_pvalues(REF[:, None], np.array([[0.2]]), "bogus")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ref=st.lists(st.floats(0.0, 20.0, allow_nan=False), min_size=2, max_size=40),
+    obs=st.lists(st.floats(0.0, 25.0, allow_nan=False), min_size=2, max_size=40),
+    tail=st.sampled_from(TAIL_RULES),
+)
+def test_pvalue_is_in_unit_interval_and_non_decreasing_in_the_loss(ref, obs, tail):
+    obs = np.sort(np.asarray(obs))
+    p = ecdf_pvalue(np.asarray(ref), obs, tail)
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.all(np.diff(p) >= -1e-12)
+
+
+def test_pvalues_vectorised_matches_per_record():
+    rng = np.random.default_rng(0)
+    ref = rng.exponential(size=(50, 7))
+    obs = rng.exponential(size=(3, 7))
+    out = ecdf_pvalues(ref, obs)
+    for j in range(7):
+        np.testing.assert_allclose(out[:, j], ecdf_pvalue(ref[:, j], obs[:, j]))
+
+
+def test_ties_in_reference_losses():
+    p = ecdf_pvalue(np.array([0.2, 0.2, 0.2, 0.8]), np.array([0.2, 0.5, 0.8]))
+    assert p[0] == pytest.approx(0.75) and p[2] == pytest.approx(1.0) and 0.75 <= p[1] <= 1.0
+
+
+def test_clopper_pearson_golden():
+    lo, hi = clopper_pearson(8, 9)
+    assert lo == pytest.approx(0.5175, abs=1e-4) and hi == pytest.approx(0.9972, abs=1e-4)
+    assert np.isnan(clopper_pearson(0, 0)[0])
+
+
+def test_roc_summary_orientation_member_is_positive():
+    rng = np.random.default_rng(0)
+    labels = rng.random(4000) < 0.5
+    scores = rng.normal(size=4000) + 2.0 * labels  # members score higher
+    good = roc_summary(scores, labels)
+    swapped = roc_summary(scores, ~labels)
+    assert good["auc"] > 0.9 and swapped["auc"] < 0.1
+    assert good["auc"] + swapped["auc"] == pytest.approx(1.0)
+    assert good["tpr_at_fpr_0.01"] > swapped["tpr_at_fpr_0.01"]
