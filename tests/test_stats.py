@@ -91,3 +91,25 @@ def test_roc_summary_orientation_member_is_positive():
     assert good["auc"] > 0.9 and swapped["auc"] < 0.1
     assert good["auc"] + swapped["auc"] == pytest.approx(1.0)
     assert good["tpr_at_fpr_0.01"] > swapped["tpr_at_fpr_0.01"]
+
+
+def test_kost_with_independent_tests_is_fisher():
+    from scipy.stats import combine_pvalues
+
+    from gmia.stats import kost_combine
+
+    p = np.array([0.01, 0.2, 0.5, 0.03])
+    expected = combine_pvalues(p, method="fisher").pvalue
+    assert kost_combine(p, np.zeros((4, 4))) == pytest.approx(expected, rel=1e-10)
+
+
+def test_kost_with_perfectly_correlated_copies_gives_back_the_p_value():
+    from gmia.stats import kost_combine
+
+    for p in (0.001, 0.04, 0.3):
+        for m in (2, 5, 20):
+            # cov(ρ=1) = 3.263 + 0.710 + 0.027 = 4.0: exactly Var(−2 ln p) for one test.
+            assert kost_combine(np.full(m, p), np.ones((m, m))) == pytest.approx(p, rel=1e-9)
+    # Positive correlation makes the combination more conservative than Fisher's.
+    p = np.full(5, 0.02)
+    assert kost_combine(p, np.full((5, 5), 0.5)) > kost_combine(p, np.zeros((5, 5)))

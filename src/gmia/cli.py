@@ -141,6 +141,51 @@ reproduce_app.command("table1")(_table_command("table1"))
 reproduce_app.command("table2")(_table_command("table2"))
 
 
+@reproduce_app.command("table3")
+def table3(
+    dataset: Annotated[str, typer.Option(help="adult or cancer")],
+    record: Annotated[Optional[int], typer.Option(help="record index to attack (default: the most isolated pool record)")] = None,
+    theta: Annotated[Optional[float], typer.Option(help="influence threshold θ (default: the paper's)")] = None,
+    candidates: Annotated[int, typer.Option(help="random queries generated")] = 5000,
+    clusters: Annotated[int, typer.Option(help="medoids kept after clustering")] = 50,
+    sigma: Annotated[Optional[float], typer.Option(help="Gaussian noise around the record instead of uniform queries")] = None,
+    positive_steps: Annotated[int, typer.Option(help="further-training steps of the positive reference models")] = 1000,
+    correlation: Annotated[str, typer.Option(help="ρ for Kost's method: losses or features")] = "losses",
+    k: Annotated[int, typer.Option("--k", help="reference models")] = 100,
+    targets: Annotated[int, typer.Option(help="target models")] = 100,
+    seed: Annotated[int, typer.Option(help="seed")] = 0,
+    cutoff: Annotated[Optional[list[float]], typer.Option(help="p-value cutoff; repeat for several")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="where trained models are stored")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
+):
+    """Indirect inference on one record, never querying it, against direct inference (the paper's Table 3)."""
+    from gmia.attacks.indirect import IndirectConfig
+    from gmia.data import load_dataset
+    from gmia.experiments.paper import PRESETS
+    from gmia.experiments.table3 import render_table3, run_table3
+    from gmia.progress import StepProgress
+    from gmia.zoo import ZooStore
+    from gmia.zoo.store import atomic_write_json
+
+    console = Console() if sys.stdout.isatty() else Console(width=170)
+    store = ZooStore(cache_dir)
+    if out is not None:
+        _check_writable(out)
+    data = load_dataset(dataset)
+    preset = PRESETS[data.name]
+    cfg = IndirectConfig(theta=preset.theta if theta is None else theta, n_candidates=candidates, n_clusters=clusters,
+                         sigma=sigma, positive_steps=positive_steps, correlation=correlation)
+    with StepProgress(console) as progress:
+        result = run_table3(data, preset.spec, store, cfg, record=record, k=k, n_targets=targets, seed=seed,
+                            cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
+                            beta=preset.table1.beta, out=out, progress=progress.task, on_stage=progress.stage)
+    render_table3(result, console)
+    if out is not None:
+        path = Path(out) / "result.json"
+        atomic_write_json(path, result.to_dict())
+        console.print(f"Results written to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)

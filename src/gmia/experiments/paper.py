@@ -29,6 +29,15 @@ class PaperSetting:
 
 
 @dataclass(frozen=True)
+class PaperTable3Row:
+    """One record, direct vs indirect inference (precision, recall); None: no positive call."""
+
+    cutoff: float
+    direct: tuple[float, float] | None
+    indirect: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
 class Preset:
     """A data set's paper setup: model, selection thresholds and the published results."""
 
@@ -36,6 +45,8 @@ class Preset:
     table1: PaperSetting
     table2: tuple[PaperSetting, ...]
     accuracy: tuple[float, float]  # paper's target train / test accuracy
+    theta: float = 0.9  # indirect inference's influence threshold θ
+    table3: tuple[PaperTable3Row, ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -51,6 +62,8 @@ PRESETS: dict[str, Preset] = {
             PaperSetting(0.05, 0.1, 33, (PaperRow(0.01, 0.6667, 0.026, None, None),)),
         ),
         accuracy=(0.95, 0.94),
+        theta=0.95,
+        table3=(PaperTable3Row(0.01, (1.0, 0.06), None), PaperTable3Row(0.1, (0.6667, 0.52), (0.8889, 0.16))),
     ),
     "adult": Preset(
         # Hidden 10 and 5 tanh units, batch 100, "20,000 epochs" read as steps.
@@ -65,5 +78,24 @@ PRESETS: dict[str, Preset] = {
             PaperSetting(0.2, 0.1, 127, (PaperRow(0.01, 0.6621, 0.0219, None, None),)),
         ),
         accuracy=(0.85, 0.85),
+        theta=0.9,
+        table3=(PaperTable3Row(0.01, None, (1.0, 0.14)), PaperTable3Row(0.1, (0.7083, 0.34), (0.75, 0.24))),
     ),
+}
+
+
+@dataclass(frozen=True)
+class ShokriPaperRow:
+    """Table 7: Shokri et al.'s shadow-model attack on the paper's models and selected records
+    (one attack network per class, one hidden layer of 64 ReLU units)."""
+
+    confidence: float  # threshold on the attack network's P(in)
+    precision: float
+    recall: float
+
+
+TABLE7: dict[str, ShokriPaperRow] = {
+    "cancer": ShokriPaperRow(0.8, 0.5025, 0.40),
+    "adult": ShokriPaperRow(0.6, 0.6667, 0.0492),
+    "mnist": ShokriPaperRow(0.6, 0.50, 0.5625),
 }

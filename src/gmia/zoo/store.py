@@ -74,8 +74,10 @@ class ZooStore:
             ) from None
 
     @staticmethod
-    def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int) -> str:
+    def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int, init: str = "") -> str:
         h = hashlib.sha256()
+        if init:  # stacks trained from scratch keep the key they had before `init` existed
+            h.update(f"init={init}".encode() + b"\0")
         for part in (
             f"gmia-zoo-v{FORMAT_VERSION}",
             fingerprint,
@@ -101,15 +103,20 @@ class ZooStore:
         chunk_size: int = 100,
         name: str = "stack",
         progress: Callable[[str, int, int], Callable[[int], None]] | None = None,
+        init: Zoo | None = None,
     ) -> Zoo:
         """Load the stack if stored, else train the missing chunks and store them.
 
         ``progress(description, total_steps, already_done)`` returns a per-step callback.
+        ``init``: continue training these models (one per index set) instead of starting
+        afresh; their key is part of this stack's key.
         """
         index_sets = np.ascontiguousarray(index_sets, dtype=np.int64)
         if chunk_size < 1:
             raise GmiaError(f"chunk size {chunk_size} is not positive; expected at least 1")
-        key = self.key(fingerprint, index_sets, spec, seed, chunk_size)
+        if init is not None and init.n_models != index_sets.shape[0]:
+            raise GmiaError(f"{init.n_models} models to continue but {index_sets.shape[0]} index sets; expected one index set per model")
+        key = self.key(fingerprint, index_sets, spec, seed, chunk_size, init.key if init is not None else "")
         folder = self.root / key
         k = index_sets.shape[0]
         chunks = [(c, s, min(s + chunk_size, k)) for c, s in enumerate(range(0, k, chunk_size))]
@@ -125,6 +132,7 @@ class ZooStore:
             "n_features": int(x.shape[1]),
             "n_classes": n_classes,
             "chunks": len(chunks),
+            "init": init.key if init is not None else None,
         }
         if not (folder / "meta.json").exists():
             atomic_write_json(folder / "meta.json", meta)
@@ -138,6 +146,7 @@ class ZooStore:
             for c, s, e in todo:
                 params = train_stack(
                     xt, yt, index_sets[s:e], spec, chunk_seed(seed, c), n_classes,
+                    init={n: p[s:e] for n, p in init.params.items()} if init is not None else None,
                     on_step=(lambda n, m=e - s: tick(n * m)) if tick else None,
                 )
                 tensors = {n: p.contiguous() for n, p in params.items()}

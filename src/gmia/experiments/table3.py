@@ -1,0 +1,162 @@
+"""`gmia reproduce table3`: one vulnerable record, direct vs indirect inference (the paper's Table 3)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
+from gmia.attacks.direct import GmiaDirect, check_cutoff
+from gmia.data import Dataset
+from gmia.errors import GmiaError
+from gmia.evaluate import CutoffRow, run_selection
+from gmia.experiments.paper import PRESETS
+from gmia.experiments.render import pct
+from gmia.protocol import ProtocolSignals, Timer, build_signals
+from gmia.targets import QueryLog, ZooTargets
+from gmia.zoo import TrainSpec, ZooStore
+from gmia.zoo.store import atomic_write_json
+
+RESULT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Table3Result:
+    dataset: str
+    record: int
+    label: int
+    chosen_by: str
+    neighbours: int  # N'_n of the record
+    config: dict
+    n_candidates: int
+    n_medoids: int
+    n_enhancing: int
+    n_optimised: int
+    distance: dict[str, float]  # min / median / max distance of the enhancing queries to r
+    influence: dict[str, float]
+    queries_sent: int
+    record_sent: bool  # must be False: the indirect attack never queried r or a duplicate
+    direct: tuple[CutoffRow, ...]
+    indirect: tuple[CutoffRow, ...]
+    accuracies: dict[str, float]
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+
+
+def choose_record(signals: ProtocolSignals, record: int | None, delta: float, beta: float, scaling: str, features: str):
+    """The record to attack and why: the given one, or the selection's most isolated."""
+    n = len(signals.dataset)
+    selection = run_selection(signals, delta, beta, scaling, features)
+    if record is not None:
+        if not 0 <= record < n:
+            raise GmiaError(f"record index {record} is out of range; expected an index from 0 to {n - 1}")
+        pos = np.searchsorted(signals.split.pool, record)
+        if pos >= len(signals.split.pool) or signals.split.pool[pos] != record:
+            raise GmiaError(
+                f"record {record} is not in the target pool, so no target was trained on it; expected a pool "
+                f"record such as {int(signals.split.pool[np.argmin(selection.neighbours)])} (the most isolated)"
+            )
+        return record, "given", int(selection.neighbours[pos])
+    if len(selection.selected):
+        r = int(selection.selected[0])
+        return r, f"most isolated selected record (delta={delta:g}, beta={beta:g})", int(selection.neighbours.min())
+    best = int(np.argmin(selection.neighbours))
+    return int(signals.split.pool[best]), f"fewest neighbours in the pool (none passed beta={beta:g} at delta={delta:g})", int(selection.neighbours[best])
+
+
+def run_table3(
+    dataset: Dataset,
+    spec: TrainSpec,
+    store: ZooStore,
+    cfg: IndirectConfig,
+    *,
+    record: int | None = None,
+    k: int = 100,
+    n_targets: int = 100,
+    seed: int = 0,
+    cutoffs: tuple[float, ...] = (0.01, 0.1),
+    delta: float = 0.1,
+    beta: float = 0.1,
+    scaling: str = "n_over_nprime",
+    features: str = "logits",
+    out: Path | None = None,
+    progress=None,
+    on_stage=None,
+) -> Table3Result:
+    for c in cutoffs:
+        check_cutoff(c)
+    timer = Timer()
+    stage = on_stage or (lambda text: None)
+    stage(f"training (or loading) {n_targets} targets and {k} reference models")
+    signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, progress=progress, timer=timer)
+    r, chosen_by, neighbours = choose_record(signals, record, delta, beta, scaling, features)
+    stage(f"record {r} ({chosen_by}): training positive reference models")
+    with timer.stage("positive references"):
+        positives = positive_references(store, dataset, signals.references, r, cfg, seed + 1, progress)
+    stage("searching for enhancing queries")
+    with timer.stage("enhancing queries"):
+        search = find_enhancing(positives, signals.references, dataset, r, cfg, np.random.default_rng([seed, r]))
+    partial = {
+        "schema_version": RESULT_SCHEMA_VERSION, "dataset": dataset.name, "record": r, "chosen_by": chosen_by,
+        "theta": cfg.theta, "n_candidates": search.n_candidates, "n_medoids": search.n_medoids,
+        "medoid_influence": search.medoid_influence.tolist(), "n_enhancing": search.n_found,
+    }
+    if out is not None:
+        atomic_write_json(Path(out) / "partial.json", partial)
+    if search.n_found == 0:
+        best = float(search.medoid_influence.max()) if search.medoid_influence.size else float("nan")
+        raise GmiaError(
+            f"no enhancing record found for record {r} at theta={cfg.theta:g} (best influence among "
+            f"{search.n_medoids} medoids and their optimised versions: {best:.2f}); try a lower --theta, more "
+            f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
+        )
+    with timer.stage("inference"):
+        log = QueryLog(ZooTargets(signals.targets).predict_proba)
+        p_indirect = indirect_pvalues(search, signals.references, log.predict_proba(search.queries), cfg)
+        if log.sent(dataset.x[r]):
+            raise RuntimeError(f"the indirect attack queried record {r} itself; this is a bug")
+        pos = int(np.searchsorted(signals.split.pool, r))
+        p_direct = GmiaDirect(cfg.tail).fit(signals.reference_loss[:, [pos]]).score(signals.target_loss[:, [pos]])[:, 0]
+        member = signals.membership[:, pos]
+    return Table3Result(
+        dataset=dataset.name, record=r, label=search.label, chosen_by=chosen_by, neighbours=neighbours,
+        config={**asdict(cfg), "k": k, "n_targets": n_targets, "seed": seed, "spec": spec.model_dump(mode="json")},
+        n_candidates=search.n_candidates, n_medoids=search.n_medoids, n_enhancing=search.n_found,
+        n_optimised=int(search.optimised.sum()),
+        distance={"min": float(search.distance.min()), "median": float(np.median(search.distance)), "max": float(search.distance.max())},
+        influence={"min": float(search.influence.min()), "mean": float(search.influence.mean())},
+        queries_sent=log.n_queries, record_sent=False,
+        direct=tuple(CutoffRow.from_calls(p_direct < c, member, c) for c in cutoffs),
+        indirect=tuple(CutoffRow.from_calls(p_indirect < c, member, c) for c in cutoffs),
+        accuracies=signals.accuracies, seconds=dict(timer.seconds),
+    )
+
+
+def render_table3(result: Table3Result, console: Console) -> None:
+    console.print(
+        f"[bold]GMIA indirect inference, table3 on {result.dataset}[/bold]: record {result.record} (class "
+        f"{result.label}; {result.chosen_by}; N'_n = {result.neighbours}); theta={result.config['theta']}, "
+        f"{result.n_candidates} random queries -> {result.n_medoids} medoids -> {result.n_enhancing} enhancing "
+        f"({result.n_optimised} after optimisation); distance to the record: min {result.distance['min']:.3f}, "
+        f"median {result.distance['median']:.3f}, max {result.distance['max']:.3f}; {result.queries_sent} queries "
+        f"sent to each target, none of them the record or a duplicate of it"
+    )
+    paper = {r.cutoff: r for r in PRESETS[result.dataset].table3} if result.dataset in PRESETS else {}
+    table = Table(title=f"Direct vs indirect inference on record {result.record} over {result.config['n_targets']} targets")
+    for col in ("cutoff", "direct precision", "direct recall", "TP", "FP", "indirect precision", "indirect recall",
+                "TP ", "FP ", "paper direct", "paper indirect"):
+        table.add_column(col, justify="right")
+    for d, i in zip(result.direct, result.indirect):
+        pr = paper.get(d.cutoff)
+        fmt = lambda v: "-" if pr is None else ("none" if v is None else f"{pct(v[0])} / {pct(v[1])}")  # noqa: E731
+        table.add_row(f"{d.cutoff:g}", pct(d.precision), pct(d.recall), str(d.tp), str(d.fp),
+                      pct(i.precision), pct(i.recall), str(i.tp), str(i.fp),
+                      fmt(pr.direct) if pr else "", fmt(pr.indirect) if pr else "")
+    console.print(table)
+    console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in result.seconds.items()))

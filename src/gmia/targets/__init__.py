@@ -1,0 +1,6 @@
+"""Where target outputs come from. Attacks see only a function from query records to
+probability vectors, so a zoo member, a local model or a remote API are alike to them."""
+
+from gmia.targets.logged import QueryLog, ZooTargets
+
+__all__ = ["QueryLog", "ZooTargets"]
