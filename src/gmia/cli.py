@@ -17,6 +17,31 @@ app.add_typer(reproduce_app, name="reproduce")
 
 err_console = Console(stderr=True)
 
+# Options shared by several commands, declared once.
+DatasetOpt = Annotated[str, typer.Option(help="adult, cancer, or a CSV file (with --schema)")]
+SchemaOpt = Annotated[Optional[Path], typer.Option(help="JSON schema of a CSV data set")]
+KOpt = Annotated[int, typer.Option("--k", help="GMIA reference models")]
+TargetsOpt = Annotated[int, typer.Option(help="target models (even: each pool split trains two)")]
+StepsOpt = Annotated[Optional[int], typer.Option(help="training steps (default: the paper's)")]
+DeltaOpt = Annotated[Optional[float], typer.Option(help="neighbour threshold δ (cosine distance)")]
+BetaOpt = Annotated[Optional[float], typer.Option(help="probability threshold β on E[N_n]")]
+CutoffOpt = Annotated[Optional[list[float]], typer.Option(help="p-value cutoff; repeat for several")]
+ScalingOpt = Annotated[str, typer.Option(help="E[N_n] scaling: n_over_nprime (N'_n·N/N') or nprime_over_n (as printed)")]
+TailOpt = Annotated[str, typer.Option(help="p-value rule below the smallest reference loss: pchip, zero, gaussian")]
+SeedOpt = Annotated[int, typer.Option(help="seed")]
+PoolOpt = Annotated[Optional[int], typer.Option(help="target pool size (default: the paper's)")]
+ChunkOpt = Annotated[int, typer.Option(help="models trained and stored per chunk")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="where trained models are stored (default ~/.cache/gmia)")]
+OutOpt = Annotated[Optional[Path], typer.Option(help="folder for result.json")]
+HiddenOpt = Annotated[Optional[str], typer.Option(help="hidden layer sizes, e.g. 10,5; none = softmax regression")]
+OptimizerOpt = Annotated[Optional[str], typer.Option(help="sgd or adam")]
+LrOpt = Annotated[Optional[float], typer.Option(help="learning rate")]
+BatchOpt = Annotated[Optional[int], typer.Option(help="batch size")]
+L2Opt = Annotated[Optional[float], typer.Option(help="L2 penalty λ")]
+DropoutOpt = Annotated[Optional[float], typer.Option(help="dropout probability")]
+SamplingOpt = Annotated[str, typer.Option(help="reference training sets: bootstrap (the paper's) or subsample (without replacement)")]
+FeaturesOpt = Annotated[str, typer.Option(help="features for neighbour counting: logits (the paper's), centred-logits, or raw (target structure hidden)")]
+
 
 def _dataset(name: str, schema: Optional[Path]):
     from gmia.data import load_csv_with_schema, load_dataset
@@ -26,57 +51,6 @@ def _dataset(name: str, schema: Optional[Path]):
             raise GmiaError(f"data file {name!r} needs a schema; pass --schema FILE.json with its label, numeric and categorical columns")
         return load_csv_with_schema(name, schema)
     return load_dataset(name)
-
-
-def _run_table(table: str, dataset: str, schema, k, targets, steps, delta, beta, cutoff, scaling, tail,
-               seed, seeds, pool_size, chunk_size, cache_dir, out, hidden, optimizer, lr, batch_size, l2, dropout,
-               reference_sampling, selection_features):
-    from gmia.experiments.paper import PRESETS
-    from gmia.experiments.render import render
-    from gmia.experiments.reproduce import paper_settings, reproduce
-    from gmia.progress import StepProgress
-    from gmia.zoo import TrainSpec, ZooStore
-    from gmia.zoo.store import atomic_write_json
-
-    # Wide enough for the side-by-side tables when output goes to a file or CI log.
-    console = Console() if sys.stdout.isatty() else Console(width=170)
-    store = ZooStore(cache_dir)
-    if out is not None:
-        _check_writable(out)
-    data = _dataset(dataset, schema)
-    preset = PRESETS.get(data.name)
-    base = preset.spec if preset else TrainSpec()
-    overrides = {key: val for key, val in dict(
-        steps=steps, optimizer=optimizer, lr=lr, batch_size=batch_size, l2=l2, dropout=dropout,
-        hidden=None if hidden is None else _parse_hidden(hidden)).items() if val is not None}
-    spec = TrainSpec.build(**{**base.model_dump(), **overrides})
-    if delta is not None or beta is not None:
-        default = preset.table1 if preset else None
-        d = delta if delta is not None else (default.delta if default else 0.1)
-        b = beta if beta is not None else (default.beta if default else 0.1)
-        settings = ((d, b),)
-    elif preset:
-        settings = tuple((s.delta, s.beta) for s in paper_settings(table, data.name))
-    else:
-        settings = ((0.1, 0.1),)
-    if cutoff:
-        cutoffs = tuple(cutoff)
-    elif preset and table == "table1":
-        cutoffs = tuple(r.cutoff for r in preset.table1.rows)
-    else:
-        cutoffs = (0.01,)
-    with StepProgress(console) as progress:
-        result = reproduce(
-            table, data, spec, store, settings=settings, cutoffs=cutoffs, k=k, n_targets=targets,
-            scaling=scaling, tail=tail, seed=seed, seeds=seeds, pool_size=pool_size, chunk_size=chunk_size,
-            reference_sampling=reference_sampling, features=selection_features, progress=progress.task, on_stage=progress.stage,
-        )
-    render(result, console)
-    if out is not None:
-        path = Path(out) / "result.json"
-        atomic_write_json(path, result.to_dict())
-        console.print(f"Results written to {path}")
-    console.print(f"Trained models cached in {store.root}")
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
@@ -99,36 +73,81 @@ def _check_writable(folder: Path) -> None:
         raise GmiaError(f"output folder {str(folder)!r} cannot be written ({exc.strerror}); expected a writable folder") from None
 
 
+def _console() -> Console:
+    # Wide enough for the side-by-side tables when output goes to a file or CI log.
+    return Console() if sys.stdout.isatty() else Console(width=170)
+
+
+def _setup(cache_dir, out):
+    """Check the cache and output folders before any work, so bad paths fail at once."""
+    from gmia.zoo import ZooStore
+
+    store = ZooStore(cache_dir)
+    if out is not None:
+        _check_writable(out)
+    return store
+
+
+def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden):
+    from gmia.experiments.paper import training_spec
+
+    return training_spec(name, steps=steps, optimizer=optimizer, lr=lr, batch_size=batch_size, l2=l2, dropout=dropout,
+                         hidden=None if hidden is None else _parse_hidden(hidden))
+
+
+def _finish(console: Console, result, out, store=None) -> None:
+    from gmia.zoo.store import atomic_write_json
+
+    if out is not None:
+        path = Path(out) / "result.json"
+        atomic_write_json(path, result.to_dict())
+        console.print(f"Results written to {path}")
+    if store is not None:
+        console.print(f"Trained models cached in {store.root}")
+
+
 def _table_command(table: str):
     def command(
-        dataset: Annotated[str, typer.Option(help="adult, cancer, or a CSV file (with --schema)")],
-        schema: Annotated[Optional[Path], typer.Option(help="JSON schema of a CSV data set")] = None,
-        k: Annotated[int, typer.Option("--k", help="reference models")] = 100,
-        targets: Annotated[int, typer.Option(help="target models (even: each pool split trains two)")] = 100,
-        steps: Annotated[Optional[int], typer.Option(help="training steps (default: the paper's)")] = None,
-        delta: Annotated[Optional[float], typer.Option(help="neighbour threshold δ (cosine distance)")] = None,
-        beta: Annotated[Optional[float], typer.Option(help="probability threshold β on E[N_n]")] = None,
-        cutoff: Annotated[Optional[list[float]], typer.Option(help="p-value cutoff; repeat for several")] = None,
-        scaling: Annotated[str, typer.Option(help="E[N_n] scaling: n_over_nprime (N'_n·N/N') or nprime_over_n (as printed)")] = "n_over_nprime",
-        tail: Annotated[str, typer.Option(help="p-value rule below the smallest reference loss: pchip, zero, gaussian")] = "pchip",
-        seed: Annotated[int, typer.Option(help="first seed")] = 0,
+        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100,
+        steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None, cutoff: CutoffOpt = None,
+        scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
         seeds: Annotated[int, typer.Option(help="repeat the whole protocol with this many seeds")] = 1,
-        pool_size: Annotated[Optional[int], typer.Option(help="target pool size (default: the paper's)")] = None,
-        chunk_size: Annotated[int, typer.Option(help="models trained and stored per chunk")] = 100,
-        cache_dir: Annotated[Optional[Path], typer.Option(help="where trained models are stored (default ~/.cache/gmia)")] = None,
-        out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
-        hidden: Annotated[Optional[str], typer.Option(help="hidden layer sizes, e.g. 10,5; none = softmax regression")] = None,
-        optimizer: Annotated[Optional[str], typer.Option(help="sgd or adam")] = None,
-        lr: Annotated[Optional[float], typer.Option(help="learning rate")] = None,
-        batch_size: Annotated[Optional[int], typer.Option(help="batch size")] = None,
-        l2: Annotated[Optional[float], typer.Option(help="L2 penalty λ")] = None,
-        dropout: Annotated[Optional[float], typer.Option(help="dropout probability")] = None,
-        reference_sampling: Annotated[str, typer.Option(help="reference training sets: bootstrap (the paper's) or subsample (without replacement)")] = "bootstrap",
-        selection_features: Annotated[str, typer.Option(help="features for neighbour counting: logits (the paper's), centred-logits, or raw (target structure hidden)")] = "logits",
+        pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None,
+        hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
+        l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap",
+        selection_features: FeaturesOpt = "logits",
     ):
-        _run_table(table, dataset, schema, k, targets, steps, delta, beta, cutoff, scaling, tail, seed, seeds,
-                   pool_size, chunk_size, cache_dir, out, hidden, optimizer, lr, batch_size, l2, dropout,
-                   reference_sampling, selection_features)
+        from gmia.experiments.paper import PRESETS
+        from gmia.experiments.render import render
+        from gmia.experiments.reproduce import paper_settings, reproduce
+        from gmia.progress import StepProgress
+
+        console = _console()
+        store = _setup(cache_dir, out)
+        data = _dataset(dataset, schema)
+        preset = PRESETS.get(data.name)
+        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+        if delta is not None or beta is not None or not preset:
+            d = delta if delta is not None else (preset.table1.delta if preset else 0.1)
+            b = beta if beta is not None else (preset.table1.beta if preset else 0.1)
+            settings = ((d, b),)
+        else:
+            settings = tuple((s.delta, s.beta) for s in paper_settings(table, data.name))
+        if cutoff:
+            cutoffs = tuple(cutoff)
+        elif preset and table == "table1":
+            cutoffs = tuple(r.cutoff for r in preset.table1.rows)
+        else:
+            cutoffs = (0.01,)
+        with StepProgress(console) as progress:
+            result = reproduce(
+                table, data, spec, store, settings=settings, cutoffs=cutoffs, k=k, n_targets=targets,
+                scaling=scaling, tail=tail, seed=seed, seeds=seeds, pool_size=pool_size, chunk_size=chunk_size,
+                reference_sampling=reference_sampling, features=selection_features, progress=progress.task,
+                on_stage=progress.stage,
+            )
+        render(result, console)
+        _finish(console, result, out, store)
 
     command.__doc__ = {
         "table1": "Direct inference at the paper's δ, β and cutoffs (its Table 1).",
@@ -151,12 +170,8 @@ def table3(
     sigma: Annotated[Optional[float], typer.Option(help="Gaussian noise around the record instead of uniform queries")] = None,
     positive_steps: Annotated[int, typer.Option(help="further-training steps of the positive reference models")] = 1000,
     correlation: Annotated[str, typer.Option(help="ρ for Kost's method: losses or features")] = "losses",
-    k: Annotated[int, typer.Option("--k", help="reference models")] = 100,
-    targets: Annotated[int, typer.Option(help="target models")] = 100,
-    seed: Annotated[int, typer.Option(help="seed")] = 0,
-    cutoff: Annotated[Optional[list[float]], typer.Option(help="p-value cutoff; repeat for several")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="where trained models are stored")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
+    k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cutoff: CutoffOpt = None,
+    cache_dir: CacheOpt = None, out: OutOpt = None,
 ):
     """Indirect inference on one record, never querying it, against direct inference (the paper's Table 3)."""
     from gmia.attacks.indirect import IndirectConfig
@@ -164,13 +179,9 @@ def table3(
     from gmia.experiments.paper import PRESETS
     from gmia.experiments.table3 import render_table3, run_table3
     from gmia.progress import StepProgress
-    from gmia.zoo import ZooStore
-    from gmia.zoo.store import atomic_write_json
 
-    console = Console() if sys.stdout.isatty() else Console(width=170)
-    store = ZooStore(cache_dir)
-    if out is not None:
-        _check_writable(out)
+    console = _console()
+    store = _setup(cache_dir, out)
     data = load_dataset(dataset)
     preset = PRESETS[data.name]
     cfg = IndirectConfig(theta=preset.theta if theta is None else theta, n_candidates=candidates, n_clusters=clusters,
@@ -180,10 +191,59 @@ def table3(
                             cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
                             beta=preset.table1.beta, out=out, progress=progress.task, on_stage=progress.stage)
     render_table3(result, console)
-    if out is not None:
-        path = Path(out) / "result.json"
-        atomic_write_json(path, result.to_dict())
-        console.print(f"Results written to {path}")
+    _finish(console, result, out)
+
+
+def _compare_command(view: str):
+    def command(
+        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100,
+        inout: Annotated[int, typer.Option(help="in/out shadow models for LiRA, RMIA and Shokri (even; each pool record in half)")] = 64,
+        steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
+        cutoff: Annotated[Optional[list[float]], typer.Option(help="GMIA p-value cutoff, also the FPR other attacks are set to; repeat for several")] = None,
+        scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0, pool_size: PoolOpt = None,
+        chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None, hidden: HiddenOpt = None,
+        optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
+        dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap", selection_features: FeaturesOpt = "logits",
+        bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (targets and records) for the 95% intervals; 0 = none")] = 200,
+        population: Annotated[int, typer.Option(help="RMIA population records drawn from the adversary's records")] = 5000,
+        confidence: Annotated[Optional[float], typer.Option(help="Shokri threshold on P(in) (default: the paper's Table 7)")] = None,
+        attack: Annotated[Optional[list[str]], typer.Option(help="attack to run; repeat for several (default: all; gmia-direct is always needed)")] = None,
+    ):
+        from gmia.compare import run_compare
+        from gmia.experiments.compare_render import render_compare, render_table7
+        from gmia.experiments.paper import TABLE7
+        from gmia.progress import StepProgress
+
+        console = _console()
+        data = _dataset(dataset, schema)
+        paper_row = TABLE7.get(data.name)
+        if view == "table7" and paper_row is None:
+            raise GmiaError(f"data set {data.name!r} has no Table 7 numbers in the paper; expected one of: {', '.join(TABLE7)}")
+        store = _setup(cache_dir, out)
+        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+        with StepProgress(console) as progress:
+            result = run_compare(
+                data, spec, store, k=k, n_targets=targets, n_inout=inout, seed=seed, delta=delta, beta=beta,
+                cutoffs=tuple(cutoff) if cutoff else None, scaling=scaling, tail=tail, features=selection_features,
+                n_bootstrap=bootstrap, n_population=population, shokri_confidence=confidence,
+                attacks=tuple(attack) if attack else None, pool_size=pool_size, chunk_size=chunk_size,
+                reference_sampling=reference_sampling, progress=progress.task, on_stage=progress.stage,
+            )
+        if view == "table7":
+            render_table7(result, paper_row, console)
+        else:
+            render_compare(result, console)
+        _finish(console, result, out, store)
+
+    command.__doc__ = {
+        "compare": "GMIA beside Shokri, loss, LiRA and RMIA on the same models: AUC, TPR at low FPR, precision on GMIA's records.",
+        "table7": "Shokri et al.'s attack on GMIA's selected records, beside the paper's Table 7.",
+    }[view]
+    return command
+
+
+app.command("compare")(_compare_command("compare"))
+reproduce_app.command("table7")(_compare_command("table7"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,7 +116,9 @@ def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=(0.001, 0.01)) -> d
     labels = np.asarray(labels, dtype=bool).ravel()
     if labels.all() or not labels.any():
         return {"auc": float("nan"), **{f"tpr_at_fpr_{f:g}": float("nan") for f in fprs}}
-    fpr, tpr, _ = roc_curve(labels, scores)
+    # drop_intermediate=False: collinear points are real thresholds; dropping them can
+    # under-report the TPR at a fixed FPR.
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     auc = float(np.trapezoid(tpr, fpr))
     out = {"auc": auc}
     for f in fprs:

@@ -15,6 +15,13 @@ def check_cutoff(cutoff: float) -> None:
         raise GmiaError(f"cutoff {cutoff} is out of range; expected a p-value threshold in (0, 1)")
 
 
+def check_cutoffs(cutoffs) -> None:
+    if not cutoffs:
+        raise GmiaError("no cutoff given; expected at least one p-value threshold in (0, 1)")
+    for c in cutoffs:
+        check_cutoff(c)
+
+
 @dataclass
 class GmiaDirect:
     """Left-tailed test of the target's log loss against the k reference models' losses.

@@ -99,3 +99,11 @@ TABLE7: dict[str, ShokriPaperRow] = {
     "adult": ShokriPaperRow(0.6, 0.6667, 0.0492),
     "mnist": ShokriPaperRow(0.6, 0.50, 0.5625),
 }
+
+
+def training_spec(dataset_name: str, **overrides) -> TrainSpec:
+    """The paper's model for a bundled set (softmax regression otherwise), with the non-None
+    ``overrides`` (steps, hidden, optimizer, lr, batch_size, l2, dropout) applied."""
+    preset = PRESETS.get(dataset_name)
+    base = preset.spec if preset else TrainSpec()
+    return TrainSpec.build(**{**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})

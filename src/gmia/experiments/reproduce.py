@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from gmia import __version__
-from gmia.attacks.direct import check_cutoff
+from gmia.attacks.direct import check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration
@@ -73,10 +73,7 @@ def validate(table, k, n_targets, settings, cutoffs, scaling, tail, seeds, featu
     check_targets(n_targets)
     for delta, beta in settings:
         check_thresholds(delta, beta)
-    if not cutoffs:
-        raise GmiaError("no cutoff given; expected at least one p-value threshold in (0, 1)")
-    for c in cutoffs:
-        check_cutoff(c)
+    check_cutoffs(cutoffs)
     check_choice("scaling", scaling, SCALINGS)
     check_choice("tail rule", tail, TAIL_RULES)
     if seeds < 1:

@@ -1,0 +1,45 @@
+"""Loss-threshold attack (Yeom, Giacomelli, Fredrikson, Jha, CSF 2018).
+
+A record r is called a member of model M iff its loss L(M, r) = −log p_y(r) is below the
+model's average training loss τ. No reference model is needed for the score; only the decision
+threshold τ needs an estimate of the training loss, which we take from models trained like the
+target (the shadow models' losses on their own training records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gmia.errors import GmiaError
+
+
+@dataclass
+class LossThreshold:
+    """Membership score −L(M, r): a lower loss means more likely a member.
+
+    ``fit(train_losses)`` takes losses of shadow models on records they trained on (any shape)
+    and sets τ to their mean; ``score(target_losses [T, n])`` returns ``−L`` of shape ``[T, n]``;
+    ``decide(target_losses)`` calls "member" iff L < τ. ROC metrics need only the score.
+    """
+
+    name: str = field(default="loss", init=False)
+    threshold_: float | None = field(default=None, init=False, repr=False)
+
+    def fit(self, train_losses: np.ndarray | None = None) -> "LossThreshold":
+        if train_losses is not None:
+            losses = np.asarray(train_losses, dtype=np.float64)
+            if losses.size == 0 or not np.isfinite(losses).all():
+                raise GmiaError(f"training losses for the loss threshold have {losses.size} values, not all finite; "
+                                "expected at least one finite loss")
+            self.threshold_ = float(losses.mean())
+        return self
+
+    def score(self, target_losses: np.ndarray) -> np.ndarray:
+        return -np.atleast_2d(np.asarray(target_losses, dtype=np.float64))
+
+    def decide(self, target_losses: np.ndarray) -> np.ndarray:
+        if self.threshold_ is None:
+            raise RuntimeError("call fit(train_losses) before decide()")
+        return np.asarray(target_losses) < self.threshold_
