@@ -169,6 +169,7 @@ def table3(
     clusters: Annotated[int, typer.Option(help="medoids kept after clustering")] = 50,
     sigma: Annotated[Optional[float], typer.Option(help="Gaussian noise around the record instead of uniform queries")] = None,
     positive_steps: Annotated[int, typer.Option(help="further-training steps of the positive reference models")] = 1000,
+    record_rate: Annotated[float, typer.Option(help="expected copies of the record per batch while training them")] = 1.0,
     correlation: Annotated[str, typer.Option(help="ρ for Kost's method: losses or features")] = "losses",
     k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cutoff: CutoffOpt = None,
     cache_dir: CacheOpt = None, out: OutOpt = None,
@@ -185,7 +186,8 @@ def table3(
     data = load_dataset(dataset)
     preset = PRESETS[data.name]
     cfg = IndirectConfig(theta=preset.theta if theta is None else theta, n_candidates=candidates, n_clusters=clusters,
-                         sigma=sigma, positive_steps=positive_steps, correlation=correlation)
+                         sigma=sigma, positive_steps=positive_steps, record_rate=record_rate,
+                         correlation=correlation)
     with StepProgress(console) as progress:
         result = run_table3(data, preset.spec, store, cfg, record=record, k=k, n_targets=targets, seed=seed,
                             cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
@@ -221,6 +223,8 @@ def _compare_command(view: str):
             raise GmiaError(f"data set {data.name!r} has no Table 7 numbers in the paper; expected one of: {', '.join(TABLE7)}")
         store = _setup(cache_dir, out)
         spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+        if view == "table7" and not attack:
+            attack = ["gmia-direct", "shokri"]  # all that Table 7 shows
         with StepProgress(console) as progress:
             result = run_compare(
                 data, spec, store, k=k, n_targets=targets, n_inout=inout, seed=seed, delta=delta, beta=beta,
