@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from gmia.attacks.direct import GmiaDirect, check_cutoff
+from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.data import duplicate_groups
 from gmia.protocol import ProtocolSignals
 from gmia.select import Selection, select_vulnerable
@@ -111,8 +111,7 @@ def evaluate(
     tail: str = "pchip",
     features: str = "logits",
 ) -> Evaluation:
-    for c in cutoffs:
-        check_cutoff(c)
+    check_cutoffs(cutoffs)
     selection = run_selection(signals, delta, beta, scaling, features)
     pos = np.searchsorted(signals.split.pool, selection.selected)  # pool positions of the selected
     member = signals.membership[:, pos]

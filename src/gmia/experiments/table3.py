@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
-from gmia.attacks.direct import GmiaDirect, check_cutoff
+from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
@@ -89,8 +89,7 @@ def run_table3(
     progress=None,
     on_stage=None,
 ) -> Table3Result:
-    for c in cutoffs:
-        check_cutoff(c)
+    check_cutoffs(cutoffs)
     timer = Timer()
     stage = on_stage or (lambda text: None)
     stage(f"training (or loading) {n_targets} targets and {k} reference models")

@@ -76,7 +76,7 @@ class ZooStore:
     @staticmethod
     def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int, init: str = "") -> str:
         h = hashlib.sha256()
-        if init:  # stacks trained from scratch keep the key they had before `init` existed
+        if init:  # a stack trained from scratch hashes as if `init` did not exist
             h.update(f"init={init}".encode() + b"\0")
         for part in (
             f"gmia-zoo-v{FORMAT_VERSION}",
