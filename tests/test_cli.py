@@ -103,7 +103,7 @@ def test_small_cancer_run_end_to_end_and_rerun_reuses_models(capsys, tmp_path):
     args = ["--dataset", "cancer", *FAST, "--out", str(out), "--seeds", "2"]
     code, stdout, _ = run(args, capsys, tmp_path)
     assert code == 0, stdout
-    result = json.loads((out / "result.json").read_text())
+    result = json.loads((out / "results.json").read_text())
     assert result["schema_version"] == 1 and len(result["runs"]) == 2
     ev = result["runs"][0]["evaluations"][0]
     assert set(ev["count_by_scaling"]) == {"n_over_nprime", "nprime_over_n"}
@@ -117,5 +117,5 @@ def test_small_cancer_run_end_to_end_and_rerun_reuses_models(capsys, tmp_path):
     # Second run: every stack comes from the cache.
     code, _, err = run(args, capsys, tmp_path)
     assert code == 0 and "model-steps" not in err
-    again = json.loads((out / "result.json").read_text())
+    again = json.loads((out / "results.json").read_text())
     assert np.allclose(again["runs"][0]["evaluations"][0]["roc"]["auc"], ev["roc"]["auc"])

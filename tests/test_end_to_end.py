@@ -55,5 +55,5 @@ def test_user_csv_through_the_command_line(tmp_path, capsys):
                  "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
     assert result["config"]["n_records"] == n and result["paper"] == []

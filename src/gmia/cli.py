@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -32,7 +33,7 @@ SeedOpt = Annotated[int, typer.Option(help="seed")]
 PoolOpt = Annotated[Optional[int], typer.Option(help="target pool size (default: the paper's)")]
 ChunkOpt = Annotated[int, typer.Option(help="models trained and stored per chunk")]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="where trained models are stored (default ~/.cache/gmia)")]
-OutOpt = Annotated[Optional[Path], typer.Option(help="folder for result.json")]
+OutOpt = Annotated[Optional[Path], typer.Option(help="run folder for results.json, records.parquet and report.html (default runs/COMMAND-DATASET)")]
 HiddenOpt = Annotated[Optional[str], typer.Option(help="hidden layer sizes, e.g. 10,5; none = softmax regression")]
 OptimizerOpt = Annotated[Optional[str], typer.Option(help="sgd or adam")]
 LrOpt = Annotated[Optional[float], typer.Option(help="learning rate")]
@@ -64,9 +65,14 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 
 def _check_writable(folder: Path) -> None:
+    """Fail now, not after training, if the run folder cannot be written; create nothing yet."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".gmia-write-test"
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+        probe = existing / f".gmia-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
@@ -78,13 +84,12 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=170)
 
 
-def _setup(cache_dir, out):
+def _setup(cache_dir, out: Path):
     """Check the cache and output folders before any work, so bad paths fail at once."""
     from gmia.zoo import ZooStore
 
     store = ZooStore(cache_dir)
-    if out is not None:
-        _check_writable(out)
+    _check_writable(out)
     return store
 
 
@@ -95,13 +100,17 @@ def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden):
                          hidden=None if hidden is None else _parse_hidden(hidden))
 
 
-def _finish(console: Console, result, out, store=None) -> None:
-    from gmia.zoo.store import atomic_write_json
+def _out(out: Optional[Path], command: str, dataset: str) -> Path:
+    name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
+    return out if out is not None else Path("runs") / f"{command}-{name}"
 
-    if out is not None:
-        path = Path(out) / "result.json"
-        atomic_write_json(path, result.to_dict())
-        console.print(f"Results written to {path}")
+
+def _finish(console: Console, kind: str, results: dict, out: Path, records=None, store=None) -> None:
+    from gmia.report import write_run
+
+    report = write_run(out, kind, results, records)
+    console.print(f"Results written to {out}/ (results.json{', records.parquet' if records is not None else ''}); "
+                  f"report: {report}")
     if store is not None:
         console.print(f"Trained models cached in {store.root}")
 
@@ -121,8 +130,10 @@ def _table_command(table: str):
         from gmia.experiments.render import render
         from gmia.experiments.reproduce import paper_settings, reproduce
         from gmia.progress import StepProgress
+        from gmia.report import RunRecorder
 
         console = _console()
+        out = _out(out, table, dataset)
         store = _setup(cache_dir, out)
         data = _dataset(dataset, schema)
         preset = PRESETS.get(data.name)
@@ -139,15 +150,17 @@ def _table_command(table: str):
             cutoffs = tuple(r.cutoff for r in preset.table1.rows)
         else:
             cutoffs = (0.01,)
+        recorder = RunRecorder(cutoff=max(cutoffs))
         with StepProgress(console) as progress:
             result = reproduce(
                 table, data, spec, store, settings=settings, cutoffs=cutoffs, k=k, n_targets=targets,
                 scaling=scaling, tail=tail, seed=seed, seeds=seeds, pool_size=pool_size, chunk_size=chunk_size,
                 reference_sampling=reference_sampling, features=selection_features, progress=progress.task,
-                on_stage=progress.stage,
+                on_stage=progress.stage, on_seed=recorder,
             )
         render(result, console)
-        _finish(console, result, out, store)
+        results = {**result.to_dict(), "cards": recorder.cards, "decision_cutoff": recorder.cutoff}
+        _finish(console, table, results, out, recorder.frame(), store)
 
     command.__doc__ = {
         "table1": "Direct inference at the paper's δ, β and cutoffs (its Table 1).",
@@ -175,6 +188,8 @@ def table3(
     cache_dir: CacheOpt = None, out: OutOpt = None,
 ):
     """Indirect inference on one record, never querying it, against direct inference (the paper's Table 3)."""
+    from dataclasses import asdict
+
     from gmia.attacks.indirect import IndirectConfig
     from gmia.data import load_dataset
     from gmia.experiments.paper import PRESETS
@@ -182,6 +197,7 @@ def table3(
     from gmia.progress import StepProgress
 
     console = _console()
+    out = _out(out, "table3", dataset)
     store = _setup(cache_dir, out)
     data = load_dataset(dataset)
     preset = PRESETS[data.name]
@@ -193,7 +209,9 @@ def table3(
                             cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
                             beta=preset.table1.beta, out=out, progress=progress.task, on_stage=progress.stage)
     render_table3(result, console)
-    _finish(console, result, out)
+    results = {**result.to_dict(), "cards": [result.card], "decision_cutoff": min(result.config["cutoffs"]),
+               "paper_table3": [asdict(r) for r in preset.table3]}
+    _finish(console, "table3", results, out, store=store)
 
 
 def _compare_command(view: str):
@@ -221,6 +239,7 @@ def _compare_command(view: str):
         paper_row = TABLE7.get(data.name)
         if view == "table7" and paper_row is None:
             raise GmiaError(f"data set {data.name!r} has no Table 7 numbers in the paper; expected one of: {', '.join(TABLE7)}")
+        out = _out(out, view, dataset)
         store = _setup(cache_dir, out)
         spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
         if view == "table7" and not attack:
@@ -237,7 +256,7 @@ def _compare_command(view: str):
             render_table7(result, paper_row, console)
         else:
             render_compare(result, console)
-        _finish(console, result, out, store)
+        _finish(console, view, result.to_dict(), out, store=store)
 
     command.__doc__ = {
         "compare": "GMIA beside Shokri, loss, LiRA and RMIA on the same models: AUC, TPR at low FPR, precision on GMIA's records.",
@@ -248,6 +267,21 @@ def _compare_command(view: str):
 
 app.command("compare")(_compare_command("compare"))
 reproduce_app.command("table7")(_compare_command("table7"))
+
+
+@app.command("report")
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by a gmia command")]):
+    """Rebuild report.html from a run folder's saved results, without retraining anything."""
+    import time
+
+    from gmia.report import build_report, load_run
+    from gmia.zoo.store import atomic_write_bytes
+
+    start = time.perf_counter()
+    results, records = load_run(run_dir)
+    path = Path(run_dir) / "report.html"
+    atomic_write_bytes(path, build_report(results, records).encode("utf-8"))
+    _console().print(f"Report written to {path} ({path.stat().st_size / 1e6:.2f} MB, {time.perf_counter() - start:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:

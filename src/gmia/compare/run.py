@@ -29,6 +29,7 @@ from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, run_selection
 from gmia.experiments.paper import PRESETS, TABLE7
+from gmia.report.curves import pr_points, roc_points
 from gmia.protocol import Timer, build_signals, check_k, check_targets
 from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
 from gmia.stats import TAIL_RULES
@@ -49,6 +50,7 @@ class AttackResult:
     thresholds: tuple[float, ...]  # the score threshold of each cutoff ("member" iff score > it)
     realised_fprs: tuple[float, ...]  # FPR over all non-member pairs at each threshold (below the cutoff on ties)
     seconds: float
+    curves: dict = field(default_factory=dict)  # thinned ROC (all pairs) and PR (selected records) for figures
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ def run_compare(
             thresholds = tuple(fpr_threshold(scores, member, c) for c in cutoffs)
             rows = tuple(CutoffRow.from_calls(scores[:, pos] > t, member[:, pos], c) for c, t in zip(cutoffs, thresholds))
             realised = tuple(float((scores[~member] > t).mean()) for t in thresholds)
+            curves = {"roc": roc_points(scores, member), "pr": pr_points(scores[:, pos], member[:, pos])}
         if name == "gmia-direct":
             p = -scores
             gmia_rows = tuple(CutoffRow.from_calls(p[:, pos] < c, member[:, pos], c) for c in cutoffs)
@@ -219,7 +222,7 @@ def run_compare(
             calls = attack.decide(scores)
             shokri_rows = (CutoffRow.from_calls(calls[:, pos], member[:, pos], confidence),)
             shokri_fpr = float(calls[~member].mean())
-        results.append(AttackResult(name, roc, rows, thresholds, realised, time.perf_counter() - t0))
+        results.append(AttackResult(name, roc, rows, thresholds, realised, time.perf_counter() - t0, curves))
 
     return CompareResult(
         dataset=dataset.name,

@@ -110,8 +110,13 @@ def reproduce(
     features: str = "logits",
     progress=None,
     on_stage=None,
+    on_seed=None,
 ) -> ReproduceResult:
-    """Run the protocol for ``seeds`` consecutive seeds and evaluate every (δ, β) setting."""
+    """Run the protocol for ``seeds`` consecutive seeds and evaluate every (δ, β) setting.
+
+    ``on_seed(seed, signals, evaluations)`` is called after each seed, while its signal
+    matrices are still in memory.
+    """
     validate(table, k, n_targets, settings, cutoffs, scaling, tail, seeds, features)
     start = time.perf_counter()
     runs = []
@@ -125,6 +130,8 @@ def reproduce(
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
         evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features) for d, b in settings)
+        if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.report.RunRecorder)
+            on_seed(s, signals, evals)
         with timer.stage("calibration"):
             sample = np.random.default_rng(s).choice(signals.reference_loss.shape[1],
                                                      size=min(CALIBRATION_RECORDS, signals.reference_loss.shape[1]), replace=False)

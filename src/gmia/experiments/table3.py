@@ -17,6 +17,9 @@ from gmia.evaluate import CutoffRow, run_selection
 from gmia.experiments.paper import PRESETS
 from gmia.experiments.render import pct
 from gmia.protocol import ProtocolSignals, Timer, build_signals
+from gmia.report.artifacts import raw_record
+from gmia.select import expected_neighbours
+from gmia.signals import log_loss
 from gmia.targets import QueryLog, ZooTargets
 from gmia.zoo import TrainSpec, ZooStore
 from gmia.zoo.store import atomic_write_json
@@ -44,6 +47,7 @@ class Table3Result:
     indirect: tuple[CutoffRow, ...]
     accuracies: dict[str, float]
     seconds: dict[str, float]
+    card: dict  # the record's evidence for the report: losses at r, positive references, p-values
 
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
@@ -123,9 +127,18 @@ def run_table3(
         pos = int(np.searchsorted(signals.split.pool, r))
         p_direct = GmiaDirect(cfg.tail).fit(signals.reference_loss[:, [pos]]).score(signals.target_loss[:, [pos]])[:, 0]
         member = signals.membership[:, pos]
+        positive_loss = log_loss(positives.logits(dataset.x[[r]]), dataset.y[[r]])[:, 0]
+    card = {
+        "record": r, "seed": seed, "class": search.label, "features": raw_record(signals, r), "neighbours": neighbours,
+        "expected_neighbours": float(expected_neighbours(np.array([neighbours]), signals.n_train, len(signals.split.adversary), scaling)[0]),
+        "reference_losses": signals.reference_loss[:, pos].tolist(), "target_losses": signals.target_loss[:, pos].tolist(),
+        "positive_losses": positive_loss.tolist(), "members": member.tolist(), "p_values": p_indirect.tolist(),
+        "p_label": "indirect test (Kost-combined over the enhancing queries)",
+    }
     return Table3Result(
         dataset=dataset.name, record=r, label=search.label, chosen_by=chosen_by, neighbours=neighbours,
-        config={**asdict(cfg), "k": k, "n_targets": n_targets, "seed": seed, "spec": spec.model_dump(mode="json")},
+        config={**asdict(cfg), "k": k, "n_targets": n_targets, "seed": seed, "cutoffs": list(cutoffs),
+                "spec": spec.model_dump(mode="json"), "n_records": len(dataset), "n_features": int(dataset.x.shape[1])},
         n_candidates=search.n_candidates, n_medoids=search.n_medoids, n_enhancing=search.n_found,
         n_optimised=int(search.optimised.sum()),
         distance={"min": float(search.distance.min()), "median": float(np.median(search.distance)), "max": float(search.distance.max())},
@@ -133,7 +146,7 @@ def run_table3(
         queries_sent=log.n_queries, record_sent=False,
         direct=tuple(CutoffRow.from_calls(p_direct < c, member, c) for c in cutoffs),
         indirect=tuple(CutoffRow.from_calls(p_indirect < c, member, c) for c in cutoffs),
-        accuracies=signals.accuracies, seconds=dict(timer.seconds),
+        accuracies=signals.accuracies, seconds=dict(timer.seconds), card=card,
     )
 
 

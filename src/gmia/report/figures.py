@@ -1,0 +1,116 @@
+"""Figures for the report, as inline SVG text (no files, no network when the page opens)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on these machines; SVG only
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "figure.subplot.left": 0.16, "figure.subplot.bottom": 0.2, "figure.subplot.right": 0.97,
+                     "figure.subplot.top": 0.88})
+MEMBER, NON_MEMBER, REFERENCE, POSITIVE = "#c0392b", "#2471a3", "#95a5a6", "#e67e22"
+
+
+def to_svg(fig) -> str:
+    buf = io.StringIO()
+    # A fixed layout instead of bbox_inches="tight": tight bounds cost a second draw, which
+    # doubled the build time of a report with dozens of record cards.
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+
+
+def neighbour_histogram(neighbours: np.ndarray, threshold: float | None, title: str) -> str:
+    """Distribution of N'_n over the candidate records; the selection keeps those left of the line."""
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    values = np.asarray(neighbours)
+    bins = np.unique(np.r_[0, np.geomspace(1, max(values.max(), 1) + 1, 40).astype(int)])
+    ax.hist(values, bins=bins, color=REFERENCE, edgecolor="white")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_yscale("log")
+    if threshold is not None:
+        ax.axvline(threshold, color=MEMBER, linestyle="--", label=f"selected: N'_n < {threshold:.3g}")
+        ax.legend(frameon=False)
+    ax.set_xlabel("neighbours N'_n among the adversary's records")
+    ax.set_ylabel("records")
+    ax.set_title(title)
+    return to_svg(fig)
+
+
+def roc_loglog(curves: dict[str, dict]) -> str:
+    """Log-log ROC per attack: the low-FPR corner is where membership inference matters."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for name, c in curves.items():
+        fpr, tpr = np.asarray(c["fpr"]), np.asarray(c["tpr"])
+        keep = (fpr > 0) & (tpr > 0)
+        if keep.any():
+            ax.plot(fpr[keep], tpr[keep], label=name, linewidth=1.2)
+    grid = np.geomspace(1e-4, 1, 50)
+    ax.plot(grid, grid, color="black", linewidth=0.6, linestyle=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(1e-4, 1)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.legend(frameon=False, fontsize=7)
+    return to_svg(fig)
+
+
+def pr_plot(curves: dict[str, dict], title: str) -> str:
+    """Precision against recall as the threshold sweeps (the paper's Figure 8)."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for name, c in curves.items():
+        if c["recall"]:
+            ax.plot(c["recall"], c["precision"], label=name, linewidth=1.2)
+    ax.axhline(0.5, color="black", linewidth=0.6, linestyle=":", label="chance (half the targets are members)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    return to_svg(fig)
+
+
+def loss_histogram(reference: list[float], targets: list[float], members: list[bool], positive: list[float] | None = None) -> str:
+    """Reference losses against the targets' (the paper's Figure 14): members should sit left."""
+    fig, ax = plt.subplots(figsize=(4.4, 2.4))
+    ref = np.asarray(reference)
+    tgt, mem = np.asarray(targets), np.asarray(members, dtype=bool)
+    lo = max(min(ref.min(), tgt.min()), 1e-12)
+    hi = max(ref.max(), tgt.max(), lo * 10)
+    bins = np.geomspace(lo, hi, 30)
+    ax.hist(ref, bins=bins, color=REFERENCE, alpha=0.8, label="reference models")
+    if positive is not None:
+        ax.hist(np.maximum(positive, lo), bins=bins, color=POSITIVE, alpha=0.6, label="positive references")
+    y = ax.get_ylim()[1]
+    ax.vlines(np.maximum(tgt[~mem], lo), 0, y * 0.25, color=NON_MEMBER, linewidth=0.8, label="targets, non-member")
+    ax.vlines(np.maximum(tgt[mem], lo), 0, y * 0.35, color=MEMBER, linewidth=0.8, label="targets, member")
+    ax.set_xscale("log")
+    ax.set_xlabel("log loss of the true label")
+    ax.legend(frameon=False, fontsize=6)
+    return to_svg(fig)
+
+
+def pvalue_strip(pvalues: list[float], members: list[bool], cutoff: float) -> str:
+    """Each target's p-value for the record, members and non-members apart, with the cutoff."""
+    fig, ax = plt.subplots(figsize=(4.4, 2.4))
+    p = np.maximum(np.asarray(pvalues, dtype=float), 1e-6)
+    mem = np.asarray(members, dtype=bool)
+    rng = np.random.default_rng(0)  # jitter only, fixed so the report is reproducible
+    for flag, x0, colour, label in ((False, 0, NON_MEMBER, "non-member"), (True, 1, MEMBER, "member")):
+        sel = p[mem == flag]
+        ax.scatter(x0 + rng.uniform(-0.15, 0.15, sel.size), sel, s=8, color=colour, label=label)
+    ax.axhline(cutoff, color="black", linestyle="--", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_ylim(8e-7, 1.5)
+    ax.set_xticks([0, 1], ["non-member targets", "member targets"])
+    ax.set_ylabel("p-value (1e-6 = 0)")
+    return to_svg(fig)

@@ -1,0 +1,77 @@
+"""The self-contained HTML report: figures and styles inline, opens from disk with no network.
+
+A report is a list of sections; each takes the run's results (and its per-record rows) and
+returns HTML, or None when it does not apply to that kind of run. A new attack or defence adds
+a section with :func:`section` without touching the others.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+Section = Callable[[dict, "pd.DataFrame | None"], "str | None"]
+SECTIONS: list[Section] = []
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.15rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .45rem;text-align:right}
+th{background:#f4f6f7}td.l,th.l{text-align:left}.muted{color:#777;font-size:.85rem}
+.figs{display:flex;flex-wrap:wrap;gap:1rem}figure.gmia-figure{margin:0}figure svg{max-width:100%;height:auto}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}.card h3{margin:.2rem 0 .5rem;font-size:1rem}
+.kv{columns:3;font-size:.8rem}.kv div{break-inside:avoid}
+"""
+
+# Checked by the browser test: every figure rendered with a real size.
+SCRIPT = """
+(function(){var f=document.querySelectorAll('figure.gmia-figure');var ok=f.length>0;
+f.forEach(function(x){var s=x.querySelector('svg');if(!s||s.getBoundingClientRect().width<10)ok=false;});
+document.body.setAttribute('data-figures',String(f.length));document.body.setAttribute('data-figures-ok',String(ok));})();
+"""
+
+
+def section(fn: Section) -> Section:
+    SECTIONS.append(fn)
+    return fn
+
+
+def esc(v) -> str:
+    return html.escape(str(v))
+
+
+def pct(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}%"
+
+
+def num(v, digits: int = 4) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def figure(svg: str, caption: str) -> str:
+    return f'<figure class="gmia-figure">{svg}<figcaption class="muted">{esc(caption)}</figcaption></figure>'
+
+
+def table(head: list[str], rows: list[list], left: int = 0) -> str:
+    th = "".join(f'<th class="{"l" if i < left else ""}">{esc(h)}</th>' for i, h in enumerate(head))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{esc(c)}</td>' for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_report(results: dict, records: pd.DataFrame | None) -> str:
+    parts = []
+    for fn in SECTIONS:
+        out = fn(results, records)
+        if out:
+            parts.append(out)
+    title = f"gmia report: {results.get('kind', 'run')} on {results.get('dataset', '?')}"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{''.join(parts)}"
+            f"<script>{SCRIPT}</script></body></html>")
+

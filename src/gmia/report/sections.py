@@ -1,0 +1,189 @@
+"""The report's sections, in the order they appear. Each returns None where it does not apply."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gmia.report import figures
+from gmia.report.curves import pr_points, roc_points
+from gmia.report.html import esc, figure, num, pct, section, table
+
+REPRODUCE = ("table1", "table2")
+COMPARE = ("compare", "table7")
+
+
+@section
+def configuration(results, records):
+    cfg = results.get("config", {})
+    spec = cfg.get("spec", {})
+    rows = [["data set", results.get("dataset")], ["records", cfg.get("n_records", "-")], ["features", cfg.get("n_features", "-")]]
+    for key in ("k", "n_targets", "n_inout", "seed", "seeds", "settings", "cutoffs", "scaling", "tail", "features",
+                "reference_sampling", "theta", "n_candidates", "n_clusters", "correlation", "n_bootstrap"):
+        if key in cfg:
+            rows.append([key, cfg[key]])
+    if spec:
+        rows.append(["model", f"hidden={tuple(spec.get('hidden', ()))} {spec.get('activation')} {spec.get('optimizer')} "
+                              f"lr={spec.get('lr')} steps={spec.get('steps')} batch={spec.get('batch_size')} "
+                              f"l2={spec.get('l2')} dropout={spec.get('dropout')}"])
+    env = results.get("environment", {})
+    return "<h2>Run configuration and data</h2>" + table(["setting", "value"], rows, left=2) + (
+        f'<p class="muted">{esc(", ".join(f"{k} {v}" for k, v in env.items()))}</p>' if env else "")
+
+
+@section
+def accuracy(results, records):
+    if results.get("kind") in REPRODUCE:
+        rows = [[r["seed"], num(r["accuracies"]["target_train"]), num(r["accuracies"]["target_test"]),
+                 num(r["accuracies"]["reference_train"]), num(r["accuracies"]["reference_test"])] for r in results["runs"]]
+        if results.get("paper_accuracy"):
+            rows.append(["paper", *results["paper_accuracy"], "", ""])
+        return "<h2>Target and reference accuracy</h2>" + table(
+            ["seed", "target train", "target test", "reference train", "reference test"], rows)
+    acc = results.get("accuracies")
+    if acc:
+        return "<h2>Accuracy</h2>" + table(["models", "accuracy"], [[k, num(v)] for k, v in acc.items()], left=1)
+    return None
+
+
+@section
+def selection(results, records):
+    if results.get("kind") not in REPRODUCE or records is None:
+        return None
+    first = records[(records["seed"] == records["seed"].min()) & (records["target"] == 0)]
+    ev = results["runs"][0]["evaluations"][0]
+    cfg = results["config"]
+    # Records pass iff E[N_n] < β; in N'_n that is N'_n < β / (E[N_n] per neighbour).
+    per = (first["expected_neighbours"] / first["neighbours"].where(first["neighbours"] > 0)).dropna()
+    threshold = ev["beta"] / float(per.iloc[0]) if len(per) else None
+    svg = figures.neighbour_histogram(first["neighbours"].to_numpy(), threshold,
+                                      f"delta={ev['delta']:g}, beta={ev['beta']:g}, seed {results['runs'][0]['seed']}")
+    rows = []
+    for run in results["runs"]:
+        for e in run["evaluations"]:
+            rows.append([run["seed"], f"{e['delta']:g}", f"{e['beta']:g}", e["n_candidates"], e["count_by_scaling"]["n_over_nprime"],
+                         e["count_by_scaling"]["nprime_over_n"], e["n_selected_with_twin"]])
+    return ("<h2>Vulnerable-record selection</h2>" + figure(svg, "Neighbour counts of the candidate (pool) records")
+            + table(["seed", "delta", "beta", "candidates", "selected, N'_n·N/N'", "selected, N'_n·N'/N", "with an exact twin"], rows)
+            + f'<p class="muted">E[N_n] scaling used: {esc(cfg["scaling"])}.</p>')
+
+
+@section
+def direct_results(results, records):
+    if results.get("kind") not in REPRODUCE:
+        return None
+    paper = {(p["delta"], p["beta"]): p for p in results.get("paper", [])}
+    rows = []
+    for pooled in results["pooled"]:
+        pp = paper.get((pooled["delta"], pooled["beta"]))
+        for r in pooled["rows"]:
+            prow = next((x for x in (pp or {}).get("rows", []) if abs(x["cutoff"] - r["cutoff"]) < 1e-12), None)
+            ci = r["precision_ci"]
+            rows.append([f"{pooled['delta']:g}", f"{pooled['beta']:g}", f"{r['cutoff']:g}", sum(pooled["n_selected"]),
+                         pct(r["precision"]), "-" if ci[0] is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]",
+                         pct(r["recall"]), r["tp"], r["fp"], pp["n_selected"] if pp else "",
+                         pct(prow["precision"]) if prow else "", pct(prow["recall"]) if prow else ""])
+    seeds = len(results["runs"])
+    return ("<h2>Direct inference on the selected records</h2>"
+            + table(["delta", "beta", "cutoff", "# selected", "precision", "95% CI", "recall", "TP", "FP",
+                     "paper # selected", "paper precision", "paper recall"], rows)
+            + f'<p class="muted">Pairs (record, target); {seeds} seed(s) pooled: TP and FP summed. '
+              f'Clopper-Pearson intervals on precision.</p>')
+
+
+@section
+def curves(results, records):
+    if results.get("kind") in REPRODUCE and records is not None:
+        score = -records["p_value"].to_numpy(np.float64)
+        member = records["member"].to_numpy()
+        sel = records["selected"].to_numpy()
+        roc = {"gmia-direct": roc_points(score, member)}
+        pr = {"gmia-direct": pr_points(score[sel], member[sel])} if sel.any() else {}
+    elif results.get("kind") in COMPARE:
+        roc = {a["name"]: a["curves"]["roc"] for a in results["attacks"] if "curves" in a}
+        pr = {a["name"]: a["curves"]["pr"] for a in results["attacks"] if "curves" in a and a["curves"]["pr"]["recall"]}
+    else:
+        return None
+    figs = figure(figures.roc_loglog(roc), "ROC over all pool records x all targets (log-log)")
+    if pr:
+        figs += figure(figures.pr_plot(pr, "selected records"), "Precision-recall on the selected records (as the paper's Figure 8)")
+    return f'<h2>ROC and precision-recall</h2><div class="figs">{figs}</div>'
+
+
+@section
+def calibration(results, records):
+    if results.get("kind") not in REPRODUCE:
+        return None
+    rows = []
+    for run in results["runs"]:
+        ev = run["evaluations"][0]
+        rows.append([run["seed"], "protocol's non-member pairs", *(num(ev["calibration"][a]) for a in ("0.01", "0.05", "0.1"))])
+        if run.get("reference_calibration"):
+            rows.append([run["seed"], "each reference as target (H_out exact)",
+                         *(num(run["reference_calibration"][a]) for a in ("0.01", "0.05", "0.1"))])
+    tails = []
+    for rule, rws in results["runs"][0]["evaluations"][0]["tail_comparison"].items():
+        for r in rws:
+            tails.append([rule, f"{r['cutoff']:g}", pct(r["precision"]), pct(r["recall"]), r["tp"], r["fp"]])
+    return ("<h2>Calibration and the tail rule</h2>"
+            + table(["seed", "check", "P(p<0.01)", "P(p<0.05)", "P(p<0.1)"], rows, left=2)
+            + table(["tail rule (seed " + str(results["runs"][0]["seed"]) + ")", "cutoff", "precision", "recall", "TP", "FP"], tails, left=1))
+
+
+@section
+def indirect(results, records):
+    if results.get("kind") != "table3":
+        return None
+    rows = [[f"{d['cutoff']:g}", pct(d["precision"]), pct(d["recall"]), d["tp"], d["fp"],
+             pct(i["precision"]), pct(i["recall"]), i["tp"], i["fp"]] for d, i in zip(results["direct"], results["indirect"])]
+    paper = results.get("paper_table3", [])
+    prow = [[f"{p['cutoff']:g}", "none" if p["direct"] is None else f"{pct(p['direct'][0])} / {pct(p['direct'][1])}",
+             "none" if p["indirect"] is None else f"{pct(p['indirect'][0])} / {pct(p['indirect'][1])}"] for p in paper]
+    return (f"<h2>Direct vs indirect inference on record {results['record']}</h2>"
+            f"<p>{esc(results['chosen_by'])}; {results['n_candidates']} random queries, {results['n_medoids']} medoids, "
+            f"{results['n_enhancing']} enhancing ({results['n_optimised']} after optimisation); distance to the record "
+            f"{num(results['distance']['min'], 3)} to {num(results['distance']['max'], 3)}; {results['queries_sent']} queries "
+            f"sent to each target, never the record.</p>"
+            + table(["cutoff", "direct precision", "direct recall", "TP", "FP", "indirect precision", "indirect recall", "TP", "FP"], rows)
+            + (table(["cutoff", "paper direct", "paper indirect"], prow) if prow else ""))
+
+
+@section
+def attacks(results, records):
+    if results.get("kind") not in COMPARE:
+        return None
+    cutoffs = results["config"]["cutoffs"]
+    rows = []
+    for a in results["attacks"]:
+        roc = a["roc"]
+        cells = [a["name"], num(roc["auc"]), *(pct(roc["tpr"][k]) for k in ("0.001", "0.01"))]
+        for r in a["rows"]:
+            cells.append(f"{pct(r['precision'])} ({r['tp']}/{r['tp'] + r['fp']})")
+        rows.append(cells)
+    return ("<h2>GMIA beside other attacks</h2>" + table(
+        ["attack", "ROC AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR", *(f"precision on selected @ FPR {c:g}" for c in cutoffs)], rows, left=1)
+        + f'<p class="muted">{len(results["selected"])} GMIA-selected records.</p>')
+
+
+@section
+def cards(results, records):
+    cards = results.get("cards", [])
+    if not cards:
+        return None
+    cutoff = results.get("decision_cutoff", 0.01)
+    out = [f"<h2>Vulnerable records ({len(cards)})</h2>"]
+    for c in cards:
+        members = np.asarray(c["members"], dtype=bool)
+        calls = np.asarray(c["p_values"]) < cutoff
+        tp, fp = int((calls & members).sum()), int((calls & ~members).sum())
+        kv = "".join(f"<div><b>{esc(k)}</b>: {esc(v)}</div>" for k, v in c["features"].items())
+        figs = figure(figures.loss_histogram(c["reference_losses"], c["target_losses"], c["members"], c.get("positive_losses")),
+                      "Reference losses and the targets' losses")
+        figs += figure(figures.pvalue_strip(c["p_values"], c["members"], cutoff),
+                       f"p-value per target, {c.get('p_label', 'direct test')}; dashed: cutoff {cutoff:g}")
+        out.append(
+            f'<div class="card"><h3>Record {c["record"]} (seed {c.get("seed", "-")}, class {c["class"]})</h3>'
+            f'<p>N\'_n = {c["neighbours"]} neighbours, E[N_n] = {num(c["expected_neighbours"], 3)}; at p &lt; {cutoff:g}: '
+            f'{tp} of {int(members.sum())} member targets called (TP), {fp} of {int((~members).sum())} non-members (FP).</p>'
+            f'<div class="kv">{kv}</div><div class="figs">{figs}</div></div>'
+        )
+    return "".join(out)
