@@ -119,3 +119,30 @@ def test_small_cancer_run_end_to_end_and_rerun_reuses_models(capsys, tmp_path):
     assert code == 0 and "model-steps" not in err
     again = json.loads((out / "results.json").read_text())
     assert np.allclose(again["runs"][0]["evaluations"][0]["roc"]["auc"], ev["roc"]["auc"])
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["reproduce", "table9", "--dataset", "cancer"], "No such command"),
+    (["reproduce", "table1", "--dataset", "cancer", "--k", "abc"], "--k"),
+    (["reproduce", "table1"], "--dataset"),
+    (["report"], "run_dir"),
+])
+def test_usage_errors_exit_2_without_traceback(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_console_script_usage_error_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "gmia.cli", "reproduce", "table1", "--dataset", "cancer", "--k", "x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--k" in proc.stderr
+
+
+def test_unwritable_run_folder_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["reproduce", "table1", "--dataset", "cancer", "--cache-dir", str(tmp_path / "c"),
+                 "--out", str(blocker / "run")])
+    assert_one_sentence(code, capsys.readouterr().err, "output folder", "cannot be written")
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
