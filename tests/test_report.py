@@ -70,6 +70,7 @@ def test_table3_and_compare_reports(tmp_path):
                  "--out", str(tmp_path / "cmp")]) == 0
     html = (tmp_path / "cmp" / "report.html").read_text()
     assert "GMIA beside other attacks" in html and "lira-online" in html and "ROC over all pool records" in html
+    assert "beside the paper's Table 7" in html and "50.25%" in html
 
 
 def open_in_chromium(path: Path, tmp_path: Path, screenshot: Path | None = None) -> tuple[str, str]:

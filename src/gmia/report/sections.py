@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gmia.experiments.paper import TABLE7
 from gmia.report import figures
 from gmia.report.curves import pr_points, roc_points
 from gmia.report.html import esc, figure, num, pct, section, table
@@ -159,9 +160,19 @@ def attacks(results, records):
         for r in a["rows"]:
             cells.append(f"{pct(r['precision'])} ({r['tp']}/{r['tp'] + r['fp']})")
         rows.append(cells)
-    return ("<h2>GMIA beside other attacks</h2>" + table(
+    out = ("<h2>GMIA beside other attacks</h2>" + table(
         ["attack", "ROC AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR", *(f"precision on selected @ FPR {c:g}" for c in cutoffs)], rows, left=1)
         + f'<p class="muted">{len(results["selected"])} GMIA-selected records.</p>')
+    paper = TABLE7.get(results.get("dataset"))
+    if paper is not None and results.get("shokri_rows"):
+        ours = results["shokri_rows"][0]
+        gmia = [[f"gmia-direct, p < {r['cutoff']:g}", pct(r["precision"]), pct(r["recall"]), r["tp"], r["fp"], "", ""]
+                for r in results.get("gmia_rows", [])]
+        out += "<h3>Shokri et al.'s attack beside the paper's Table 7</h3>" + table(
+            ["attack", "precision", "recall", "TP", "FP", "paper precision", "paper recall"],
+            [[f"shokri, P(in) > {results['config']['shokri_confidence']:g}", pct(ours["precision"]), pct(ours["recall"]),
+              ours["tp"], ours["fp"], pct(paper.precision), pct(paper.recall)], *gmia], left=1)
+    return out
 
 
 @section
