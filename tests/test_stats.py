@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from scipy.interpolate import PchipInterpolator
 
 from gmia.errors import GmiaError
-from gmia.stats import TAIL_RULES, clopper_pearson, ecdf_pvalue, ecdf_pvalues, roc_summary
+from gmia.roc import roc_summary
+from gmia.stats import TAIL_RULES, clopper_pearson, ecdf_pvalue, ecdf_pvalues
 
 REF = np.array([0.5, 0.1, 0.9, 0.3, 0.7])  # sorted: 0.1 0.3 0.5 0.7 0.9 → F = 0.2 .. 1.0
 

@@ -15,7 +15,8 @@ from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.data import duplicate_groups
 from gmia.protocol import ProtocolSignals
 from gmia.select import Selection, select_vulnerable
-from gmia.stats import TAIL_RULES, clopper_pearson, roc_summary
+from gmia.roc import roc_summary
+from gmia.stats import TAIL_RULES, clopper_pearson
 
 CALIBRATION_ALPHAS = (0.01, 0.05, 0.1)
 

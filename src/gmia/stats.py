@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sstats
 from scipy.interpolate import PchipInterpolator
-from sklearn.metrics import roc_curve
 
 from gmia.errors import check_choice
 
@@ -107,23 +106,6 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
         return (float("nan"), float("nan"))
     ci = sstats.binomtest(int(successes), int(trials)).proportion_ci(level, method="exact")
     return (float(ci.low), float(ci.high))
-
-
-def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=(0.001, 0.01)) -> dict:
-    """Exact ROC AUC and TPR at fixed FPRs; ``labels`` True = member (the positive class),
-    higher score = more likely member."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    labels = np.asarray(labels, dtype=bool).ravel()
-    if labels.all() or not labels.any():
-        return {"auc": float("nan"), **{f"tpr_at_fpr_{f:g}": float("nan") for f in fprs}}
-    # drop_intermediate=False: collinear points are real thresholds; dropping them can
-    # under-report the TPR at a fixed FPR.
-    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-    auc = float(np.trapezoid(tpr, fpr))
-    out = {"auc": auc}
-    for f in fprs:
-        out[f"tpr_at_fpr_{f:g}"] = float(tpr[fpr <= f].max()) if (fpr <= f).any() else 0.0
-    return out
 
 
 def kost_combine(pvalues: np.ndarray, rho: np.ndarray) -> float:

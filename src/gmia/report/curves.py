@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.metrics import precision_recall_curve
+
+from gmia.roc import SortedPairs
 
 
 def _thin(idx_len: int, max_points: int) -> np.ndarray:
@@ -16,11 +18,13 @@ def _thin(idx_len: int, max_points: int) -> np.ndarray:
 
 def roc_points(scores: np.ndarray, members: np.ndarray, max_points: int = 400) -> dict[str, list[float]]:
     """``{"fpr": [...], "tpr": [...]}``; higher score = member. Empty lists if a class is missing."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    members = np.asarray(members, dtype=bool).ravel()
+    members = np.asarray(members, dtype=bool)
     if members.all() or not members.any():
         return {"fpr": [], "tpr": []}
-    fpr, tpr, _ = roc_curve(members, scores)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2:
+        scores, members = scores.reshape(1, -1), members.reshape(1, -1)
+    fpr, tpr = SortedPairs.from_matrix(scores, members).curve()
     keep = _thin(len(fpr), max_points)
     return {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
 

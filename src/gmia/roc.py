@@ -1,0 +1,96 @@
+"""Exact ROC of a ``[T, n]`` score matrix, read off the scores sorted once (no threshold grid).
+
+Pairs are (target, record) cells; the positive class is "member" and a higher score means more
+likely member. One ROC point per distinct score: ties move FPR and TPR together, so the
+trapezoid gives them half credit, as the Mann-Whitney AUC does. Pair weights (counts) let a
+bootstrap resample of targets and records reuse the same sort (gmia.compare.metrics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FPRS = (0.001, 0.01)
+
+
+def fpr_key(f: float) -> str:
+    return f"{f:g}"
+
+
+@dataclass(frozen=True, eq=False)
+class SortedPairs:
+    """The pairs of a ``[T, n]`` matrix sorted by descending score, with tie-group ends."""
+
+    rows: np.ndarray  # [m] target of each sorted pair
+    cols: np.ndarray  # [m] record of each sorted pair
+    member: np.ndarray  # [m] float64, 1 = member
+    ends: np.ndarray | None  # last sorted position of each group of equal scores; None: no ties
+
+    @classmethod
+    def from_matrix(cls, scores: np.ndarray, membership: np.ndarray) -> "SortedPairs":
+        scores = np.asarray(scores, dtype=np.float64)
+        membership = np.asarray(membership, dtype=bool)
+        if scores.shape != membership.shape or scores.ndim != 2:
+            raise ValueError(f"scores {scores.shape} and membership {membership.shape} must be the same [T, n] shape")
+        if np.isnan(scores).any():
+            raise ValueError("membership scores contain NaN")
+        flat = scores.ravel()
+        order = np.argsort(flat, kind="stable")[::-1]
+        s = flat[order]
+        ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+        rows, cols = np.divmod(order, scores.shape[1])
+        return cls(rows.astype(np.int32), cols.astype(np.int32), membership.ravel()[order].astype(np.float64),
+                   None if ends.size == s.size else ends)
+
+    def summary(self, w_rows=None, w_cols=None, fprs=FPRS) -> np.ndarray:
+        """``[auc, tpr@fprs...]`` under pair weights ``w_rows[t] · w_cols[r]`` (None: all 1);
+        NaN when a class has no weight in this (re)sample.
+
+        Weights are counts and their cumulative sums stay below 2**53, so float64 is exact.
+        """
+        if w_rows is None:
+            w = np.ones(self.member.size)
+        else:
+            w = np.asarray(w_rows, dtype=np.float64)[self.rows] * np.asarray(w_cols, dtype=np.float64)[self.cols]
+        w_pos = w * self.member
+        w_neg = w - w_pos
+        tp = np.cumsum(w_pos)
+        n_pos, n_neg = tp[-1], float(w_neg.sum())
+        if n_neg == 0 or n_pos == 0:
+            return np.full(1 + len(fprs), np.nan)
+        fp = np.cumsum(w_neg)
+        if self.ends is None:
+            # No ties: each non-member pair is outranked by exactly the member weight above it.
+            auc = np.dot(w_neg, tp) / (n_neg * n_pos)
+        else:
+            # One ROC point per group of equal scores; the trapezoid half-credits the ties.
+            fp, tp = fp[self.ends], tp[self.ends]
+            d_fp = np.diff(fp, prepend=0.0)
+            auc = (np.dot(d_fp, tp) + np.dot(d_fp[1:], tp[:-1])) / (2.0 * n_neg * n_pos)
+        out = [float(auc)]
+        for f in fprs:
+            # fp and tp are non-decreasing: the last point with fp <= f·N has the largest TPR.
+            # Counts, not rates, so fpr = f exactly is never lost to rounding.
+            i = int(np.searchsorted(fp, f * n_neg * (1 + 1e-12), side="right")) - 1
+            out.append(float(tp[i] / n_pos) if i >= 0 else 0.0)
+        return np.array(out)
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(fpr, tpr)`` at every distinct score, from (0, 0) to (1, 1)."""
+        tp, fp = np.cumsum(self.member), np.cumsum(1.0 - self.member)
+        if self.ends is not None:
+            tp, fp = tp[self.ends], fp[self.ends]
+        return np.r_[0.0, fp / max(fp[-1], 1.0)], np.r_[0.0, tp / max(tp[-1], 1.0)]
+
+
+def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=FPRS) -> dict:
+    """Exact ROC AUC and TPR at fixed FPRs as a dict; ``labels`` True = member (the positive
+    class), higher score = more likely member. NaN when a class is missing."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    if scores.ndim != 2:
+        scores, labels = scores.reshape(1, -1), labels.reshape(1, -1)
+    auc, *tprs = SortedPairs.from_matrix(scores, labels).summary(fprs=fprs)
+    return {"auc": float(auc), **{f"tpr_at_fpr_{f:g}": float(t) for f, t in zip(fprs, tprs)}}
