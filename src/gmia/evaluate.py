@@ -75,28 +75,34 @@ class Evaluation:
         return asdict(self)
 
 
+def _cached(signals: ProtocolSignals, key: tuple, compute):
+    """Derived matrices are computed once per protocol run, whoever asks for them first."""
+    cache = signals.__dict__.setdefault("_derived", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def pool_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
     """p-values ``[T, P]`` of every pool record against every target, cached per tail rule."""
-    cache = signals.__dict__.setdefault("_pvalues", {})
-    if tail not in cache:
+
+    def compute():
         with signals.timer.stage("p-values"):
-            cache[tail] = GmiaDirect(tail).fit(signals.reference_loss).score(signals.target_loss)
-    return cache[tail]
+            return GmiaDirect(tail).fit(signals.reference_loss).score(signals.target_loss)
+
+    return _cached(signals, ("pvalues", tail), compute)
 
 
 def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: str, features: str = "logits") -> Selection:
-    with signals.timer.stage("selection"):
-        pool_f, adversary_f = signals.features(features)
-        return select_vulnerable(
-            pool_f,
-            adversary_f,
-            candidates=signals.split.pool,
-            delta=delta,
-            beta=beta,
-            n_train=signals.n_train,
-            scaling=scaling,
-            mode=features,
-        )
+    """Selection over the pool, cached per setting: the run folder's recorder reads it again."""
+
+    def compute():
+        with signals.timer.stage("selection"):
+            pool_f, adversary_f = signals.features(features)
+            return select_vulnerable(pool_f, adversary_f, candidates=signals.split.pool, delta=delta, beta=beta,
+                                     n_train=signals.n_train, scaling=scaling, mode=features)
+
+    return _cached(signals, ("selection", delta, beta, scaling, features), compute)
 
 
 def _rows(p: np.ndarray, member: np.ndarray, cutoffs) -> tuple[CutoffRow, ...]:
