@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -64,21 +63,6 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
         raise GmiaError(f"hidden sizes {text!r} are not a comma-separated list of integers; expected e.g. 10,5 (or none)") from None
 
 
-def _check_writable(folder: Path) -> None:
-    """Fail now, not after training, if the run folder cannot be written; create nothing yet."""
-    existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(20, "Not a directory")
-        probe = existing / f".gmia-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise GmiaError(f"output folder {str(folder)!r} cannot be written ({exc.strerror}); expected a writable folder") from None
-
-
 def _console() -> Console:
     # Wide enough for the side-by-side tables when output goes to a file or CI log.
     return Console() if sys.stdout.isatty() else Console(width=170)
@@ -87,9 +71,10 @@ def _console() -> Console:
 def _setup(cache_dir, out: Path):
     """Check the cache and output folders before any work, so bad paths fail at once."""
     from gmia.zoo import ZooStore
+    from gmia.zoo.store import check_writable
 
     store = ZooStore(cache_dir)
-    _check_writable(out)
+    check_writable(out, "output folder")
     return store
 
 

@@ -53,6 +53,28 @@ def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
+def check_writable(folder: Path, what: str, hint: str = "", create: bool = False) -> None:
+    """Raise one GmiaError sentence unless files can be written in ``folder``.
+
+    With ``create`` the folder is made now; without, nothing is created and the nearest
+    existing ancestor is probed (a run folder appears only once there is something to write).
+    """
+    folder = Path(folder)
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+        probe = existing / f".gmia-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise GmiaError(f"{what} {str(folder)!r} cannot be written ({exc.strerror}); expected a writable folder{hint}") from None
+
+
 def chunk_seed(seed: int, chunk: int) -> int:
     """Per-chunk seed that depends on (seed, chunk) only, never on which process trains it."""
     return int(np.random.SeedSequence([seed, chunk]).generate_state(1, np.uint64)[0] >> 1)
@@ -63,16 +85,7 @@ class ZooStore:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-test-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise GmiaError(
-                f"cache directory {str(self.root)!r} cannot be written ({exc.strerror}); "
-                "expected a writable folder (pass another with --cache-dir)"
-            ) from None
+        check_writable(self.root, "cache directory", " (pass another with --cache-dir)", create=True)
 
     @staticmethod
     def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int, init: str = "") -> str:
