@@ -37,6 +37,16 @@ class CutoffRow:
         fp = int((calls & ~membership).sum())
         return cls.from_counts(cutoff, tp, fp, int(membership.sum()))
 
+    @staticmethod
+    def pooled(per_seed) -> tuple["CutoffRow", ...]:
+        """Rows of several seeds (each a tuple over the same cutoffs) pooled: TP, FP and member
+        pairs summed, precision, recall and interval recomputed."""
+        return tuple(
+            CutoffRow.from_counts(rows[0].cutoff, sum(r.tp for r in rows), sum(r.fp for r in rows),
+                                  sum(r.member_pairs for r in rows))
+            for rows in zip(*per_seed)
+        )
+
     @classmethod
     def from_counts(cls, cutoff: float, tp: int, fp: int, members: int) -> "CutoffRow":
         return cls(

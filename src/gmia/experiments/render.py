@@ -7,6 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from gmia.evaluate import CutoffRow
 from gmia.experiments.paper import PaperSetting
 from gmia.experiments.reproduce import ReproduceResult
 
@@ -106,13 +107,9 @@ def render(result: ReproduceResult, console: Console) -> None:
     for col in ("tail rule", "cutoff", "precision", "recall", "TP", "FP"):
         tails.add_column(col, justify="right")
     for rule in result.runs[0].evaluations[0].tail_comparison:
-        for j, cutoff in enumerate(result.config["cutoffs"]):
-            tp = sum(r.evaluations[0].tail_comparison[rule][j].tp for r in result.runs)
-            fp = sum(r.evaluations[0].tail_comparison[rule][j].fp for r in result.runs)
-            members = sum(r.evaluations[0].tail_comparison[rule][j].member_pairs for r in result.runs)
-            used = " (used)" if rule == result.config["tail"] else ""
-            tails.add_row(rule + used, f"{cutoff:g}", pct(tp / (tp + fp) if tp + fp else None),
-                          pct(tp / members if members else None), str(tp), str(fp))
+        used = " (used)" if rule == result.config["tail"] else ""
+        for row in CutoffRow.pooled([r.evaluations[0].tail_comparison[rule] for r in result.runs]):
+            tails.add_row(rule + used, f"{row.cutoff:g}", pct(row.precision), pct(row.recall), str(row.tp), str(row.fp))
     console.print(tails)
 
     cal = Table(title="Calibration: fraction of p < alpha where the record is not in the target's training set")

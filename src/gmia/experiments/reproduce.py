@@ -81,13 +81,7 @@ def validate(table, k, n_targets, settings, cutoffs, scaling, tail, seeds, featu
 
 
 def pool_rows(runs: tuple[SeedRun, ...], setting: int) -> tuple[CutoffRow, ...]:
-    out = []
-    for j, first in enumerate(runs[0].evaluations[setting].rows):
-        tp = sum(r.evaluations[setting].rows[j].tp for r in runs)
-        fp = sum(r.evaluations[setting].rows[j].fp for r in runs)
-        members = sum(r.evaluations[setting].rows[j].member_pairs for r in runs)
-        out.append(CutoffRow.from_counts(first.cutoff, tp, fp, members))
-    return tuple(out)
+    return CutoffRow.pooled([r.evaluations[setting].rows for r in runs])
 
 
 def reproduce(

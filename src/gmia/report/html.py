@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+
 Section = Callable[[dict, "pd.DataFrame | None"], "str | None"]
 SECTIONS: list[Section] = []
 
@@ -41,10 +42,6 @@ def section(fn: Section) -> Section:
 
 def esc(v) -> str:
     return html.escape(str(v))
-
-
-def pct(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}%"
 
 
 def num(v, digits: int = 4) -> str:
