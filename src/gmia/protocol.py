@@ -86,6 +86,7 @@ class ProtocolSignals:
     targets: Zoo
     references: Zoo
     reference_loss: np.ndarray  # [k, P] losses of the reference models on pool records
+    target_logits: np.ndarray  # [T, P, C] the targets on pool records
     target_loss: np.ndarray  # [T, P]
     membership: np.ndarray  # [T, P] bool
     reference_logits: np.ndarray  # [k, N, C] the reference models on every record
@@ -147,6 +148,7 @@ def build_signals(
             targets=targets,
             references=references,
             reference_loss=log_loss(ref_logits[:, split.pool], y_pool),
+            target_logits=tgt_logits,
             target_loss=log_loss(tgt_logits, y_pool),
             membership=membership,
             reference_logits=ref_logits,

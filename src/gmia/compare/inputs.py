@@ -90,7 +90,7 @@ def build_inputs(signals: ProtocolSignals, shadows: Zoo, population: np.ndarray)
     member = shadows.membership[:, pool]
     inputs = AttackInputs(
         y_pool=y[pool], y_pop=y[population],
-        target_logits=signals.targets.logits(x[pool]), target_logits_pop=signals.targets.logits(x[population]),
+        target_logits=signals.target_logits, target_logits_pop=signals.targets.logits(x[population]),
         shadow_logits=shadow_logits, shadow_logits_pop=shadows.logits(x[population]),
         shadow_membership=member, reference_loss=signals.reference_loss, target_loss=signals.target_loss,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -25,7 +26,6 @@ class Zoo:
     n_records: int
     n_classes: int
     key: str = ""
-    _membership: list = field(default_factory=list, repr=False)
 
     @property
     def n_models(self) -> int:
@@ -38,11 +38,9 @@ class Zoo:
         np.add.at(out, (rows, self.index_sets.ravel()), 1)
         return out
 
-    @property
+    @cached_property
     def membership(self) -> np.ndarray:
-        if not self._membership:
-            self._membership.append(self.counts() > 0)
-        return self._membership[0]
+        return self.counts() > 0
 
     def subset(self, models) -> "Zoo":
         models = np.asarray(models)
