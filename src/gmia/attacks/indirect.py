@@ -188,7 +188,7 @@ def find_enhancing(
         queries.append(moved[ok])
         scores.append(moved_score[ok])
         optimised.append(np.ones(ok.sum(), bool))
-    q = np.concatenate(queries) if queries else np.empty((0, dataset.x.shape[1]), np.float32)
+    q = np.concatenate(queries)
     return EnhancingSearch(
         record=record, label=label, queries=q, influence=np.concatenate(scores), optimised=np.concatenate(optimised),
         distance=np.linalg.norm(q - r[None, :], axis=1), n_candidates=len(cand), n_medoids=len(medoids),

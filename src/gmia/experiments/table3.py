@@ -115,8 +115,8 @@ def run_table3(
     if search.n_found == 0:
         best = float(search.medoid_influence.max()) if search.medoid_influence.size else float("nan")
         raise GmiaError(
-            f"no enhancing record found for record {r} at theta={cfg.theta:g} (best influence among "
-            f"{search.n_medoids} medoids and their optimised versions: {best:.2f}); try a lower --theta, more "
+            f"no enhancing record found for record {r} at theta={cfg.theta:g}, not even after optimisation (best "
+            f"influence among the {search.n_medoids} medoids: {best:.2f}); try a lower --theta, more "
             f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
         )
     with timer.stage("inference"):
