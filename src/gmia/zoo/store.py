@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from gmia.errors import GmiaError
 from gmia.zoo.spec import TrainSpec
@@ -165,15 +165,8 @@ class ZooStore:
                 )
                 tensors = {n: p.contiguous() for n, p in params.items()}
                 tensors["index_sets"] = torch.from_numpy(index_sets[s:e].copy())
-                path = folder / f"chunk_{c:04d}.safetensors"
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-                os.close(fd)
-                try:
-                    save_file(tensors, tmp, metadata={"key": key, "chunk": str(c)})
-                    os.replace(tmp, path)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
+                atomic_write_bytes(folder / f"chunk_{c:04d}.safetensors",
+                                   save(tensors, metadata={"key": key, "chunk": str(c)}))
         return self.load(key)
 
     def load(self, key: str) -> Zoo:
