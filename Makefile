@@ -30,6 +30,7 @@ test: install browser
 
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/http_serving.py
 
 clean:
 	rm -rf $(VENV) runs .gmia-cache test-artifacts

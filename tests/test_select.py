@@ -77,3 +77,10 @@ def test_centred_logits_ignore_the_softmax_offset_of_each_model():
     assert not np.allclose(selection_features("logits", logits, None), selection_features("logits", shifted, None))
     with pytest.raises(GmiaError, match="unknown selection features 'pixels'"):
         selection_features("pixels", logits, None)
+
+
+def test_zero_rows_are_each_others_neighbours_and_nobody_elses():
+    # Raw Cancer features encode an all-minimum record as the zero vector, where cosine is undefined.
+    queries = np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    refs = np.array([[0.0, 0.0], [0.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    assert count_neighbours(queries, refs, delta=0.1).tolist() == [2, 1]

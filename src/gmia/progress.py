@@ -33,12 +33,12 @@ class StepProgress:
         if self.live:
             self._progress.__exit__(*exc)
 
-    def task(self, description: str, total: int, done: int = 0) -> Callable[[int], None]:
-        """``total`` and ``done`` count model-steps (models × optimiser steps)."""
+    def task(self, description: str, total: int, done: int = 0, unit: str = "model-steps") -> Callable[[int], None]:
+        """``total`` and ``done`` count ``unit``s: model-steps (models × optimiser steps) by default."""
         if done:
-            self.stage(f"{description}: resuming, {done}/{total} model-steps already stored")
+            self.stage(f"{description}: resuming, {done}/{total} {unit} already done")
         if self.live:
-            task_id = self._progress.add_task(f"{description} (model-steps)", total=total, completed=done)
+            task_id = self._progress.add_task(f"{description} ({unit})", total=total, completed=done)
             return lambda n: self._progress.advance(task_id, n)
         state = {"done": done, "next": done + total / 10, "start": time.perf_counter()}
 
@@ -47,7 +47,7 @@ class StepProgress:
             if state["done"] >= state["next"] or state["done"] >= total:
                 state["next"] += total / 10
                 elapsed = time.perf_counter() - state["start"]
-                self.console.print(f"{description}: {state['done']}/{total} model-steps, {elapsed:.0f}s", highlight=False)
+                self.console.print(f"{description}: {state['done']}/{total} {unit}, {elapsed:.0f}s", highlight=False)
 
         return tick
 

@@ -63,6 +63,9 @@ def count_neighbours(
     """
     q = _unit_rows(queries)
     r = _unit_rows(references)
+    # Cosine distance is undefined at the origin (a raw all-minimum record encodes to zeros):
+    # zero rows count as each other's neighbours (they are the same point) and nobody else's.
+    q_zero, r_zero = ~q.any(axis=1), ~r.any(axis=1)
     rows = max(1, int(max_block_mb * 2**20 // (4 * max(r.shape[0], 1))))
     counts = np.empty(q.shape[0], dtype=np.int64)
     # cos distance < δ  ⇔  cos similarity > 1 − δ
@@ -70,6 +73,7 @@ def count_neighbours(
     for s in range(0, q.shape[0], rows):
         sims = q[s : s + rows] @ r.T
         counts[s : s + rows] = (sims > threshold).sum(axis=1)
+    counts[q_zero] = int(r_zero.sum())
     return counts
 
 

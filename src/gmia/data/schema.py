@@ -178,16 +178,9 @@ class Dataset:
         """
         import pandas as pd
 
-        cols: dict[str, object] = {}
-        for group, idx in self.schema.groups().items():
-            feats = [self.schema.features[i] for i in idx]
-            if feats[0].kind == "numeric":
-                f = feats[0]
-                vals = self.x[:, idx[0]].astype(np.float64) * f.scale + f.offset
-                cols[group] = np.rint(vals).astype(np.int64) if f.integer else vals
-            else:
-                cats = np.array([f.category for f in feats], dtype=object)
-                cols[group] = cats[np.argmax(self.x[:, idx], axis=1)]
+        from gmia.data.records import decode_columns
+
+        cols: dict[str, object] = dict(decode_columns(self.x, self.schema))
         cols[self.schema.label] = np.array(self.schema.classes, dtype=object)[self.y]
         return pd.DataFrame(cols)
 

@@ -150,6 +150,35 @@ def indirect(results, records):
 
 
 @section
+def audit(results, records):
+    if results.get("kind") != "audit":
+        return None
+    cfg = results["config"]
+    head = ["record", "class", "N'_n", "E[N_n]", "target loss", "p direct", "95% interval", "verdict"]
+    indirect = any("p_indirect" in r for r in results["records"])
+    truth = any("member" in r for r in results["records"])
+    head += ["enhancing", "p indirect", "indirect verdict"] if indirect else []
+    head += ["member (truth)"] if truth else []
+    rows = []
+    for r in results["records"]:
+        lo, hi = r["p_interval"]
+        row = [r["record"], r["class"], r["neighbours"], num(r["expected_neighbours"], 3), num(r["target_loss"]),
+               num(r["p_direct"]), f"[{num(lo)}, {num(hi)}]", r["verdict"]]
+        row += [r.get("n_enhancing", "-"), num(r.get("p_indirect")), r.get("verdict_indirect", "-")] if indirect else []
+        row += ["yes" if r["member"] else "no"] if truth else []
+        rows.append(row)
+    q = results["queries"]
+    service = q.get("service") or {}
+    stopped = f'<p><b>Stopped early:</b> {esc(results["stopped"])}</p>' if results.get("stopped") else ""
+    return (f"<h2>Audit of {esc(results['target'])}</h2>"
+            f"<p>Model {esc(results['model_id'])}; {results['n_selected']} of {results['n_candidates']} pool records selected "
+            f"at delta={cfg['delta']:g}, beta={cfg['beta']:g} on {esc(cfg['features'])} features; {results['n_tested']} tested; "
+            f"verdict \"member\" at p &lt; {cfg['cutoff']:g}. Queries: {q['sent']} sent in this run, {q['from_cache']} from the "
+            f"cache{'; the service counts ' + str(service.get('used')) + ' used' if service else ''}.</p>{stopped}"
+            + (table(head, rows) if rows else "<p>No record was selected.</p>"))
+
+
+@section
 def attacks(results, records):
     if results.get("kind") not in COMPARE:
         return None

@@ -1,0 +1,98 @@
+"""Records as people and prediction APIs see them: one value per original column.
+
+A record ``{"age": 39, "workclass": "State-gov", ...}`` is keyed by the schema's groups (the
+original columns); numeric values are raw (``encoded * scale + offset``), categorical ones are
+category names. :func:`encode_records` and :func:`decode_columns` invert each other on every
+record gmia produces, bit for bit in float32, so a query sent over HTTP reaches the model as the
+same encoded row a local query would.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from gmia.data.schema import Schema
+from gmia.errors import GmiaError
+
+
+class RecordError(GmiaError):
+    """A record that does not fit the schema; ``index`` is its position in the batch."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(f"record {index}: {message}")
+        self.index = index
+
+
+def decode_columns(x: np.ndarray, schema: Schema) -> dict[str, np.ndarray]:
+    """Encoded rows ``[n, D]`` → one array per original column (raw numbers, category names).
+
+    Numeric columns are ``x * scale + offset`` in float64 (rounded to int64 where ``integer``);
+    a one-hot group decodes to its largest column, so slightly perturbed rows still decode.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    cols: dict[str, np.ndarray] = {}
+    for group, idx in schema.groups().items():
+        feats = [schema.features[i] for i in idx]
+        if feats[0].kind == "numeric":
+            f = feats[0]
+            vals = x[:, idx[0]].astype(np.float64) * f.scale + f.offset
+            cols[group] = np.rint(vals).astype(np.int64) if f.integer else vals
+        else:
+            cats = np.array([f.category for f in feats], dtype=object)
+            cols[group] = cats[np.argmax(x[:, idx], axis=1)]
+    return cols
+
+
+def decode_records(x: np.ndarray, schema: Schema) -> list[dict]:
+    """Encoded rows → JSON-able records keyed by original column."""
+    cols = decode_columns(x, schema)
+    n = len(next(iter(cols.values()))) if cols else 0
+    return [{g: v[i].item() if hasattr(v[i], "item") else v[i] for g, v in cols.items()} for i in range(n)]
+
+
+def encode_records(records: Sequence[dict], schema: Schema) -> np.ndarray:
+    """Records keyed by original column → encoded float32 rows ``[n, D]``.
+
+    Every column of the schema must be present and no other; numbers must be finite, categories
+    among the schema's. The first offending record raises :class:`RecordError`. Works column by
+    column, since a service encodes whole batches per request.
+    """
+    groups = schema.groups()
+    names = set(groups)
+    x = np.zeros((len(records), schema.n_features), dtype=np.float32)
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise RecordError(i, f"is a {type(rec).__name__}; expected an object keyed by feature name")
+        if rec.keys() != names:
+            unknown = [k for k in rec if k not in groups]
+            if unknown:
+                raise RecordError(i, f"unknown feature {unknown[0]!r}; expected only the schema's features ({_names(groups)})")
+            missing = [g for g in groups if g not in rec]
+            raise RecordError(i, f"feature {missing[0]!r} is missing; expected every schema feature ({_names(groups)})")
+    rows = np.arange(len(records))
+    for group, idx in groups.items():
+        values = [rec[group] for rec in records]
+        first = schema.features[idx[0]]
+        if first.kind == "numeric":
+            bad = next((i for i, v in enumerate(values)
+                        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)), None)
+            if bad is not None:
+                raise RecordError(bad, f"feature {group!r} is {values[bad]!r}; expected a finite number")
+            # float64 arithmetic then one rounding to float32, exactly as the encoder did
+            x[:, idx[0]] = ((np.asarray(values, dtype=np.float64) - first.offset) / first.scale).astype(np.float32)
+        else:
+            column = {schema.features[j].category: j for j in idx}
+            cols = [column.get(v) if isinstance(v, str) else None for v in values]
+            bad = next((i for i, c in enumerate(cols) if c is None), None)
+            if bad is not None:
+                raise RecordError(bad, f"feature {group!r} is {values[bad]!r}; expected one of: {', '.join(column)}")
+            x[rows, cols] = 1.0
+    return x
+
+
+def _names(groups: dict, limit: int = 12) -> str:
+    names = list(groups)
+    return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")

@@ -1,0 +1,65 @@
+"""Terminal output of `gmia audit`: one verdict per tested record, then what it cost."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from gmia.experiments.render import pct
+
+FEATURES_SHOWN = 3
+
+
+def _p(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def render_audit(result, console: Console) -> None:
+    cfg = result.config
+    console.print(
+        f"[bold]GMIA audit of {result.target}[/bold] (model {result.model_id[:16]}, output: "
+        f"{'full probabilities' if not any(result.output.values()) else result.output}) on {result.dataset}: "
+        f"{result.n_selected} of {result.n_candidates} pool records selected at delta={cfg['delta']:g}, "
+        f"beta={cfg['beta']:g} on {cfg['features']} features (N={cfg['n_train']}, other scaling: "
+        f"{result.counts_by_scaling}); {result.n_tested} tested; reference models: train accuracy "
+        f"{result.reference_accuracy['train']:.3f}, test {result.reference_accuracy['test']:.3f}"
+    )
+    if not result.records:
+        console.print("No record was selected, so nothing was queried: try a larger --delta or --beta, or "
+                      "--selection-features logits if the target's architecture is known.")
+    else:
+        table = Table(title=f"Verdicts at p < {cfg['cutoff']:g} (95% interval: the ECDF tail fraction over k={cfg['k']} reference models)")
+        indirect = any("p_indirect" in r for r in result.records)
+        truth = any("member" in r for r in result.records)
+        cols = ["record", "class", "N'_n", "E[N_n]", "target loss", "p direct", "95% interval", "verdict"]
+        cols += ["enhancing", "p indirect", "indirect verdict"] if indirect else []
+        cols += ["member (truth)"] if truth else []
+        cols += ["features"]
+        for c in cols:
+            table.add_column(c, justify="left" if c in ("verdict", "indirect verdict", "features") else "right")
+        for r in result.records:
+            lo, hi = r["p_interval"]
+            feats = ", ".join(f"{k}={v}" for k, v in list(r["features"].items())[:FEATURES_SHOWN]) + ", ..."
+            row = [str(r["record"]), r["class"], str(r["neighbours"]), f"{r['expected_neighbours']:.3f}",
+                   _p(r["target_loss"]), _p(r["p_direct"]), f"[{_p(lo)}, {_p(hi)}]", r["verdict"]]
+            if indirect:
+                row += [str(r.get("n_enhancing", "-")), _p(r.get("p_indirect")), r.get("verdict_indirect", "-")]
+            if truth:
+                row += ["yes" if r["member"] else "no"]
+            table.add_row(*row, feats)
+        console.print(table)
+    if result.truth:
+        for name in ("direct", "indirect"):
+            row = result.truth.get(name)
+            if row:
+                console.print(f"Against the truth ({result.truth['members_among_tested']} of {result.n_tested} tested records are members), "
+                              f"{name}: precision {pct(row['precision'])}, recall {pct(row['recall'])} (TP {row['tp']}, FP {row['fp']})")
+    q = result.queries
+    service = q.get("service") or {}
+    left = "" if not service else f"; the service reports {service.get('used')} used of a budget of {service.get('budget') if service.get('budget') is not None else 'no limit'}"
+    console.print(f"Queries: {q['sent']} records sent in this run, {q['from_cache']} answered from the cache{left}")
+    console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in result.seconds.items()))
+    if result.stopped:
+        console.print(f"[yellow]Stopped early:[/yellow] {result.stopped}", highlight=False)

@@ -1,0 +1,67 @@
+"""`gmia serve`: a model behind a prediction API with per-key budgets (the paper's MLaaS setting)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from gmia.serve.app import ACCESS_LOG, ServeConfig, create_app, model_id, public_schema
+from gmia.serve.keys import ApiKey, KeyRing, add_key, read_key_file
+from gmia.serve.limits import Ledger, RateLimiter
+
+__all__ = ["ApiKey", "KeyRing", "Ledger", "RateLimiter", "ServeConfig", "add_key", "create_app", "model_id",
+           "public_schema", "read_key_file", "run_server"]
+
+
+def _access_logger(path: Path | None) -> None:
+    log = logging.getLogger(ACCESS_LOG)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    handler = logging.FileHandler(path) if path is not None else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from gmia.errors import GmiaError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise GmiaError(f"cannot listen on {host}:{port} ({exc.strerror}); expected a free port on an address of this machine") from None
+
+
+def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port: int = 8000,
+               usage_db: Path | None = None, config: ServeConfig = ServeConfig(), access_log: Path | None = None,
+               announce=print) -> None:
+    """Load everything (so bad input fails before the port opens), then serve until interrupted."""
+    import uvicorn
+
+    from gmia.errors import GmiaError
+    from gmia.model import Model
+
+    if not 0 <= port <= 65535:
+        raise GmiaError(f"port {port} is out of range; expected 0 to 65535")
+    _check_port(host, port)
+    model = Model.load(model_path)
+    keyring = KeyRing.load(keys_path)
+    usage_db = usage_db or keys_path.with_name(keys_path.stem + ".usage.sqlite")
+    try:
+        ledger = Ledger(usage_db)
+    except Exception as exc:  # sqlite3 raises several kinds for an unusable path
+        raise GmiaError(f"usage database {str(usage_db)!r} cannot be opened ({exc}); expected a writable file path") from None
+    _access_logger(access_log)
+    app = create_app(model, keyring, ledger, config)
+    announce(f"serving {model_path} (model {model_id(model, config.policy)}, {model.schema.n_features} encoded features, "
+             f"{model.n_classes} classes; output: {config.policy.describe()}) on http://{host}:{port} for "
+             f"{len(keyring.keys)} API key(s); usage in {usage_db}")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        ledger.close()

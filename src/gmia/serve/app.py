@@ -1,0 +1,185 @@
+"""The prediction service: FastAPI routes over one :class:`~gmia.model.Model`.
+
+Every request is checked in the order that costs the server least: API key (401), rate
+(429 + Retry-After), body size (413), JSON (400), records against the schema (422), batch size
+(413), budget (429, code ``budget_exhausted`` with the ``remaining`` queries, no Retry-After:
+waiting will not help). Every error is ``{"error": {"code": ..., "message": ...}}``, the message
+one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gmia.data import RecordError, encode_records
+from gmia.model import Model
+from gmia.outputs import OutputPolicy
+from gmia.serve.keys import ApiKey, KeyRing
+from gmia.serve.limits import Ledger, RateLimiter
+
+ACCESS_LOG = "gmia.serve.access"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_batch: int = 1000  # records per request
+    max_body_bytes: int = 4 * 2**20
+    policy: OutputPolicy = field(default_factory=OutputPolicy)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers, self.extra = status, code, message, headers or {}, extra
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
+
+
+def model_id(model: Model, policy: OutputPolicy) -> str:
+    """What the answers depend on: the model and the output policy. Clients key caches on it."""
+    return hashlib.sha256((model.fingerprint() + json.dumps(policy.to_dict(), sort_keys=True)).encode()).hexdigest()[:32]
+
+
+def public_schema(model: Model, policy: OutputPolicy) -> dict:
+    groups = model.schema.groups()
+    features = []
+    for group, idx in groups.items():
+        f = [model.schema.features[i] for i in idx]
+        if f[0].kind == "numeric":
+            lo, hi = (v * f[0].scale + f[0].offset for v in (f[0].low, f[0].high))
+            features.append({"name": group, "type": "integer" if f[0].integer else "number", "min": lo, "max": hi})
+        else:
+            features.append({"name": group, "type": "category", "categories": [x.category for x in f]})
+    return {
+        "model": model_id(model, policy),
+        "features": features,
+        "classes": list(model.schema.classes),
+        "label": model.schema.label,
+        "output": policy.to_dict(),
+        "encoding": model.schema.to_dict(),
+    }
+
+
+def create_app(model: Model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = ServeConfig(),
+               limiter: RateLimiter | None = None) -> FastAPI:
+    app = FastAPI(title="gmia prediction service", description="Class probabilities of one model, per API key budget.")
+    log = logging.getLogger(ACCESS_LOG)
+    limiter = limiter or RateLimiter()
+    schema_doc = public_schema(model, config.policy)
+    mid = schema_doc["model"]
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return _error(422, "invalid_request", str(exc.errors()[0].get("msg", "invalid request")))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        logging.getLogger("gmia.serve").exception("internal error")
+        return _error(500, "internal", f"internal error ({type(exc).__name__}); the request was not charged")
+
+    def authorise(request: Request) -> ApiKey:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        key = keyring.verify(token.strip() if scheme.lower() == "bearer" else None)
+        if key is None:
+            what = "no API key was sent" if not header else "the API key was not accepted"
+            raise ApiError(401, "unauthorized", f"{what}; expected the header 'Authorization: Bearer <key>' with a valid key",
+                           {"WWW-Authenticate": "Bearer"})
+        return key
+
+    def remaining(key: ApiKey, used: int) -> dict:
+        return {"used": used, "budget": key.budget, "remaining": None if key.budget is None else max(0, key.budget - used)}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "model": mid}
+
+    @app.get("/v1/schema")
+    async def schema(request: Request):
+        key = authorise(request)
+        return {**schema_doc, "queries": remaining(key, ledger.used(key.name))}
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
+            raise ApiError(413, "body_too_large", f"request body of {int(declared)} bytes is over the limit; expected at most {config.max_body_bytes} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > config.max_body_bytes:
+                raise ApiError(413, "body_too_large", f"request body is over the limit; expected at most {config.max_body_bytes} bytes")
+        return bytes(body)
+
+    @app.post("/v1/predict")
+    async def predict(request: Request):
+        start = time.perf_counter()
+        key, status, n, used = None, 500, 0, None
+        try:
+            key = authorise(request)
+            wait = limiter.acquire(key.name, key.rate, key.burst)
+            if wait > 0:
+                raise ApiError(429, "rate_limited", f"key {key.name!r} is over its rate of {key.rate:g} requests per second; retry after the Retry-After seconds",
+                               {"Retry-After": str(max(1, math.ceil(wait)))})
+            body = await read_body(request)
+            try:
+                payload = json.loads(body)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ApiError(400, "malformed_json", f"the body is not valid JSON ({getattr(exc, 'msg', exc)}); expected {{\"records\": [{{feature: value, ...}}, ...]}}") from None
+            records = payload.get("records") if isinstance(payload, dict) else None
+            if not isinstance(records, list) or not records:
+                raise ApiError(422, "invalid_request", "the body has no non-empty \"records\" list; expected {\"records\": [{feature: value, ...}, ...]}")
+            n = len(records)
+            if n > config.max_batch:
+                raise ApiError(413, "batch_too_large", f"a batch of {n} records is over the limit; expected at most {config.max_batch} records per request")
+            try:
+                x = encode_records(records, model.schema)
+            except RecordError as exc:
+                raise ApiError(422, "invalid_record", str(exc)) from None
+            ok, used = ledger.charge(key.name, n, key.budget)
+            if not ok:
+                left = max(0, key.budget - used)
+                raise ApiError(429, "budget_exhausted", f"key {key.name!r} has {left} of its {key.budget} queries left, fewer than the {n} records sent; expected a smaller batch or a larger budget",
+                               remaining=left)
+            try:
+                proba = config.policy.apply(model.predict_proba(x))
+            except Exception:
+                ledger.refund(key.name, n)
+                used -= n
+                raise
+            labels = [model.schema.classes[i] for i in proba.argmax(axis=1)]
+            status = 200
+            body = {"model": mid, "classes": list(model.schema.classes), "probabilities": proba.tolist(),
+                    "labels": labels, "queries": remaining(key, used)}
+            # json.dumps writes each float64 with repr: the client reads back the very same numbers.
+            return Response(json.dumps(body), media_type="application/json")
+        except ApiError as exc:
+            status = exc.status
+            raise
+        finally:
+            log.info("%s key=%s status=%d records=%d used=%s budget=%s ms=%.1f", request.url.path,
+                     key.name if key else "-", status, n if status == 200 else 0,
+                     "-" if used is None else used, "-" if key is None or key.budget is None else key.budget,
+                     1000 * (time.perf_counter() - start))
+
+    return app

@@ -1,0 +1,68 @@
+"""Train one target model for a data set's pool, as the paper's protocol does, and export it.
+
+What a provider would deploy and an auditor would test: trained on a random half of the target
+pool (the same seeded split as `gmia reproduce`), written as a model file (:mod:`gmia.model`)
+with a separate members file listing the records it was trained on, so an audit's verdicts can
+be checked against the truth. The members file is never served.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gmia.data import Dataset, paper_split
+from gmia.errors import GmiaError
+from gmia.model import Model
+from gmia.protocol import target_index_sets
+from gmia.signals import accuracy
+from gmia.zoo import TrainSpec, ZooStore
+from gmia.zoo.store import atomic_write_json
+
+
+def members_path(model_path: Path) -> Path:
+    return Path(model_path).with_suffix(".members.json")
+
+
+def train_target(dataset: Dataset, spec: TrainSpec, store: ZooStore, seed: int = 0, half: int = 0,
+                 pool_size: int | None = None, progress=None) -> tuple[Model, np.ndarray, dict]:
+    """(model, sorted member record indices, accuracies) for half ``half`` of the first pool split."""
+    if half not in (0, 1):
+        raise GmiaError(f"pool half {half} is invalid; expected 0 or 1")
+    split = paper_split(dataset, pool_size=pool_size, seed=seed)
+    seeds = np.random.SeedSequence(seed).spawn(4)
+    sets = target_index_sets(split.pool, 2, np.random.default_rng(seeds[0]))
+    zoo = store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(seeds[2].generate_state(1)[0]),
+                    dataset.n_classes, name="target", progress=progress)
+    members = sets[half]
+    model = Model.from_zoo(zoo, half, dataset.schema, info={"dataset": dataset.name, "seed": seed, "half": half,
+                                                            "data_fingerprint": dataset.fingerprint()})
+    inside = np.zeros(len(dataset), bool)
+    inside[members] = True
+    logits = model.logits(dataset.x[split.pool])[None]
+    acc = {"train": float(accuracy(logits, dataset.y[split.pool], inside[split.pool][None])[0]),
+           "test": float(accuracy(logits, dataset.y[split.pool], ~inside[split.pool][None])[0])}
+    return model, members, acc
+
+
+def write_target(model: Model, members: np.ndarray, path: Path, dataset: Dataset) -> Path:
+    model.save(path)
+    atomic_write_json(members_path(path), {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(),
+                                           "records": [int(i) for i in members]})
+    return members_path(path)
+
+
+def load_members(path: Path, dataset: Dataset) -> np.ndarray:
+    try:
+        doc = json.loads(Path(path).read_text())
+        records = np.asarray(doc["records"], dtype=np.int64)
+        fingerprint = doc.get("data_fingerprint")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise GmiaError(f"members file {str(path)!r} cannot be read ({exc}); expected the .members.json written by `gmia model train`") from None
+    if fingerprint is not None and fingerprint != dataset.fingerprint():
+        raise GmiaError(f"members file {str(path)!r} belongs to another data set than {dataset.name!r}; expected the one the audit uses")
+    if records.size and (records.min() < 0 or records.max() >= len(dataset)):
+        raise GmiaError(f"members file {str(path)!r} lists record indices outside 0..{len(dataset) - 1}; expected indices into {dataset.name!r}")
+    return records
