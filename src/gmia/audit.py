@@ -25,7 +25,7 @@ from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
 from gmia.protocol import REFERENCE_SAMPLINGS, Timer, bootstrap_index_sets, subsample_index_sets
 from gmia.select import expected_neighbours, select_vulnerable, selection_features
-from gmia.signals import accuracy
+from gmia.signals import accuracy, proba_loss
 from gmia.stats import clopper_pearson
 from gmia.targets import QueryLog
 from gmia.zoo import TrainSpec, ZooStore
@@ -100,12 +100,6 @@ def check_schema(target_schema, dataset: Dataset) -> None:
     raise GmiaError(f"the target's features are in another order than data set {dataset.name!r}'s; expected the same order")
 
 
-def policy_loss(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """L = −log p_y from probability vectors (all a black-box answer holds); ``[..., n]``."""
-    p = np.take_along_axis(np.asarray(proba, dtype=np.float64), np.broadcast_to(np.asarray(y)[:, None], proba.shape[:-1] + (1,)), axis=-1)[..., 0]
-    return -np.log(np.clip(p, 1e-300, None))
-
-
 def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: AuditConfig,
               members: np.ndarray | None = None, progress=None, on_stage=None) -> AuditResult:
     """Select, query and test; on a spent budget or an unreachable target, return what was
@@ -149,8 +143,8 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
                 proba = target.predict_proba(dataset.x[tested])
             except ResumableError as exc:
                 stopped, proba = str(exc), target.answered(dataset.x[tested])
-        ref_loss = policy_loss(policy.apply(softmax(ref_logits[:, tested].astype(np.float64), axis=-1)), y)  # [k, n]
-        tgt_loss = policy_loss(proba, y)  # NaN where never answered
+        ref_loss = proba_loss(policy.apply(softmax(ref_logits[:, tested].astype(np.float64), axis=-1)), y)  # [k, n]
+        tgt_loss = proba_loss(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
         if answered.any():

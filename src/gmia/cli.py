@@ -43,6 +43,13 @@ SamplingOpt = Annotated[str, typer.Option(help="reference training sets: bootstr
 FeaturesOpt = Annotated[str, typer.Option(help="features for neighbour counting: logits (the paper's), centred-logits, or raw (target structure hidden)")]
 
 
+def _register(group: typer.Typer, factory, name: str, doc: str) -> None:
+    """Commands made by a factory per variant: typer reads the help text from the docstring."""
+    command = factory(name)
+    command.__doc__ = doc
+    group.command(name)(command)
+
+
 def _dataset(name: str, schema: Optional[Path]):
     from gmia.data import load_csv_with_schema, load_dataset
 
@@ -147,15 +154,12 @@ def _table_command(table: str):
         results = {**result.to_dict(), "cards": recorder.cards, "decision_cutoff": recorder.cutoff}
         _finish(console, table, results, out, recorder.frame(), store)
 
-    command.__doc__ = {
-        "table1": "Direct inference at the paper's δ, β and cutoffs (its Table 1).",
-        "table2": "Direct inference at the paper's other selection thresholds (its Table 2), at cutoff 0.01.",
-    }[table]
     return command
 
 
-reproduce_app.command("table1")(_table_command("table1"))
-reproduce_app.command("table2")(_table_command("table2"))
+_register(reproduce_app, _table_command, "table1", "Direct inference at the paper's δ, β and cutoffs (its Table 1).")
+_register(reproduce_app, _table_command, "table2",
+          "Direct inference at the paper's other selection thresholds (its Table 2), at cutoff 0.01.")
 
 
 @reproduce_app.command("table3")
@@ -243,15 +247,12 @@ def _compare_command(view: str):
             render_compare(result, console)
         _finish(console, view, result.to_dict(), out, store=store)
 
-    command.__doc__ = {
-        "compare": "GMIA beside Shokri, loss, LiRA and RMIA on the same models: AUC, TPR at low FPR, precision on GMIA's records.",
-        "table7": "Shokri et al.'s attack on GMIA's selected records, beside the paper's Table 7.",
-    }[view]
     return command
 
 
-app.command("compare")(_compare_command("compare"))
-reproduce_app.command("table7")(_compare_command("table7"))
+_register(app, _compare_command, "compare",
+          "GMIA beside Shokri, loss, LiRA and RMIA on the same models: AUC, TPR at low FPR, precision on GMIA's records.")
+_register(reproduce_app, _compare_command, "table7", "Shokri et al.'s attack on GMIA's selected records, beside the paper's Table 7.")
 
 
 @app.command("report")
@@ -427,6 +428,98 @@ def _audit_target(url, key_file, model_file, cache, budget, batch, retries, time
 
     return HttpTarget(url, read_key_file(key_file), cache, budget=budget, batch_size=batch, max_retries=retries,
                       timeout=timeout)
+
+
+DpClipOpt = Annotated[float, typer.Option(help="DP-SGD clipping norm C (unless swept)")]
+DpDeltaOpt = Annotated[float, typer.Option(help="DP delta (unless swept); must be below 1/N")]
+AccountantOpt = Annotated[str, typer.Option(help="privacy accountant: rdp or prv (Opacus)")]
+
+
+def _defend(view: str, data, spec, store, out, console, sweeps, delta, beta, cutoff, features, k, targets, seed,
+            pool_size, chunk_size, dp_clip, dp_delta, accountant, scaling="n_over_nprime", tail="pchip", paper=None):
+    from gmia.defenses import grid
+    from gmia.defenses.figure import tradeoff_figure
+    from gmia.defenses.run import run_defend
+    from gmia.experiments.defend_render import render_defend
+    from gmia.progress import StepProgress
+
+    settings = grid(sweeps)
+    with StepProgress(console) as progress:
+        result = run_defend(data, spec, store, settings, k=k, n_targets=targets, seed=seed, delta=delta, beta=beta,
+                            cutoff=cutoff, scaling=scaling, tail=tail, features=features, pool_size=pool_size,
+                            chunk_size=chunk_size, dp_clip=dp_clip, dp_delta=dp_delta, accountant=accountant,
+                            progress=progress.task, on_stage=progress.stage)
+    render_defend(result, console, paper)
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = tradeoff_figure(result, out)
+    console.print(f"Figure: {png} and {svg}")
+    _finish(console, view, {**result.to_dict(), "paper": paper or {}}, out, store=store)
+
+
+@app.command("defend")
+def defend(
+    dataset: DatasetOpt,
+    sweep: Annotated[list[str], typer.Option(help="NAME=V1,V2,...; repeat for a grid. Names: l2, dropout, steps, dp-epsilon, dp-noise, dp-clip, dp-delta, top-k, round, label-only, drop-vulnerable")],
+    schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100, delta: DeltaOpt = None, beta: BetaOpt = None,
+    cutoff: Annotated[float, typer.Option(help="p-value cutoff of a member call")] = 0.01,
+    selection_features: FeaturesOpt = "logits", dp_clip: DpClipOpt = 1.0, dp_delta: DpDeltaOpt = 1e-5,
+    accountant: AccountantOpt = "rdp", scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
+    pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None,
+    steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None,
+    batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None,
+):
+    """Defences swept over the paper's protocol: test accuracy against GMIA's success, a table and a figure."""
+    from gmia.defenses import grid
+    from gmia.experiments.paper import DEFEND_THRESHOLDS
+
+    console = _console()
+    grid(sweep)  # bad sweeps fail before any folder or model is touched
+    out = _out(out, "defend", dataset)
+    store = _setup(cache_dir, out)
+    data = _dataset(dataset, schema)
+    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+    d0, b0 = DEFEND_THRESHOLDS.get(data.name, (0.1, 0.1))
+    _defend("defend", data, spec, store, out, console, list(sweep), delta if delta is not None else d0,
+            beta if beta is not None else b0, cutoff, selection_features, k, targets, seed, pool_size, chunk_size,
+            dp_clip, dp_delta, accountant, scaling, tail)
+
+
+def _paper_defence_command(table: str):
+    def command(
+        dataset: Annotated[str, typer.Option(help="adult or cancer (the paper ran MNIST)")] = "adult",
+        k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cache_dir: CacheOpt = None, out: OutOpt = None,
+        selection_features: FeaturesOpt = "logits",
+    ):
+        from gmia.data import load_dataset
+        from gmia.experiments.paper import PRESETS, TABLE4, TABLE5
+
+        console = _console()
+        out = _out(out, table, dataset)
+        store = _setup(cache_dir, out)
+        data = load_dataset(dataset)
+        spec = PRESETS[data.name].spec
+        if table == "table4":
+            paper, values = TABLE4, (spec.steps // 10, spec.steps)
+            sweeps = [f"steps={values[0]},{values[1]}"]
+            labels = [f"steps={v}" for v in values]
+            scaled = f"{data.name} instead of MNIST; steps {values[0]} and {values[1]} (the preset's, and a tenth of it) for the paper's 1,000 and 10,000"
+        else:
+            paper, values = TABLE5, TABLE5["l2"]
+            sweeps = ["l2=" + ",".join(f"{v:g}" for v in values)]
+            labels = [f"l2={v:g}" for v in values]
+            scaled = f"{data.name} instead of MNIST, with {data.name}'s model; λ as in the paper"
+        console.print(f"Scaled down: {scaled}; selection at the paper's delta={paper['delta']:g}, beta={paper['beta']:g}.")
+        _defend(table, data, spec, store, out, console, sweeps, paper["delta"], paper["beta"], 0.01, selection_features,
+                k, targets, seed, None, 100, 1.0, 1e-5, "rdp",
+                paper={lab: row.text for lab, row in zip(labels, paper["rows"])})
+
+    return command
+
+
+_register(reproduce_app, _paper_defence_command, "table4",
+          "Training length as a defence (the paper's Table 4, MNIST), run on Adult or Cancer.")
+_register(reproduce_app, _paper_defence_command, "table5",
+          "L2 regularisation as a defence (the paper's Table 5, MNIST), run on Adult or Cancer.")
 
 
 def main(argv: list[str] | None = None) -> int:

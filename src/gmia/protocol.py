@@ -115,12 +115,23 @@ def build_signals(
     reference_sampling: str = "bootstrap",
     progress=None,
     timer: Timer | None = None,
+    exclude: np.ndarray | None = None,
 ) -> ProtocolSignals:
-    """Split, train (or load) targets and references, and compute the signal matrices."""
+    """Split, train (or load) targets and references, and compute the signal matrices.
+
+    ``exclude``: pool records no target trains on (training-set selection, a defence); the
+    targets split the rest (one more left out if that count is odd), and the excluded records
+    stay in the pool as non-members of every target.
+    """
     timer = timer or Timer()
     split = paper_split(dataset, pool_size=pool_size, seed=seed)
     seeds = np.random.SeedSequence(seed).spawn(4)
-    t_sets = target_index_sets(split.pool, n_targets, np.random.default_rng(seeds[0]))
+    trainable = split.pool if exclude is None else np.setdiff1d(split.pool, exclude)
+    if exclude is not None and len(trainable) % 2:
+        trainable = trainable[:-1]
+    if len(trainable) < 2:
+        raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
+    t_sets = target_index_sets(trainable, n_targets, np.random.default_rng(seeds[0]))
     check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
     sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
     r_sets = sampler(split.adversary, k, t_sets.shape[1], np.random.default_rng(seeds[1]))

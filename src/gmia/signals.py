@@ -18,6 +18,14 @@ def log_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return logsumexp(z, axis=-1) - picked
 
 
+def proba_loss(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L = −log p_y from probability vectors ``[..., N, C]`` (all a black-box answer holds);
+    a probability of 0 (rounded, or cut by top-k) gives a large finite loss, not inf."""
+    p = np.asarray(proba, dtype=np.float64)
+    picked = np.take_along_axis(p, np.broadcast_to(np.asarray(y)[:, None], p.shape[:-1] + (1,)), axis=-1)[..., 0]
+    return -np.log(np.clip(picked, 1e-300, None))
+
+
 def predictions(logits: np.ndarray) -> np.ndarray:
     return np.asarray(logits).argmax(axis=-1)
 

@@ -179,6 +179,28 @@ def audit(results, records):
 
 
 @section
+def defences(results, records):
+    if results.get("kind") not in ("defend", "table4", "table5"):
+        return None
+    paper = results.get("paper") or {}
+    head = ["setting", "epsilon", "train acc", "test acc", "selected", "precision", "recall", "AUC", "TPR@0.1%FPR",
+            "baseline precision / recall"] + (["paper (MNIST)"] if paper else [])
+    rows = []
+    for r in results["rows"]:
+        eps = "-" if not r["dp"] else ("inf" if r["dp"]["epsilon"] is None else f"{r['dp']['epsilon']:.3g}")
+        b = r["baseline_records"]
+        rows.append([r["label"], eps, num(r["train_accuracy"], 3), num(r["test_accuracy"], 3), r["n_selected"],
+                     pct(r["precision"]), pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
+                     f"{pct(b.get('precision'))} / {pct(b.get('recall'))}"] + ([paper.get(r["label"], "")] if paper else []))
+    cfg = results["config"]
+    return (f"<h2>Defences: utility against attack success</h2><p>Each setting is the full protocol with the adversary "
+            f"mirroring it; selection at delta={cfg['delta']:g}, beta={cfg['beta']:g}; cutoff p &lt; {cfg['cutoff']:g}. "
+            f"Baseline records: the {results['rows'][0]['baseline_records'].get('n', 0) if results['rows'] else 0} records "
+            f"the undefended protocol selects.</p>" + table(head, rows, left=1)
+            + "".join(f'<p class="muted">warning: {esc(w)}</p>' for w in results.get("warnings", [])))
+
+
+@section
 def attacks(results, records):
     if results.get("kind") not in COMPARE:
         return None

@@ -29,6 +29,12 @@ class TrainSpec(BaseModel):
     batch_size : records per step and per model.
     l2 : L2 penalty λ on the weights (not biases), added to each model's mean loss as λ‖W‖².
     dropout : drop probability after each hidden activation, during training only.
+    dp_clip : DP-SGD's clipping norm C on each record's gradient; None trains without DP.
+    dp_noise : DP-SGD's noise multiplier σ: Gaussian noise of std σ·C is added to each step's
+        sum of clipped gradients (ε comes from :mod:`gmia.defenses.privacy`, not from here).
+    dp_sampling : ``poisson`` (each record joins each batch with probability q = batch/n, the
+        sampling the accountant assumes; ``batch_size`` is then the expected batch size) or
+        ``shuffle`` (the plain trainer's fixed-size batches, for the equivalence tests).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,6 +48,9 @@ class TrainSpec(BaseModel):
     batch_size: int = Field(100, ge=1)
     l2: float = Field(0.0, ge=0)
     dropout: float = Field(0.0, ge=0, lt=1)
+    dp_clip: float | None = Field(None, gt=0)
+    dp_noise: float = Field(0.0, ge=0)
+    dp_sampling: Literal["poisson", "shuffle"] = "poisson"
 
     @field_validator("hidden")
     @classmethod
@@ -54,9 +63,18 @@ class TrainSpec(BaseModel):
     def family(self) -> str:
         return "mlp" if self.hidden else "logreg"
 
+    @property
+    def private(self) -> bool:
+        return self.dp_clip is not None
+
     def canonical_json(self) -> str:
-        """Stable JSON used in content hashes: same spec, same string."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Stable JSON used in content hashes: same spec, same string. Without DP the DP fields
+        are left out, so stacks stored before DP existed keep their keys."""
+        data = self.model_dump(mode="json")
+        if not self.private:
+            for name in ("dp_clip", "dp_noise", "dp_sampling"):
+                data.pop(name)
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def build(cls, **kwargs) -> "TrainSpec":

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gmia.errors import GmiaError
-from gmia.zoo import stacked
+from gmia.zoo import dp, stacked
 from gmia.zoo.spec import TrainSpec
 
 # Two torch threads at most: these are 2-core machines.
@@ -83,6 +83,9 @@ def train_stack(
         p.requires_grad_(True)
     optimizer = make_optimizer(list(params.values()), spec)
     report_every = max(1, spec.steps // 100)
+    if spec.private:
+        _train_private(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
+        return {name: p.detach() for name, p in params.items()}
     for step, batch in enumerate(iter_batches(index_sets, spec.batch_size, spec.steps, generator), 1):
         flat = batch.reshape(-1)
         # index_select is several times faster than x[batch] for a 2-D index on CPU.
@@ -99,3 +102,38 @@ def train_stack(
         if on_step is not None and (step % report_every == 0 or step == spec.steps):
             on_step(report_every if step % report_every == 0 else step % report_every)
     return {name: p.detach() for name, p in params.items()}
+
+
+def _private_batches(index_sets: torch.Tensor, spec: TrainSpec, generator: torch.Generator):
+    """(record indices ``[K, W]``, weights ``[K, W]``) per step: Poisson or shuffled batches."""
+    k, n = index_sets.shape
+    if spec.dp_sampling == "shuffle":
+        ones = torch.ones(k, spec.batch_size)
+        for batch in iter_batches(index_sets, spec.batch_size, spec.steps, generator):
+            yield batch, ones
+        return
+    if spec.batch_size > n:
+        raise GmiaError(f"expected batch size {spec.batch_size} is larger than the {n} records each model trains on; expected at most {n}")
+    q = spec.batch_size / n
+    for _ in range(spec.steps):
+        pos, valid = dp.poisson_positions(k, n, q, generator)
+        yield torch.gather(index_sets, 1, pos), valid.to(torch.float32)
+
+
+def _train_private(x, y, index_sets, spec: TrainSpec, params, optimizer, generator, n_classes, on_step, report_every) -> None:
+    """DP-SGD steps (gmia.zoo.dp): clipped per-record gradients, noise, then the optimiser."""
+    k = index_sets.shape[0]
+    for step, (batch, weight) in enumerate(_private_batches(index_sets, spec, generator), 1):
+        flat = batch.reshape(-1)
+        xb = torch.index_select(x, 0, flat).view(k, batch.shape[1], -1)
+        yb = torch.index_select(y, 0, flat).view(k, batch.shape[1])
+        summed, _ = dp.clipped_gradient_sum(params, xb, yb, weight, spec.activation, spec.dp_clip, spec.dropout, generator)
+        grads = dp.privatise(summed, spec.dp_clip, spec.dp_noise, spec.batch_size, generator)
+        for name, p in params.items():
+            g = grads[name]
+            if spec.l2 > 0 and name.startswith("w"):
+                g = g + 2.0 * spec.l2 * p.detach()  # data-independent: no privacy cost
+            p.grad = g
+        optimizer.step()
+        if on_step is not None and (step % report_every == 0 or step == spec.steps):
+            on_step(report_every if step % report_every == 0 else step % report_every)

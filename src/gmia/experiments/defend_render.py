@@ -1,0 +1,49 @@
+"""Terminal output of `gmia defend` and `gmia reproduce table4|table5`."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from gmia.experiments.render import pct
+
+
+def _eps(row) -> str:
+    if not row.dp:
+        return "-"
+    e = row.dp["epsilon"]
+    return "inf" if e is None or math.isinf(e) else f"{e:.3g} (σ={row.dp['noise']:.3g})"
+
+
+def render_defend(result, console: Console, paper: dict | None = None) -> None:
+    cfg = result.config
+    console.print(
+        f"[bold]Defences on {result.dataset}[/bold]: {len(result.rows)} settings, each the full protocol (k={cfg['k']}, "
+        f"{cfg['n_targets']} targets, N={cfg['n_train']}); selection delta={cfg['delta']:g}, beta={cfg['beta']:g} on "
+        f"{cfg['features']}; cutoff p < {cfg['cutoff']:g}; DP delta={cfg['dp_delta']:g}, clipping norm {cfg['dp_clip']:g} "
+        f"unless swept; the adversary mirrors each setting"
+    )
+    n_base = result.rows[0].baseline_records.get("n", 0) if result.rows else 0
+    table = Table(title="Utility against attack success per setting")
+    cols = ["setting", "epsilon", "train acc", "test acc", "selected", "precision [95% CI]", "recall", "TP", "FP",
+            "AUC", "TPR@0.1%FPR", f"baseline {n_base} records: precision / recall"]
+    if paper:
+        cols.append("paper (MNIST)")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("setting", "paper (MNIST)") else "right")
+    for r in result.rows:
+        lo, hi = r.precision_ci
+        b = r.baseline_records
+        row = [r.label + (f" ({r.dropped} dropped)" if r.dropped else ""), _eps(r), f"{r.train_accuracy:.3f}",
+               f"{r.test_accuracy:.3f}", str(r.n_selected),
+               f"{pct(r.precision)} [{pct(lo)}, {pct(hi)}]", pct(r.recall), str(r.tp), str(r.fp),
+               f"{r.roc.get('auc', float('nan')):.3f}", pct(r.roc.get("tpr_at_fpr_0.001", float("nan"))),
+               f"{pct(b.get('precision', float('nan')))} / {pct(b.get('recall', float('nan')))}"]
+        if paper:
+            row.append(paper.get(r.label, ""))
+        table.add_row(*row)
+    console.print(table)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)

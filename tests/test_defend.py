@@ -1,0 +1,98 @@
+"""`gmia defend` and `reproduce table4|table5` at a size a test can afford (Cancer, few models)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gmia.cli import main
+from gmia.data import load_dataset
+from gmia.defenses import grid
+from gmia.defenses.run import run_defend
+from gmia.zoo import TrainSpec, ZooStore
+
+SPEC = TrainSpec(hidden=(), optimizer="adam", lr=1e-2, steps=300, batch_size=10)
+SMALL = dict(k=20, n_targets=10, delta=0.1, beta=0.5)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return ZooStore(tmp_path_factory.mktemp("defend-cache"))
+
+
+def test_dropping_the_flagged_records_leaves_none_of_them_a_member(store):
+    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["drop-vulnerable=false,true"]), **SMALL)
+    kept, dropped = result.rows
+    assert kept.dropped == 0 and dropped.dropped == kept.baseline_records["n"] > 0
+    # No target trained on a dropped record, so every call on them is a false positive.
+    assert dropped.baseline_records["member_pairs"] == 0 and dropped.baseline_records["tp"] == 0
+    assert kept.baseline_records["member_pairs"] > 0
+
+
+def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
+    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["label-only=false,true"]), **SMALL)
+    full, label_only = result.rows
+    assert label_only.output["label_only"] and label_only.test_accuracy == full.test_accuracy
+    # A one-hot answer gives every correctly classified record the same loss: no ranking left.
+    assert label_only.roc["auc"] == pytest.approx(0.5, abs=0.02)
+    assert label_only.roc["tpr_at_fpr_0.001"] <= full.roc["tpr_at_fpr_0.001"] + 1e-12
+
+
+def test_dp_setting_carries_its_guarantee(store):
+    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["dp-epsilon=2,inf"]), dp_delta=1e-3, **SMALL)
+    private, plain = result.rows
+    assert 1.9 <= private.dp["epsilon"] <= 2.0 and private.dp["noise"] > 1 and private.spec["dp_clip"] == 1.0
+    assert plain.dp is None and plain.spec["dp_clip"] is None
+    assert private.train_accuracy - private.test_accuracy <= 0.05
+
+
+def test_cli_defend_writes_table_figure_and_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["defend", "--dataset", "cancer", "--sweep", "l2=0,0.01", "--sweep", "dp-epsilon=100,inf", "--k", "10",
+            "--targets", "4", "--steps", "200", "--lr", "0.01", "--dp-delta", "1e-3", "--cache-dir", str(tmp_path / "c"),
+            "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Utility against attack success per setting" in text and "means nothing" in text
+    results = json.loads((out / "results.json").read_text())
+    assert [r["label"] for r in results["rows"]] == ["l2=0, dp-epsilon=100", "l2=0, dp-epsilon=inf",
+                                                     "l2=0.01, dp-epsilon=100", "l2=0.01, dp-epsilon=inf"]
+    assert (out / "tradeoff.png").stat().st_size > 10_000 and (out / "tradeoff.svg").read_text().startswith("<?xml")
+    assert "Defences: utility against attack success" in (out / "report.html").read_text()
+
+
+def test_reproduce_table4_runs_scaled_down(tmp_path, capsys):
+    assert main(["reproduce", "table4", "--dataset", "cancer", "--k", "10", "--targets", "4",
+                 "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "t4")]) == 0
+    assert "Scaled down: cancer instead of MNIST; steps 300 and 3000" in capsys.readouterr().out
+    results = json.loads((tmp_path / "t4" / "results.json").read_text())
+    assert [r["label"] for r in results["rows"]] == ["steps=300", "steps=3000"]
+    assert results["paper"]["steps=3000"].startswith("10,000 steps: 16 records")
+    assert (results["config"]["delta"], results["config"]["beta"]) == (0.2, 0.1)
+
+
+@pytest.mark.parametrize("sweeps, words", [
+    (["armour=1"], "unknown defence 'armour'"),
+    (["dp-epsilon=0"], "epsilon=0 is not positive"),
+    (["dp-epsilon=-1,1"], "epsilon=-1 is not positive"),
+    (["dp-epsilon=1", "dp-delta=0.5"], "delta=0.5 is out of range for a training set of 100 records"),
+    (["dp-delta=1e-3"], "dp-delta is swept but no setting trains with DP"),
+    (["dp-clip=0"], "defence dp-clip='0' is invalid; expected a clipping norm > 0"),
+    (["l2"], "has no values"),
+    (["l2=0", "l2=1"], "'l2' is swept more than once"),
+])
+def test_bad_sweeps_exit_2_with_one_sentence(sweeps, words, tmp_path, capsys):
+    argv = ["defend", "--dataset", "cancer", *[a for s in sweeps for a in ("--sweep", s)],
+            "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_dp_clip_option(tmp_path, capsys):
+    argv = ["defend", "--dataset", "cancer", "--sweep", "dp-epsilon=1", "--dp-clip", "0",
+            "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "clipping norm 0 is invalid" in capsys.readouterr().err
