@@ -31,6 +31,7 @@ test: install browser
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/http_serving.py
+	$(BIN)/python benchmarks/dp_throughput.py
 
 clean:
 	rm -rf $(VENV) runs .gmia-cache test-artifacts
