@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import gmia.zoo.store as store_mod
+import gmia.zoo.trainer as trainer_mod
 from gmia.cli import main
 
 FAST = ["--k", "8", "--targets", "4", "--steps", "100"]
@@ -47,7 +47,7 @@ def test_run_folder_holds_results_records_and_report(run_dir):
 
 def test_report_command_rebuilds_without_training(run_dir, monkeypatch, capsys):
     (run_dir / "report.html").unlink()
-    monkeypatch.setattr(store_mod, "train_stack", lambda *a, **k: pytest.fail("the report must not train"))
+    monkeypatch.setattr(trainer_mod, "train_stack", lambda *a, **k: pytest.fail("the report must not train"))
     assert main(["report", str(run_dir)]) == 0
     assert "Report written to" in capsys.readouterr().out
     assert (run_dir / "report.html").stat().st_size > 10_000

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import gmia.zoo.store as store_mod
+import gmia.zoo.trainer as trainer_mod
 from gmia.errors import GmiaError
 from gmia.zoo import TrainSpec, ZooStore
 
@@ -23,7 +23,7 @@ def test_rerun_trains_nothing(tmp_path, blobs, monkeypatch):
     store = ZooStore(tmp_path)
     first = _get(store, blobs)
     calls = []
-    monkeypatch.setattr(store_mod, "train_stack", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(trainer_mod, "train_stack", lambda *a, **k: calls.append(1))
     second = _get(store, blobs)
     assert calls == []
     for name in first.params:
@@ -35,7 +35,7 @@ def test_rerun_trains_nothing(tmp_path, blobs, monkeypatch):
 def test_interrupted_run_resumes_from_finished_chunks(tmp_path, blobs, monkeypatch):
     reference = _get(ZooStore(tmp_path / "a"), blobs)
     store = ZooStore(tmp_path / "b")
-    real = store_mod.train_stack
+    real = trainer_mod.train_stack
     calls = []
 
     def dies_on_second_chunk(*a, **k):
@@ -44,14 +44,14 @@ def test_interrupted_run_resumes_from_finished_chunks(tmp_path, blobs, monkeypat
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(store_mod, "train_stack", dies_on_second_chunk)
+    monkeypatch.setattr(trainer_mod, "train_stack", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         _get(store, blobs)
     [folder] = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     assert sorted(p.name for p in folder.glob("chunk_*")) == ["chunk_0000.safetensors"]
 
     calls.clear()
-    monkeypatch.setattr(store_mod, "train_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(trainer_mod, "train_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
     resumed = _get(store, blobs)
     assert len(calls) == 2  # chunks 1 and 2 of 3; chunk 0 came from disk
     for name in reference.params:

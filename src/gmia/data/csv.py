@@ -51,15 +51,17 @@ def encode_frame(
             vals = df[col].to_numpy(dtype=np.float64)
             mean, std = float(vals.mean()), float(vals.std())
             scale = std if std > 0 and np.isfinite(std) else 1.0
-            blocks.append(((vals - mean) / scale)[:, None])
+            # float64 arithmetic, one rounding to float32 per block: the same values as rounding
+            # at the end, at a quarter of the peak memory on wide data (census: 299,285 x 510).
+            blocks.append(((vals - mean) / scale)[:, None].astype(np.float32))
             integer = bool(np.all(vals == np.round(vals)))
             specs.append(dict(name=col, kind="numeric", group=col, integer=integer, offset=mean, scale=scale))
         elif col in categorical:
             vals = df[col].astype(str).to_numpy()
             cats = sorted(set(vals.tolist()))
-            blocks.append((vals[:, None] == np.array(cats, dtype=object)[None, :]).astype(np.float64))
+            blocks.append((vals[:, None] == np.array(cats, dtype=object)[None, :]).astype(np.float32))
             specs.extend(dict(name=f"{col}={c}", kind="onehot", group=col) for c in cats)
-    x = np.concatenate(blocks, axis=1).astype(np.float32) if blocks else np.zeros((len(df), 0), np.float32)
+    x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(df), 0), np.float32)
     labels = df[label].astype(str).to_numpy()
     classes = sorted(set(labels.tolist()))
     y = np.searchsorted(np.array(classes, dtype=object), labels).astype(np.int64)

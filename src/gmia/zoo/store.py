@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
 from gmia.errors import GmiaError
 from gmia.zoo.spec import TrainSpec
-from gmia.zoo.trainer import train_stack
+from gmia.zoo.executors import ChunkJob, LocalExecutor
 from gmia.zoo.zoo import Zoo
 
 FORMAT_VERSION = 1
@@ -83,9 +83,10 @@ def chunk_seed(seed: int, chunk: int) -> int:
 class ZooStore:
     """Trains stacks on demand and keeps them under ``root/<key>/``."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, executor=None):
         self.root = Path(root) if root is not None else default_cache_dir()
         check_writable(self.root, "cache directory", " (pass another with --cache-dir)", create=True)
+        self.executor = executor if executor is not None else LocalExecutor()
 
     @staticmethod
     def key(fingerprint: str, index_sets: np.ndarray, spec: TrainSpec, seed: int, chunk_size: int, init: str = "") -> str:
@@ -150,23 +151,16 @@ class ZooStore:
         }
         if not (folder / "meta.json").exists():
             atomic_write_json(folder / "meta.json", meta)
-        todo = [c for c in chunks if not (folder / f"chunk_{c[0]:04d}.safetensors").exists()]
+        todo = [ChunkJob(c, s, e, chunk_seed(seed, c)) for c, s, e in chunks
+                if not (folder / f"chunk_{c:04d}.safetensors").exists()]
         if todo:
-            xt = torch.as_tensor(x, dtype=torch.float32)
-            yt = torch.as_tensor(y, dtype=torch.int64)
-            total = sum(e - s for _, s, e in chunks) * spec.steps
-            done = (k - sum(e - s for _, s, e in todo)) * spec.steps
+            total = k * spec.steps
+            done = (k - sum(j.end - j.start for j in todo)) * spec.steps
             tick = progress(f"training {name}", total, done) if progress else None
-            for c, s, e in todo:
-                params = train_stack(
-                    xt, yt, index_sets[s:e], spec, chunk_seed(seed, c), n_classes,
-                    init={n: p[s:e] for n, p in init.params.items()} if init is not None else None,
-                    on_step=(lambda n, m=e - s: tick(n * m)) if tick else None,
-                )
-                tensors = {n: p.contiguous() for n, p in params.items()}
-                tensors["index_sets"] = torch.from_numpy(index_sets[s:e].copy())
-                atomic_write_bytes(folder / f"chunk_{c:04d}.safetensors",
-                                   save(tensors, metadata={"key": key, "chunk": str(c)}))
+            payload = {"x": np.ascontiguousarray(x, dtype=np.float32), "y": np.ascontiguousarray(y, dtype=np.int64),
+                       "index_sets": index_sets, "spec": spec.model_dump(mode="json"), "n_classes": n_classes,
+                       "init": init.params if init is not None else None, "key": key, "steps": spec.steps}
+            self.executor.run(todo, payload, lambda job, data: atomic_write_bytes(folder / f"chunk_{job.chunk:04d}.safetensors", data), tick)
         return self.load(key)
 
     def load(self, key: str) -> Zoo:
