@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.special import softmax
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
 from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
@@ -23,8 +22,8 @@ from gmia.data import Dataset, decode_records, paper_split
 from gmia.errors import GmiaError, ResumableError, check_choice
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
-from gmia.protocol import REFERENCE_SAMPLINGS, Timer, bootstrap_index_sets, subsample_index_sets
-from gmia.select import expected_neighbours, select_vulnerable, selection_features
+from gmia.protocol import REFERENCE_SAMPLINGS, Timer, train_references
+from gmia.select import select_vulnerable, selection_features
 from gmia.signals import accuracy, proba_loss
 from gmia.stats import clopper_pearson
 from gmia.targets import QueryLog
@@ -114,13 +113,10 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
     n_train = cfg.train_size or len(split.pool) // 2
     if not 1 <= n_train <= len(dataset):
         raise GmiaError(f"training-set size N={n_train} is out of range; expected 1 to {len(dataset)}")
-    seeds = np.random.SeedSequence(cfg.seed).spawn(4)  # the protocol's streams: same references as `reproduce`
-    sampler = bootstrap_index_sets if cfg.reference_sampling == "bootstrap" else subsample_index_sets
-    r_sets = sampler(split.adversary, cfg.k, n_train, np.random.default_rng(seeds[1]))
     stage(f"training (or loading) {cfg.k} reference models on the adversary's {len(split.adversary)} records")
-    with timer.stage("train references"):
-        refs = store.get(dataset.x, dataset.y, dataset.fingerprint(), r_sets, spec, int(seeds[3].generate_state(1)[0]),
-                         dataset.n_classes, name="references", progress=progress)
+    with timer.stage("train references"):  # the protocol's references: the same models as `reproduce`
+        refs = train_references(dataset, spec, store, split.adversary, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
+                                progress=progress)
     with timer.stage("selection"):
         ref_logits = refs.logits(dataset.x)
         f = selection_features(cfg.features, ref_logits, dataset.x)
@@ -128,7 +124,8 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
                                       cfg.scaling, cfg.features)
         selected = selection.selected
         tested = selected[: cfg.max_records] if cfg.max_records else selected
-        neighbours = dict(zip(selection.candidates.tolist(), selection.neighbours.tolist()))
+        at = np.searchsorted(selection.candidates, tested)  # candidates are the sorted pool
+        neighbours, expected = selection.neighbours[at], selection.expected()[at]
     stage(f"{len(selected)} of {len(split.pool)} pool records selected (delta={cfg.delta:g}, beta={cfg.beta:g}, "
           f"{cfg.features} features); querying the target with {len(tested)}")
     rows = []
@@ -143,7 +140,7 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
                 proba = target.predict_proba(dataset.x[tested])
             except ResumableError as exc:
                 stopped, proba = str(exc), target.answered(dataset.x[tested])
-        ref_loss = proba_loss(policy.apply(softmax(ref_logits[:, tested].astype(np.float64), axis=-1)), y)  # [k, n]
+        ref_loss = policy.losses(ref_logits[:, tested], y)  # [k, n]
         tgt_loss = proba_loss(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
@@ -159,8 +156,7 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
         lo, hi = clopper_pearson(below, cfg.k) if below is not None else (np.nan, np.nan)
         rows.append({
             "record": int(r), "class": dataset.schema.classes[y[i]], "features": raw[i],
-            "neighbours": int(neighbours[int(r)]),
-            "expected_neighbours": float(expected_neighbours(np.array([neighbours[int(r)]]), n_train, len(split.adversary), cfg.scaling)[0]),
+            "neighbours": int(neighbours[i]), "expected_neighbours": float(expected[i]),
             "target_loss": float(tgt_loss[i]), "reference_loss_median": float(np.median(ref_loss[:, i])) if answered[i] else np.nan,
             "p_direct": float(p[i]), "p_interval": [lo, hi],
             "verdict": _verdict(p[i], cfg.cutoff) if cfg.attack != "indirect" else "-",

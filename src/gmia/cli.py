@@ -446,15 +446,13 @@ DpDeltaOpt = Annotated[float, typer.Option(help="DP delta (unless swept); must b
 AccountantOpt = Annotated[str, typer.Option(help="privacy accountant: rdp or prv (Opacus)")]
 
 
-def _defend(view: str, data, spec, store, out, console, sweeps, delta, beta, cutoff, features, k, targets, seed,
+def _defend(view: str, data, spec, store, out, console, settings, delta, beta, cutoff, features, k, targets, seed,
             pool_size, chunk_size, dp_clip, dp_delta, accountant, scaling="n_over_nprime", tail="pchip", paper=None):
-    from gmia.defenses import grid
     from gmia.defenses.figure import tradeoff_figure
     from gmia.defenses.run import run_defend
     from gmia.experiments.defend_render import render_defend
     from gmia.progress import StepProgress
 
-    settings = grid(sweeps)
     with StepProgress(console) as progress:
         result = run_defend(data, spec, store, settings, k=k, n_targets=targets, seed=seed, delta=delta, beta=beta,
                             cutoff=cutoff, scaling=scaling, tail=tail, features=features, pool_size=pool_size,
@@ -484,13 +482,13 @@ def defend(
     from gmia.experiments.paper import DEFEND_THRESHOLDS
 
     console = _console()
-    grid(sweep)  # bad sweeps fail before any folder or model is touched
+    settings = grid(sweep)  # bad sweeps fail before any folder or model is touched
     out = _out(out, "defend", dataset)
     store = _setup(cache_dir, out, executor, ray_address)
     data = _dataset(dataset, schema, store.root)
     spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
     d0, b0 = DEFEND_THRESHOLDS.get(data.name, (0.1, 0.1))
-    _defend("defend", data, spec, store, out, console, list(sweep), delta if delta is not None else d0,
+    _defend("defend", data, spec, store, out, console, settings, delta if delta is not None else d0,
             beta if beta is not None else b0, cutoff, selection_features, k, targets, seed, pool_size, chunk_size,
             dp_clip, dp_delta, accountant, scaling, tail)
 
@@ -502,6 +500,7 @@ def _paper_defence_command(table: str):
         selection_features: FeaturesOpt = "logits",
     ):
         from gmia.data import load_dataset
+        from gmia.defenses import grid
         from gmia.experiments.paper import PRESETS, TABLE4, TABLE5
 
         console = _console()
@@ -520,9 +519,9 @@ def _paper_defence_command(table: str):
             labels = [f"l2={v:g}" for v in values]
             scaled = f"{data.name} instead of MNIST, with {data.name}'s model; λ as in the paper"
         console.print(f"Scaled down: {scaled}; selection at the paper's delta={paper['delta']:g}, beta={paper['beta']:g}.")
-        _defend(table, data, spec, store, out, console, sweeps, paper["delta"], paper["beta"], 0.01, selection_features,
+        _defend(table, data, spec, store, out, console, grid(sweeps), paper["delta"], paper["beta"], 0.01, selection_features,
                 k, targets, seed, None, 100, 1.0, 1e-5, "rdp",
-                paper={lab: row.text for lab, row in zip(labels, paper["rows"])})
+                paper=dict(zip(labels, paper["rows"])))
 
     return command
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.special import softmax
 
 from gmia.errors import GmiaError
+from gmia.signals import proba_loss
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class OutputPolicy:
         if self.decimals is not None:
             p = np.round(p, self.decimals)
         return p
+
+    def losses(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """L = −log p_y of logits ``[..., N, C]`` as seen through this policy: what an adversary
+        mirroring the API computes for its own models (and for a target's answers)."""
+        return proba_loss(self.apply(softmax(np.asarray(logits, dtype=np.float64), axis=-1)), y)
 
     def to_dict(self) -> dict:
         return asdict(self)

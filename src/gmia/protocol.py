@@ -103,6 +103,33 @@ class ProtocolSignals:
         return f[self.split.pool], f[self.split.adversary]
 
 
+def _streams(seed: int) -> list[np.random.SeedSequence]:
+    """The protocol's random streams for a seed: target index sets, reference index sets, target
+    training, reference training. Every caller that promises the protocol's models (`audit`,
+    `model train`) goes through :func:`train_targets` and :func:`train_references`, not this."""
+    return np.random.SeedSequence(seed).spawn(4)
+
+
+def train_targets(dataset: Dataset, spec: TrainSpec, store: ZooStore, pool: np.ndarray, n_targets: int, seed: int,
+                  chunk_size: int = 100, progress=None, name: str = "targets") -> Zoo:
+    """``n_targets`` models on random halves of ``pool`` (``n_targets / 2`` splits), trained or loaded."""
+    streams = _streams(seed)
+    sets = target_index_sets(pool, n_targets, np.random.default_rng(streams[0]))
+    return store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(streams[2].generate_state(1)[0]),
+                     dataset.n_classes, chunk_size=chunk_size, name=name, progress=progress)
+
+
+def train_references(dataset: Dataset, spec: TrainSpec, store: ZooStore, adversary: np.ndarray, k: int, n_train: int,
+                     seed: int, reference_sampling: str = "bootstrap", chunk_size: int = 100, progress=None) -> Zoo:
+    """The k reference models, each on a sample of size N = ``n_train`` of the adversary's records."""
+    check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
+    streams = _streams(seed)
+    sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
+    sets = sampler(adversary, k, n_train, np.random.default_rng(streams[1]))
+    return store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(streams[3].generate_state(1)[0]),
+                     dataset.n_classes, chunk_size=chunk_size, name="references", progress=progress)
+
+
 def build_signals(
     dataset: Dataset,
     spec: TrainSpec,
@@ -125,22 +152,17 @@ def build_signals(
     """
     timer = timer or Timer()
     split = paper_split(dataset, pool_size=pool_size, seed=seed)
-    seeds = np.random.SeedSequence(seed).spawn(4)
+    check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
     trainable = split.pool if exclude is None else np.setdiff1d(split.pool, exclude)
     if exclude is not None and len(trainable) % 2:
         trainable = trainable[:-1]
     if len(trainable) < 2:
         raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
-    t_sets = target_index_sets(trainable, n_targets, np.random.default_rng(seeds[0]))
-    check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
-    sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
-    r_sets = sampler(split.adversary, k, t_sets.shape[1], np.random.default_rng(seeds[1]))
-    common = dict(x=dataset.x, y=dataset.y, fingerprint=dataset.fingerprint(), spec=spec,
-                  n_classes=dataset.n_classes, chunk_size=chunk_size, progress=progress)
     with timer.stage("train targets"):
-        targets = store.get(index_sets=t_sets, seed=int(seeds[2].generate_state(1)[0]), name="targets", **common)
+        targets = train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, progress)
     with timer.stage("train references"):
-        references = store.get(index_sets=r_sets, seed=int(seeds[3].generate_state(1)[0]), name="references", **common)
+        references = train_references(dataset, spec, store, split.adversary, k, targets.index_sets.shape[1], seed,
+                                      reference_sampling, chunk_size, progress)
     with timer.stage("signals"):
         ref_logits = references.logits(dataset.x)  # [k, N, C]
         tgt_logits = targets.logits(dataset.x[split.pool])  # [T, P, C]

@@ -16,7 +16,7 @@ import numpy as np
 from gmia.data import Dataset, paper_split
 from gmia.errors import GmiaError
 from gmia.model import Model
-from gmia.protocol import target_index_sets
+from gmia.protocol import train_targets
 from gmia.signals import accuracy
 from gmia.zoo import TrainSpec, ZooStore
 from gmia.zoo.store import atomic_write_json
@@ -32,11 +32,8 @@ def train_target(dataset: Dataset, spec: TrainSpec, store: ZooStore, seed: int =
     if half not in (0, 1):
         raise GmiaError(f"pool half {half} is invalid; expected 0 or 1")
     split = paper_split(dataset, pool_size=pool_size, seed=seed)
-    seeds = np.random.SeedSequence(seed).spawn(4)
-    sets = target_index_sets(split.pool, 2, np.random.default_rng(seeds[0]))
-    zoo = store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(seeds[2].generate_state(1)[0]),
-                    dataset.n_classes, name="target", progress=progress)
-    members = sets[half]
+    zoo = train_targets(dataset, spec, store, split.pool, 2, seed, name="target", progress=progress)
+    members = zoo.index_sets[half]
     model = Model.from_zoo(zoo, half, dataset.schema, info={"dataset": dataset.name, "seed": seed, "half": half,
                                                             "data_fingerprint": dataset.fingerprint()})
     inside = np.zeros(len(dataset), bool)

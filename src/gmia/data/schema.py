@@ -161,13 +161,16 @@ class Dataset:
         """sha256 of x bytes, y bytes and the schema JSON: a cache key.
 
         The name is left out on purpose, so the same data loaded under two
-        names shares cached models.
+        names shares cached models. Computed once per data set: every stack
+        it trains asks for it, and hashing census takes a second.
         """
-        h = hashlib.sha256()
-        h.update(self.x.tobytes())
-        h.update(self.y.tobytes())
-        h.update(self.schema.to_json().encode("utf-8"))
-        return h.hexdigest()
+        if "_fingerprint" not in self.__dict__:
+            h = hashlib.sha256()
+            h.update(self.x.data)
+            h.update(self.y.data)
+            h.update(self.schema.to_json().encode("utf-8"))
+            object.__setattr__(self, "_fingerprint", h.hexdigest())
+        return self.__dict__["_fingerprint"]
 
     def raw(self):
         """The decoded records as a ``pandas.DataFrame`` (for display).

@@ -14,7 +14,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.special import softmax
 
 from gmia.attacks.direct import check_cutoff
 from gmia.data import Dataset, paper_split
@@ -23,7 +22,6 @@ from gmia.evaluate import CutoffRow, evaluate, pool_pvalues, run_selection
 from gmia.outputs import OutputPolicy
 from gmia.protocol import ProtocolSignals, Timer, build_signals
 from gmia.select import check_thresholds
-from gmia.signals import proba_loss
 from gmia.zoo import TrainSpec, ZooStore
 
 RESULT_SCHEMA_VERSION = 1
@@ -66,9 +64,8 @@ class DefendResult:
 def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:
     """Losses as the adversary sees them through the API's output policy, on both sides."""
     y = signals.dataset.y[signals.split.pool]
-    ref = signals.reference_logits[:, signals.split.pool].astype(np.float64)
-    signals.reference_loss = proba_loss(policy.apply(softmax(ref, axis=-1)), y)
-    signals.target_loss = proba_loss(policy.apply(softmax(signals.target_logits.astype(np.float64), axis=-1)), y)
+    signals.reference_loss = policy.losses(signals.reference_logits[:, signals.split.pool], y)
+    signals.target_loss = policy.losses(signals.target_logits, y)
 
 
 def run_defend(

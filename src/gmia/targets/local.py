@@ -20,11 +20,11 @@ class LocalTarget:
         self.server_queries: dict = {}
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(x)
-        self.sent += len(x)
-        return self.policy.apply(self.model.predict_proba(x))
+        self.sent += len(np.atleast_2d(x))
+        return self.answered(x)
 
     def answered(self, x: np.ndarray) -> np.ndarray:
+        """What the model answers, without counting a query (a local model has no cache to read)."""
         return self.policy.apply(self.model.predict_proba(np.atleast_2d(x)))
 
     def close(self) -> None:

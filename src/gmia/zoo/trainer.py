@@ -99,9 +99,14 @@ def train_stack(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if on_step is not None and (step % report_every == 0 or step == spec.steps):
-            on_step(report_every if step % report_every == 0 else step % report_every)
+        _report(on_step, step, spec.steps, report_every)
     return {name: p.detach() for name, p in params.items()}
+
+
+def _report(on_step: Callable[[int], None] | None, step: int, steps: int, every: int) -> None:
+    """Progress every ``every`` steps and at the last, so the callbacks add up to ``steps``."""
+    if on_step is not None and (step % every == 0 or step == steps):
+        on_step(every if step % every == 0 else step % every)
 
 
 def _private_batches(index_sets: torch.Tensor, spec: TrainSpec, generator: torch.Generator):
@@ -135,5 +140,4 @@ def _train_private(x, y, index_sets, spec: TrainSpec, params, optimizer, generat
                 g = g + 2.0 * spec.l2 * p.detach()  # data-independent: no privacy cost
             p.grad = g
         optimizer.step()
-        if on_step is not None and (step % report_every == 0 or step == spec.steps):
-            on_step(report_every if step % report_every == 0 else step % report_every)
+        _report(on_step, step, spec.steps, report_every)
