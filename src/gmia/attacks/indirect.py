@@ -28,6 +28,9 @@ from gmia.stats import kost_combine
 from gmia.zoo import Zoo, ZooStore, stacked
 
 CORRELATIONS = ("features", "losses")
+# CHOICE: noise scale of random queries around an image record, in pixel intensity (0..1) units.
+# GMIA.md leaves σ open; 0.3 keeps the digit visible under the noise.
+IMAGE_SIGMA = 0.3
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ class IndirectConfig:
     n_candidates, n_clusters : random queries generated, and medoids kept after clustering
         (paper: 5,000 → 50).
     min_accepted : run the optimisation when fewer enhancing queries than this pass (paper: 10).
-    sigma : None for uniform queries over the feature space; σ > 0 for Gaussian noise around r.
+    sigma : σ > 0 for Gaussian noise around r; None for the data's default: uniform queries over
+        the feature space for tabular data, Gaussian noise of σ = IMAGE_SIGMA for images, whose
+        space is too large for uniform noise to land near anything a model has seen.
     positive_steps : further-training steps of the positive reference models M^r_i.
     record_rate : expected copies of r per batch while training M^r_i.
     gamma, opt_steps, opt_lr, max_optimised : the hinge optimisation of rejected candidates.
@@ -135,8 +140,8 @@ def optimise_queries(
     q = torch.tensor(np.asarray(start, dtype=np.float32), requires_grad=True)
     opt = torch.optim.Adam([q], lr=cfg.opt_lr)
     for _ in range(cfg.opt_steps):
-        p_pos = torch.softmax(stacked.forward(positives.params, q, positives.spec.activation), -1)[..., label]
-        p_ref = torch.softmax(stacked.forward(references.params, q, references.spec.activation), -1)[..., label]
+        p_pos = torch.softmax(stacked.forward(positives.params, q, positives.spec.activation, image=positives.spec.image), -1)[..., label]
+        p_ref = torch.softmax(stacked.forward(references.params, q, references.spec.activation, image=references.spec.image), -1)[..., label]
         loss = torch.relu(cfg.gamma - (p_pos - p_ref)).sum()
         opt.zero_grad()
         loss.backward()
@@ -165,15 +170,23 @@ class EnhancingSearch:
         return int(len(self.queries))
 
 
+def query_sigma(cfg: IndirectConfig, dataset: Dataset) -> float | None:
+    """σ of the Gaussian random queries, or None for uniform ones (see IndirectConfig.sigma)."""
+    if cfg.sigma is not None:
+        return cfg.sigma
+    return IMAGE_SIGMA if dataset.schema.image is not None else None
+
+
 def find_enhancing(
     positives: Zoo, references: Zoo, dataset: Dataset, record: int, cfg: IndirectConfig, rng: np.random.Generator
 ) -> EnhancingSearch:
     """Random queries → medoids → Algorithm 1 (I > θ) → optimisation when too few pass."""
     r, label = dataset.x[record], int(dataset.y[record])
-    if cfg.sigma is None:
+    sigma = query_sigma(cfg, dataset)
+    if sigma is None:
         cand = uniform_queries(dataset.schema, cfg.n_candidates, rng)
     else:
-        cand = gaussian_queries(r, dataset.schema, cfg.n_candidates, cfg.sigma, rng)
+        cand = gaussian_queries(r, dataset.schema, cfg.n_candidates, sigma, rng)
     cand = cand[~same_record(cand, r)]  # never the record itself
     medoids = cand[cluster_medoids(probability_features(references, cand), cfg.n_clusters)]
     score = influence(positives, references, medoids, label)

@@ -85,7 +85,7 @@ def compare_defaults(dataset_name: str) -> dict:
     return {
         "delta": preset.table1.delta if preset else 0.1,
         "beta": preset.table1.beta if preset else 0.1,
-        "cutoffs": tuple(r.cutoff for r in preset.table1.rows) if preset else (0.01,),
+        "cutoffs": preset.table1_cutoffs if preset else (0.01,),
         "shokri_confidence": paper7.confidence if paper7 else DEFAULT_CONFIDENCE,
     }
 

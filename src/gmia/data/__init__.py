@@ -1,8 +1,9 @@
-"""Data sets for GMIA audits: the bundled Adult and Cancer sets, user CSV files, splits."""
+"""Data sets for GMIA audits: the bundled Adult and Cancer sets, image sets in the cache, user CSV files, splits."""
 
 from gmia.data.csv import encode_frame, load_csv, load_csv_with_schema
 from gmia.data.records import RecordError, decode_records, encode_records
-from gmia.data.registry import DATASETS, load_dataset
+from gmia.data.images import image_dataset, read_idx
+from gmia.data.registry import DATASETS, load_dataset, load_image
 from gmia.data.schema import Dataset, Feature, Schema, duplicate_groups
 from gmia.data.splits import Split, default_pool_size, paper_split
 
@@ -18,8 +19,11 @@ __all__ = [
     "duplicate_groups",
     "encode_frame",
     "encode_records",
+    "image_dataset",
     "load_csv",
     "load_csv_with_schema",
     "load_dataset",
+    "load_image",
     "paper_split",
+    "read_idx",
 ]

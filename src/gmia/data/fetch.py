@@ -39,7 +39,7 @@ CENSUS_COLUMNS = (
 )
 CENSUS_NUMERIC = ("age", "wage per hour", "capital gains", "capital losses", "dividends from stocks",
                   "num persons worked for employer", "weeks worked in year")
-FETCHABLE = ("census",)
+FETCHABLE = ("census", "mnist", "fashion-mnist", "cifar10")  # images: gmia.data.fetch_images
 
 
 def data_dir(cache_root: Path) -> Path:

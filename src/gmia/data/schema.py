@@ -64,16 +64,28 @@ class Feature:
 
 @dataclass(frozen=True)
 class Schema:
-    """Features, class names and label column of an encoded data set."""
+    """Features, class names and label column of an encoded data set.
+
+    ``image`` is ``(channels, height, width)`` for image data: each record's features are then
+    its pixels flattened in that (C, H, W) order, so convolutional models can fold them back
+    and reports can draw them. ``None`` for tabular data.
+    """
 
     features: tuple[Feature, ...]
     classes: tuple[str, ...]
     label: str
+    image: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         # Accept lists (e.g. from JSON) but store tuples so the schema stays hashable.
         object.__setattr__(self, "features", tuple(self.features))
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        if self.image is not None:
+            image = tuple(int(v) for v in self.image)
+            if len(image) != 3 or min(image) < 1 or image[0] * image[1] * image[2] != len(self.features):
+                raise GmiaError(f"image shape {image} does not fit {len(self.features)} features; expected "
+                                "(channels, height, width) whose product is the number of features")
+            object.__setattr__(self, "image", image)
 
     @property
     def n_features(self) -> int:
@@ -94,8 +106,9 @@ class Schema:
         return out
 
     def to_dict(self) -> dict:
-        """JSON-able form; :meth:`from_dict` inverts it exactly."""
-        return {
+        """JSON-able form; :meth:`from_dict` inverts it exactly. ``image`` appears only when set,
+        so tabular schemas (and the fingerprints of their cached models) are as before."""
+        out = {
             "label": self.label,
             "classes": list(self.classes),
             "features": [
@@ -112,12 +125,17 @@ class Schema:
                 for f in self.features
             ],
         }
+        if self.image is not None:
+            out["image"] = list(self.image)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Schema":
         try:
             feats = tuple(Feature(**f) for f in data["features"])
-            return cls(features=feats, classes=tuple(data["classes"]), label=data["label"])
+            image = data.get("image")
+            return cls(features=feats, classes=tuple(data["classes"]), label=data["label"],
+                       image=None if image is None else tuple(image))
         except (KeyError, TypeError) as exc:
             raise GmiaError(f"schema dictionary is malformed ({exc}); expected the output of Schema.to_dict") from None
 

@@ -67,7 +67,7 @@ def render(result: ReproduceResult, console: Console) -> None:
         for j, prow in enumerate(pooled.rows):
             setting, paper_row = _paper_row(result.paper, pooled.delta, pooled.beta, prow.cutoff)
             paper_cells = (
-                str(setting.n_selected) if setting else "",
+                str(setting.n_selected) if setting and setting.n_selected is not None else "",
                 pct(paper_row.precision) if paper_row else "",
                 pct(paper_row.recall) if paper_row else "",
                 "" if paper_row is None or paper_row.tp is None else str(paper_row.tp),

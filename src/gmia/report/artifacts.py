@@ -25,12 +25,27 @@ MAX_CARDS = 40  # record cards per run; a report stays small and fast to open
 
 
 def raw_record(signals: ProtocolSignals, record: int) -> dict[str, str]:
-    """The record as it appeared in the source, for a person to read."""
+    """The record as it appeared in the source, for a person to read (an image's pixels are in
+    :func:`image_of` instead: a table of 784 values reads as nothing)."""
+    schema = signals.dataset.schema
+    if schema.image is not None:
+        return {schema.label: schema.classes[int(signals.dataset.y[record])]}
     try:
         row = signals.dataset.raw().iloc[record]
         return {str(k): str(v) for k, v in row.items()}
     except Exception:  # a data set without decoding information still gets its encoded values
         return {f.name: f"{v:.4g}" for f, v in zip(signals.dataset.schema.features, signals.dataset.x[record])}
+
+
+def image_of(signals: ProtocolSignals, record: int) -> dict | None:
+    """An image record as ``{"shape": [C, H, W], "pixels": [0..255, ...]}`` for the report's
+    image grid (the paper's Figure 12); None for tabular data."""
+    schema = signals.dataset.schema
+    if schema.image is None:
+        return None
+    scale = schema.features[0].scale or 1.0  # encoded pixel x scale = the source's 0..255 value
+    pixels = np.clip(np.rint(signals.dataset.x[record] * scale), 0, 255).astype(np.uint8)
+    return {"shape": list(schema.image), "pixels": pixels.tolist()}
 
 
 class RunRecorder:
@@ -68,7 +83,8 @@ class RunRecorder:
             j = int(np.searchsorted(pool, record))
             self.cards.append({
                 "seed": seed, "record": int(record), "class": int(signals.dataset.y[record]),
-                "features": raw_record(signals, record), "neighbours": int(neighbours[j]),
+                "features": raw_record(signals, record), "image": image_of(signals, record),
+                "neighbours": int(neighbours[j]),
                 "expected_neighbours": float(expected[j]),
                 "reference_losses": signals.reference_loss[:, j].tolist(),
                 "target_losses": signals.target_loss[:, j].tolist(),

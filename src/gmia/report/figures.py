@@ -114,3 +114,25 @@ def pvalue_strip(pvalues: list[float], members: list[bool], cutoff: float) -> st
     ax.set_xticks([0, 1], ["non-member targets", "member targets"])
     ax.set_ylabel("p-value (1e-6 = 0)")
     return to_svg(fig)
+
+
+def image_grid(images: list[dict], titles: list[str], columns: int = 8) -> str:
+    """Records drawn as the images they are (the paper's Figure 12), one titled cell each.
+
+    ``images``: ``{"shape": [C, H, W], "pixels": [...]}`` with 0..255 values in (C, H, W) order.
+    """
+    rows = -(-len(images) // columns)
+    cols = min(columns, len(images))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, title in zip(axes.ravel(), images, titles):
+        c, h, w = img["shape"]
+        pixels = np.asarray(img["pixels"], dtype=np.uint8).reshape(c, h, w)
+        if c == 1:
+            ax.imshow(pixels[0], cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+        else:
+            ax.imshow(np.moveaxis(pixels[:3], 0, -1), interpolation="nearest")
+        ax.set_title(title, fontsize=7)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.15, hspace=0.45)
+    return to_svg(fig)

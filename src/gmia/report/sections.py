@@ -82,7 +82,7 @@ def direct_results(results, records):
             ci = r["precision_ci"]
             rows.append([f"{pooled['delta']:g}", f"{pooled['beta']:g}", f"{r['cutoff']:g}", sum(pooled["n_selected"]),
                          pct(r["precision"]), "-" if ci[0] is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]",
-                         pct(r["recall"]), r["tp"], r["fp"], pp["n_selected"] if pp else "",
+                         pct(r["recall"]), r["tp"], r["fp"], pp["n_selected"] if pp and pp["n_selected"] is not None else "",
                          pct(prow["precision"]) if prow else "", pct(prow["recall"]) if prow else ""])
     seeds = len(results["runs"])
     return ("<h2>Direct inference on the selected records</h2>"
@@ -228,6 +228,25 @@ def attacks(results, records):
 
 
 @section
+def image_grid(results, records):
+    """Image data: every vulnerable record of the cards at a glance, as the paper's Figure 12."""
+    shown = [c for c in results.get("cards", []) if c.get("image")]
+    if not shown:
+        return None
+    cutoff = results.get("decision_cutoff", 0.01)
+    titles = []
+    for c in shown:
+        members = np.asarray(c["members"], dtype=bool)
+        calls = np.asarray(c["p_values"]) < cutoff
+        label = next(iter(c["features"].values()), c["class"])
+        titles.append(f"#{c['record']} '{label}'\nN'={c['neighbours']} TP {int((calls & members).sum())} FP {int((calls & ~members).sum())}")
+    return (f"<h2>Vulnerable records as images ({len(shown)})</h2>"
+            + figure(figures.image_grid([c["image"] for c in shown], titles),
+                     f"Record id, class, neighbours N'_n, and the member targets called (TP) and non-members called (FP) "
+                     f"at p < {cutoff:g}; as the paper's Figure 12"))
+
+
+@section
 def cards(results, records):
     cards = results.get("cards", [])
     if not cards:
@@ -239,7 +258,8 @@ def cards(results, records):
         calls = np.asarray(c["p_values"]) < cutoff
         tp, fp = int((calls & members).sum()), int((calls & ~members).sum())
         kv = "".join(f"<div><b>{esc(k)}</b>: {esc(v)}</div>" for k, v in c["features"].items())
-        figs = figure(figures.loss_histogram(c["reference_losses"], c["target_losses"], c["members"], c.get("positive_losses")),
+        figs = figure(figures.image_grid([c["image"]], [f"record {c['record']}"], columns=1), "The record") if c.get("image") else ""
+        figs += figure(figures.loss_histogram(c["reference_losses"], c["target_losses"], c["members"], c.get("positive_losses")),
                       "Reference losses and the targets' losses")
         figs += figure(figures.pvalue_strip(c["p_values"], c["members"], cutoff),
                        f"p-value per target, {c.get('p_label', 'direct test')}; dashed: cutoff {cutoff:g}")

@@ -70,7 +70,7 @@ def clipped_gradient_sum(
             if i < layers - 1:
                 h = act(z)
                 if dropout > 0:  # the masks stacked.forward would draw, in the same order
-                    keep = torch.rand(h.shape, generator=generator) >= dropout
+                    keep = torch.rand(h.shape, generator=generator).to(h.device) >= dropout
                     h = h * keep / (1.0 - dropout)
         k, width, c = outputs[-1].shape
         losses = F.cross_entropy(outputs[-1].reshape(-1, c), yb.reshape(-1), reduction="none").view(k, width)
@@ -92,6 +92,7 @@ def privatise(grads: dict[str, torch.Tensor], clip: float, noise: float, expecte
     out = {}
     for name, g in grads.items():
         if noise > 0:
-            g = g + torch.randn(g.shape, generator=generator) * (noise * clip)
+            # Drawn on the CPU generator whatever the device, so a seed fixes the noise everywhere.
+            g = g + torch.randn(g.shape, generator=generator).to(g.device) * (noise * clip)
         out[name] = g / expected_batch
     return out

@@ -36,15 +36,15 @@ class ChunkJob:
 
 def train_chunk_bytes(x: np.ndarray, y: np.ndarray, index_sets: np.ndarray, spec_json: dict, seed: int, n_classes: int,
                       init: dict | None, key: str, chunk: int, threads: int | None = None,
-                      on_step: Callable[[int], None] | None = None) -> bytes:
-    """Train one chunk and return its safetensors bytes (the store's chunk file)."""
+                      on_step: Callable[[int], None] | None = None, device: str = "cpu") -> bytes:
+    """Train one chunk on ``device`` and return its safetensors bytes (the store's chunk file)."""
     from gmia.zoo.spec import TrainSpec
     from gmia.zoo.trainer import train_stack
 
     if threads is not None:
         torch.set_num_threads(threads)
     params = train_stack(torch.as_tensor(x), torch.as_tensor(y), index_sets, TrainSpec(**spec_json), seed, n_classes,
-                         init=init, on_step=on_step)
+                         init=init, on_step=on_step, device=device)
     tensors = {n: p.contiguous() for n, p in params.items()}
     tensors["index_sets"] = torch.from_numpy(np.ascontiguousarray(index_sets, dtype=np.int64))
     return save(tensors, metadata={"key": key, "chunk": str(chunk)})
@@ -62,7 +62,7 @@ class LocalExecutor:
             data = train_chunk_bytes(
                 payload["x"], payload["y"], payload["index_sets"][job.start : job.end], payload["spec"], job.seed,
                 payload["n_classes"], _init_slice(payload["init"], job), payload["key"], job.chunk,
-                on_step=(lambda n, m=m: tick(n * m)) if tick else None,
+                on_step=(lambda n, m=m: tick(n * m)) if tick else None, device=payload["device"],
             )
             write(job, data)
 
@@ -75,6 +75,7 @@ class RayExecutor:
     """One Ray task per chunk on the cluster at ``address`` (``None``: start one on this machine).
 
     ``cpus_per_task`` is also the task's torch thread count. Progress advances by whole chunks.
+    With ``--device cuda`` each task asks Ray for one GPU, so a task runs only where one is free.
     """
 
     name = "ray"
@@ -103,13 +104,14 @@ class RayExecutor:
     def run(self, jobs: list[ChunkJob], payload: dict, write: Callable[[ChunkJob, bytes], None],
             tick: Callable[[int], None] | None) -> None:
         ray = self._connect()
-        task = ray.remote(num_cpus=self.cpus_per_task, max_retries=self.max_retries)(train_chunk_bytes)
+        gpus = 1 if payload["device"].startswith("cuda") else 0
+        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries)(train_chunk_bytes)
         shared = {name: ray.put(payload[name]) for name in ("x", "y")}
         pending = {}
         for job in jobs:
             ref = task.remote(shared["x"], shared["y"], payload["index_sets"][job.start : job.end], payload["spec"],
                               job.seed, payload["n_classes"], _init_slice(payload["init"], job), payload["key"], job.chunk,
-                              self.cpus_per_task)
+                              self.cpus_per_task, device="cuda" if gpus else "cpu")
             pending[ref] = job
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gmia.errors import GmiaError
 
@@ -23,6 +23,11 @@ class TrainSpec(BaseModel):
     Parameters
     ----------
     hidden : sizes of the hidden layers; ``()`` is softmax regression (the paper's Cancer model).
+    conv : output channels of each convolution block (``kernel``×``kernel`` convolution with
+        'same' padding, the activation, then 2×2 max pooling), run before the hidden layers;
+        ``()`` for none. The paper's MNIST model is ``conv=(32, 64), hidden=(1024,)``.
+    kernel : the convolutions' kernel size (odd).
+    image : ``(channels, height, width)`` the flat features fold into; required with ``conv``.
     activation : non-linearity after each hidden layer.
     optimizer, lr, momentum : the optimiser (momentum is used by SGD only).
     steps : number of SGD steps (the paper's "epochs" read as steps, GMIA.md CHOICE).
@@ -40,6 +45,9 @@ class TrainSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     hidden: tuple[int, ...] = ()
+    conv: tuple[int, ...] = ()
+    kernel: int = Field(5, ge=1)
+    image: tuple[int, int, int] | None = None
     activation: Activation = "tanh"
     optimizer: Optimizer = "adam"
     lr: float = Field(1e-3, gt=0)
@@ -52,27 +60,46 @@ class TrainSpec(BaseModel):
     dp_noise: float = Field(0.0, ge=0)
     dp_sampling: Literal["poisson", "shuffle"] = "poisson"
 
-    @field_validator("hidden")
+    @field_validator("hidden", "conv")
     @classmethod
     def _positive_layers(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if any(h < 1 for h in v):
-            raise ValueError("every hidden layer size must be at least 1")
+            raise ValueError("every layer size must be at least 1")
         return v
+
+    @model_validator(mode="after")
+    def _convolution_fits(self) -> "TrainSpec":
+        if not self.conv:
+            return self
+        if self.image is None:
+            raise ValueError("convolution layers need the image shape (channels, height, width)")
+        if min(self.image) < 1 or self.kernel % 2 == 0:
+            raise ValueError(f"image {self.image} and kernel {self.kernel} are invalid; expected positive sizes and an odd kernel")
+        if min(self.image[1:]) >> len(self.conv) < 1:
+            raise ValueError(f"{len(self.conv)} 2x2 poolings leave nothing of a {self.image[1]}x{self.image[2]} image")
+        if self.dp_clip is not None:
+            # Per-record clipping here relies on the rank-1 gradient of linear layers (gmia.zoo.dp).
+            raise ValueError("DP-SGD is implemented for fully connected models only, not with convolution layers")
+        return self
 
     @property
     def family(self) -> str:
-        return "mlp" if self.hidden else "logreg"
+        return "cnn" if self.conv else "mlp" if self.hidden else "logreg"
 
     @property
     def private(self) -> bool:
         return self.dp_clip is not None
 
     def canonical_json(self) -> str:
-        """Stable JSON used in content hashes: same spec, same string. Without DP the DP fields
-        are left out, so stacks stored before DP existed keep their keys."""
+        """Stable JSON used in content hashes: same spec, same string. Fields a spec does not use
+        are left out (DP without DP, convolution without it), so stacks stored before those
+        fields existed keep their keys."""
         data = self.model_dump(mode="json")
         if not self.private:
             for name in ("dp_clip", "dp_noise", "dp_sampling"):
+                data.pop(name)
+        if not self.conv:  # likewise for the convolution fields, added after DP
+            for name in ("conv", "kernel", "image"):
                 data.pop(name)
         return json.dumps(data, sort_keys=True)
 

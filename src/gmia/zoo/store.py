@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 from gmia.errors import GmiaError
 from gmia.zoo.spec import TrainSpec
 from gmia.zoo.executors import ChunkJob, LocalExecutor
+from gmia.zoo.trainer import resolve_device
 from gmia.zoo.zoo import Zoo
 
 FORMAT_VERSION = 1
@@ -81,10 +82,16 @@ def chunk_seed(seed: int, chunk: int) -> int:
 
 
 class ZooStore:
-    """Trains stacks on demand and keeps them under ``root/<key>/``."""
+    """Trains stacks on demand and keeps them under ``root/<key>/``.
 
-    def __init__(self, root: str | os.PathLike | None = None, executor=None):
+    ``device`` (cpu, cuda) is where stacks train and where the stacks it returns compute their
+    logits. It is not part of a stack's key: a stack is the same training recipe wherever it
+    ran, so a stack trained on a GPU is reused on a CPU and the other way round.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, executor=None, device: str = "cpu"):
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.device = str(resolve_device(device))
         check_writable(self.root, "cache directory", " (pass another with --cache-dir)", create=True)
         self.executor = executor if executor is not None else LocalExecutor()
 
@@ -148,6 +155,7 @@ class ZooStore:
             "n_classes": n_classes,
             "chunks": len(chunks),
             "init": init.key if init is not None else None,
+            "device": self.device,
         }
         if not (folder / "meta.json").exists():
             atomic_write_json(folder / "meta.json", meta)
@@ -159,7 +167,8 @@ class ZooStore:
             tick = progress(f"training {name}", total, done) if progress else None
             payload = {"x": np.ascontiguousarray(x, dtype=np.float32), "y": np.ascontiguousarray(y, dtype=np.int64),
                        "index_sets": index_sets, "spec": spec.model_dump(mode="json"), "n_classes": n_classes,
-                       "init": init.params if init is not None else None, "key": key, "steps": spec.steps}
+                       "init": init.params if init is not None else None, "key": key, "steps": spec.steps,
+                       "device": self.device}
             self.executor.run(todo, payload, lambda job, data: atomic_write_bytes(folder / f"chunk_{job.chunk:04d}.safetensors", data), tick)
         return self.load(key)
 
@@ -179,4 +188,5 @@ class ZooStore:
             n_records=meta["n_records"],
             n_classes=meta["n_classes"],
             key=key,
+            device=self.device,
         )

@@ -48,8 +48,28 @@ def iter_batches(
 
 def make_optimizer(params: list[torch.Tensor], spec: TrainSpec) -> torch.optim.Optimizer:
     if spec.optimizer == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, fused=True)
+        return torch.optim.Adam(params, lr=spec.lr, fused=True)  # fused exists on CPU and CUDA
     return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum)
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` (``cuda:N`` for one GPU of several), checked before any work starts."""
+    text = str(name).strip().lower()
+    if text.split(":")[0] not in DEVICES:
+        raise GmiaError(f"unknown device {name!r}; expected one of: {', '.join(DEVICES)}")
+    if text.startswith("cuda") and not torch.cuda.is_available():
+        raise GmiaError(f"device {name!r} was asked for but this torch build sees no CUDA GPU "
+                        f"(torch {torch.__version__}); expected --device cpu here, or a CUDA build of torch on a GPU machine")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise GmiaError(f"device {name!r} is not a valid torch device; expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise GmiaError(f"device {name!r} does not exist; expected an index below {torch.cuda.device_count()}")
+    return device
 
 
 def train_stack(
@@ -61,6 +81,7 @@ def train_stack(
     n_classes: int,
     init: dict[str, torch.Tensor] | None = None,
     on_step: Callable[[int], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, torch.Tensor]:
     """Train ``len(index_sets)`` models of ``spec`` at once and return their stacked parameters.
 
@@ -71,7 +92,12 @@ def train_stack(
     seed : fixes initialisation, batch order and dropout masks.
     init : start from these parameters instead of a fresh initialisation (further training).
     on_step : called with the number of steps just done (for progress bars).
+    device : where the models train. Initialisation and batch order come from a CPU generator
+        on every device, so only the arithmetic differs. On CUDA the forward pass runs under
+        bfloat16 autocast (mixed precision: losses, softmax and the optimiser stay float32);
+        the parameters returned are float32 on the CPU either way.
     """
+    device = torch.device(device)
     index_sets = torch.as_tensor(np.asarray(index_sets), dtype=torch.int64)
     k = index_sets.shape[0]
     generator = torch.Generator().manual_seed(int(seed))
@@ -79,20 +105,24 @@ def train_stack(
         params = stacked.init_params(spec, k, x.shape[1], n_classes, generator)
     else:
         params = {name: p.detach().clone() for name, p in init.items()}
-    for p in params.values():
-        p.requires_grad_(True)
+    params = {name: p.to(device).requires_grad_(True) for name, p in params.items()}
     optimizer = make_optimizer(list(params.values()), spec)
     report_every = max(1, spec.steps // 100)
+    x, y = x.to(device), y.to(device)
     if spec.private:
         _train_private(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
-        return {name: p.detach() for name, p in params.items()}
+        return {name: p.detach().cpu() for name, p in params.items()}
+    # Dropout masks must come from a generator on the device; on the CPU it is the one above,
+    # so CPU results are what they were before devices existed.
+    masks = generator if device.type == "cpu" else torch.Generator(device).manual_seed(int(seed))
     for step, batch in enumerate(iter_batches(index_sets, spec.batch_size, spec.steps, generator), 1):
-        flat = batch.reshape(-1)
+        flat = batch.reshape(-1).to(device, non_blocking=True)
         # index_select is several times faster than x[batch] for a 2-D index on CPU.
         xb = torch.index_select(x, 0, flat).view(k, spec.batch_size, -1)
-        logits = stacked.forward(params, xb, spec.activation, spec.dropout, generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = stacked.forward(params, xb, spec.activation, spec.dropout, masks, spec.image)
         # Sum over models of each model's mean loss: gradients stay per model.
-        loss = F.cross_entropy(logits.reshape(-1, n_classes), torch.index_select(y, 0, flat), reduction="sum")
+        loss = F.cross_entropy(logits.float().reshape(-1, n_classes), torch.index_select(y, 0, flat), reduction="sum")
         loss = loss / spec.batch_size
         if spec.l2 > 0:
             loss = loss + spec.l2 * stacked.weight_penalty(params)
@@ -100,7 +130,7 @@ def train_stack(
         loss.backward()
         optimizer.step()
         _report(on_step, step, spec.steps, report_every)
-    return {name: p.detach() for name, p in params.items()}
+    return {name: p.detach().cpu() for name, p in params.items()}
 
 
 def _report(on_step: Callable[[int], None] | None, step: int, steps: int, every: int) -> None:
@@ -129,7 +159,8 @@ def _train_private(x, y, index_sets, spec: TrainSpec, params, optimizer, generat
     """DP-SGD steps (gmia.zoo.dp): clipped per-record gradients, noise, then the optimiser."""
     k = index_sets.shape[0]
     for step, (batch, weight) in enumerate(_private_batches(index_sets, spec, generator), 1):
-        flat = batch.reshape(-1)
+        flat = batch.reshape(-1).to(x.device)
+        weight = weight.to(x.device)
         xb = torch.index_select(x, 0, flat).view(k, batch.shape[1], -1)
         yb = torch.index_select(y, 0, flat).view(k, batch.shape[1])
         summed, _ = dp.clipped_gradient_sum(params, xb, yb, weight, spec.activation, spec.dp_clip, spec.dropout, generator)

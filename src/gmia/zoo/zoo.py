@@ -26,6 +26,7 @@ class Zoo:
     n_records: int
     n_classes: int
     key: str = ""
+    device: str = "cpu"  # where logits are computed; the parameters themselves stay on the CPU
 
     @property
     def n_models(self) -> int:
@@ -51,13 +52,26 @@ class Zoo:
             n_records=self.n_records,
             n_classes=self.n_classes,
             key=f"{self.key}[subset]",
+            device=self.device,
         )
 
     @torch.no_grad()
-    def logits(self, x: np.ndarray, block: int = 8192) -> np.ndarray:
-        """``[K, len(x), C]`` float32 logits of every model on every row of ``x``."""
+    def logits(self, x: np.ndarray, block: int | None = None) -> np.ndarray:
+        """``[K, len(x), C]`` float32 logits of every model on every row of ``x``.
+
+        In float32 on every device (no mixed precision): these logits are the selection's
+        features and the losses the p-values are computed from. ``block`` rows at a time; by
+        default as many as keep the largest activation near 256 MB (4 GB on a GPU), which
+        for 100 CNNs is a few dozen records.
+        """
+        device = torch.device(self.device)
+        if block is None:
+            budget = (1 << 30) if device.type == "cuda" else (1 << 26)
+            block = int(min(8192, max(1, budget // stacked.activation_floats(self.spec, self.n_models))))
+        params = {name: p.to(device) for name, p in self.params.items()}
         xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         out = np.empty((self.n_models, xt.shape[0], self.n_classes), dtype=np.float32)
         for s in range(0, xt.shape[0], block):
-            out[:, s : s + block] = stacked.forward(self.params, xt[s : s + block], self.spec.activation).numpy()
+            part = stacked.forward(params, xt[s : s + block].to(device), self.spec.activation, image=self.spec.image)
+            out[:, s : s + block] = part.cpu().numpy()
         return out
