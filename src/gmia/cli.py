@@ -56,7 +56,7 @@ def _register(group: typer.Typer, factory, name: str, doc: str) -> None:
 
 def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = None):
     from gmia.data import load_csv_with_schema, load_dataset
-    from gmia.data.fetch import FETCHABLE, census_paths
+    from gmia.data.fetch import census_paths
     from gmia.data.registry import IMAGE_SETS, load_image
     from gmia.zoo.store import default_cache_dir
 
@@ -66,7 +66,7 @@ def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = Non
         return load_csv_with_schema(name, schema)
     if name.strip().lower() in IMAGE_SETS:
         return load_image(name, cache_root or default_cache_dir())
-    if name.strip().lower() in FETCHABLE:
+    if name.strip().lower() == "census":
         csv_path, schema_path = census_paths(cache_root or default_cache_dir())
         if not csv_path.exists():
             raise GmiaError(f"data set {name!r} is not in {str(csv_path.parent)!r} yet; expected `gmia data fetch {name}` "
@@ -162,7 +162,7 @@ def _table_command(table: str):
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap",
         selection_features: FeaturesOpt = "logits",
     ):
-        from gmia.experiments.paper import PRESETS
+        from gmia.experiments.paper import PRESETS, table1_thresholds
         from gmia.experiments.render import render
         from gmia.experiments.reproduce import paper_settings, reproduce
         from gmia.progress import StepProgress
@@ -177,9 +177,8 @@ def _table_command(table: str):
         spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
         k, targets = _sizes(reduced, k, targets)
         if delta is not None or beta is not None or not preset:
-            d = delta if delta is not None else (preset.table1.delta if preset else 0.1)
-            b = beta if beta is not None else (preset.table1.beta if preset else 0.1)
-            settings = ((d, b),)
+            d0, b0 = table1_thresholds(data.name)
+            settings = ((delta if delta is not None else d0, beta if beta is not None else b0),)
         else:
             settings = tuple((s.delta, s.beta) for s in paper_settings(table, data.name))
         if cutoff:
@@ -226,6 +225,7 @@ def table3(
     from dataclasses import asdict
 
     from gmia.attacks.indirect import IndirectConfig
+    from gmia.experiments.paper import training_spec
     from gmia.experiments.table3 import render_table3, run_table3
     from gmia.progress import StepProgress
 
@@ -240,7 +240,7 @@ def table3(
                          sigma=sigma, positive_steps=positive_steps, record_rate=record_rate,
                          correlation=correlation)
     with StepProgress(console) as progress:
-        result = run_table3(data, reduced.spec if reduced else preset.spec, store, cfg, record=record, k=k, n_targets=targets, seed=seed,
+        result = run_table3(data, training_spec(data.name, reduced), store, cfg, record=record, k=k, n_targets=targets, seed=seed,
                             cutoffs=tuple(cutoff) if cutoff else (0.01, 0.1), delta=preset.table1.delta,
                             beta=preset.table1.beta, out=out, progress=progress.task, on_stage=progress.stage)
     render_table3(result, console)
@@ -428,7 +428,7 @@ def audit(
     from gmia.audit import AuditConfig, run_audit
     from gmia.errors import ResumableError
     from gmia.experiments.audit_render import render_audit
-    from gmia.experiments.paper import PRESETS
+    from gmia.experiments.paper import PRESETS, table1_thresholds
     from gmia.progress import StepProgress
 
     console = _console()
@@ -441,9 +441,9 @@ def audit(
     reduced = _scale(console, data.name, scale, device)
     spec = _spec(data.name, steps, optimizer, lr, batch_size, l2, dropout, hidden, reduced)
     k, _ = _sizes(reduced, k, None)
+    d0, b0 = table1_thresholds(data.name)
     cfg = AuditConfig(
-        k=k, delta=delta if delta is not None else (preset.table1.delta if preset else 0.1),
-        beta=beta if beta is not None else (preset.table1.beta if preset else 0.1), scaling=scaling,
+        k=k, delta=delta if delta is not None else d0, beta=beta if beta is not None else b0, scaling=scaling,
         features=selection_features, cutoff=cutoff, tail=tail, seed=seed, pool_size=pool_size, train_size=train_size,
         reference_sampling=reference_sampling, max_records=max_records, attack=attack, indirect_records=indirect_records,
         indirect=IndirectConfig(theta=theta if theta is not None else (preset.theta if preset else 0.9)),
@@ -542,16 +542,16 @@ def _paper_defence_command(table: str):
         selection_features: FeaturesOpt = "logits",
     ):
         from gmia.defenses import grid
-        from gmia.experiments.paper import TABLE4, TABLE5
+        from gmia.experiments.paper import TABLE4, TABLE5, training_spec
 
         console = _console()
         out = _out(out, table, dataset)
         store = _setup(cache_dir, out, executor, ray_address, device)
         data = _dataset(dataset, None, store.root)
-        preset = _preset(data.name)
+        _preset(data.name)  # refuses a data set without a paper setup
         reduced = _scale(console, data.name, scale, device)
         k, targets = _sizes(reduced, k, targets)
-        spec = reduced.spec if reduced else preset.spec
+        spec = training_spec(data.name, reduced)
         other = "" if data.name == "mnist" else f"{data.name} instead of MNIST; "
         if table == "table4":
             paper, values = TABLE4, (spec.steps // 10, spec.steps)
@@ -574,9 +574,9 @@ def _paper_defence_command(table: str):
 
 
 _register(reproduce_app, _paper_defence_command, "table4",
-          "Training length as a defence (the paper's Table 4, MNIST), run on Adult or Cancer.")
+          "Training length as a defence (the paper's Table 4, MNIST), on MNIST or scaled down to Adult or Cancer.")
 _register(reproduce_app, _paper_defence_command, "table5",
-          "L2 regularisation as a defence (the paper's Table 5, MNIST), run on Adult or Cancer.")
+          "L2 regularisation as a defence (the paper's Table 5, MNIST), on MNIST or scaled down to Adult or Cancer.")
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Data sets too large to bundle.")

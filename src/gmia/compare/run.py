@@ -28,7 +28,7 @@ from gmia.compare.metrics import FPRS, RocSummary, bootstrap_weights, fpr_thresh
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, run_selection
-from gmia.experiments.paper import PRESETS, TABLE7
+from gmia.experiments.paper import PRESETS, TABLE7, table1_thresholds
 from gmia.report.curves import pr_points, roc_points
 from gmia.protocol import Timer, build_signals, check_k, check_targets
 from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
@@ -82,9 +82,10 @@ class CompareResult:
 def compare_defaults(dataset_name: str) -> dict:
     """The paper's δ, β, cutoffs (Table 1) and Shokri confidence (Table 7) for a bundled set."""
     preset, paper7 = PRESETS.get(dataset_name), TABLE7.get(dataset_name)
+    delta, beta = table1_thresholds(dataset_name)
     return {
-        "delta": preset.table1.delta if preset else 0.1,
-        "beta": preset.table1.beta if preset else 0.1,
+        "delta": delta,
+        "beta": beta,
         "cutoffs": preset.table1_cutoffs if preset else (0.01,),
         "shokri_confidence": paper7.confidence if paper7 else DEFAULT_CONFIDENCE,
     }

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from gmia.data.bundled import load_adult, load_cancer
+from gmia.data.fetch_images import IMAGE_SETS, fetch_image_set, image_dir, is_fetched, read_cached
+from gmia.data.images import image_dataset
 from gmia.data.schema import Dataset
 from gmia.errors import GmiaError
 
@@ -53,7 +55,6 @@ DATASETS: dict[str, dict] = {
 }
 
 _LOADERS: dict[str, Callable[[], Dataset]] = {"adult": load_adult, "cancer": load_cancer}
-IMAGE_SETS = ("mnist", "fashion-mnist", "cifar10")  # in the cache: see load_image
 
 
 def load_dataset(name: str) -> Dataset:
@@ -82,9 +83,6 @@ def load_image(name: str, cache_root: Path, progress: Callable[[str], None] = _t
     ``progress``, stderr by default so piped output stays clean); CIFAR-10 has to be fetched by
     hand from the user's files, since no registry here has it.
     """
-    from gmia.data.fetch_images import fetch_image_set, image_dir, is_fetched, read_cached
-    from gmia.data.images import image_dataset
-
     key = str(name).strip().lower()
     if key not in IMAGE_SETS:
         raise GmiaError(f"unknown image data set {name!r}; expected one of: {', '.join(IMAGE_SETS)}")

@@ -178,6 +178,12 @@ CPU_SCALE: dict[str, Scale] = {
 }
 
 
+def table1_thresholds(dataset_name: str) -> tuple[float, float]:
+    """The selection thresholds (δ, β) of the paper's Table 1 for a known set; (0.1, 0.1) otherwise."""
+    preset = PRESETS.get(dataset_name)
+    return (preset.table1.delta, preset.table1.beta) if preset else (0.1, 0.1)
+
+
 def scaled_preset(dataset_name: str, scale: str | None, device: str) -> tuple[str, Scale | None]:
     """Which scale runs (``None``: the paper's, unless there is a CPU setup and no GPU) and its setup."""
     if scale is not None:

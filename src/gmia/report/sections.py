@@ -227,6 +227,13 @@ def attacks(results, records):
     return out
 
 
+def card_calls(card: dict, cutoff: float) -> tuple[int, int]:
+    """(TP, FP) of a record card: member and non-member targets with p below ``cutoff``."""
+    members = np.asarray(card["members"], dtype=bool)
+    calls = np.asarray(card["p_values"]) < cutoff
+    return int((calls & members).sum()), int((calls & ~members).sum())
+
+
 @section
 def image_grid(results, records):
     """Image data: every vulnerable record of the cards at a glance, as the paper's Figure 12."""
@@ -236,10 +243,9 @@ def image_grid(results, records):
     cutoff = results.get("decision_cutoff", 0.01)
     titles = []
     for c in shown:
-        members = np.asarray(c["members"], dtype=bool)
-        calls = np.asarray(c["p_values"]) < cutoff
         label = next(iter(c["features"].values()), c["class"])
-        titles.append(f"#{c['record']} '{label}'\nN'={c['neighbours']} TP {int((calls & members).sum())} FP {int((calls & ~members).sum())}")
+        tp, fp = card_calls(c, cutoff)
+        titles.append(f"#{c['record']} '{label}'\nN'={c['neighbours']} TP {tp} FP {fp}")
     return (f"<h2>Vulnerable records as images ({len(shown)})</h2>"
             + figure(figures.image_grid([c["image"] for c in shown], titles),
                      f"Record id, class, neighbours N'_n, and the member targets called (TP) and non-members called (FP) "
@@ -255,8 +261,7 @@ def cards(results, records):
     out = [f"<h2>Vulnerable records ({len(cards)})</h2>"]
     for c in cards:
         members = np.asarray(c["members"], dtype=bool)
-        calls = np.asarray(c["p_values"]) < cutoff
-        tp, fp = int((calls & members).sum()), int((calls & ~members).sum())
+        tp, fp = card_calls(c, cutoff)
         kv = "".join(f"<div><b>{esc(k)}</b>: {esc(v)}</div>" for k, v in c["features"].items())
         figs = figure(figures.image_grid([c["image"]], [f"record {c['record']}"], columns=1), "The record") if c.get("image") else ""
         figs += figure(figures.loss_histogram(c["reference_losses"], c["target_losses"], c["members"], c.get("positive_losses")),
