@@ -43,7 +43,7 @@ from gmia.data.fetch import fetch_census
 from gmia.select import logit_features, select_vulnerable
 from gmia.signals import log_loss
 from gmia.zoo import TrainSpec, ZooStore
-from gmia.zoo.store import default_cache_dir
+from gmia.io import default_cache_dir
 
 
 def max_rss_mb() -> float:

@@ -53,7 +53,7 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from gmia.data import load_dataset  # noqa: E402
-from gmia.experiments.paper import PRESETS  # noqa: E402
+from gmia.paper import PRESETS  # noqa: E402
 from gmia.zoo import iter_batches, train_stack  # noqa: E402
 from gmia.zoo import stacked as stacked_model  # noqa: E402
 

@@ -11,7 +11,7 @@ from gmia.compare.metrics import bootstrap_weights
 from gmia.compare.run import COMPARE_ATTACKS
 from gmia.data import load_dataset
 from gmia.errors import GmiaError
-from gmia.experiments.paper import PRESETS
+from gmia.paper import PRESETS
 from gmia.roc import roc_summary
 from gmia.zoo import ZooStore
 

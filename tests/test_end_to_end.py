@@ -7,7 +7,7 @@ import pytest
 
 from gmia.cli import main
 from gmia.data import load_dataset
-from gmia.experiments.paper import PRESETS
+from gmia.paper import PRESETS
 from gmia.experiments.reproduce import reproduce
 from gmia.zoo import ZooStore
 

@@ -11,7 +11,7 @@ import torch
 from gmia.attacks.indirect import IMAGE_SIGMA, IndirectConfig, query_sigma
 from gmia.cli import main
 from gmia.data.images import image_dataset
-from gmia.experiments.paper import CPU_SCALE, PRESETS, scaled_preset
+from gmia.paper import CPU_SCALE, PRESETS, scaled_preset
 from gmia.errors import GmiaError
 from gmia.model import Model
 from gmia.queries import gaussian_queries, same_record

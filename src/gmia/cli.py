@@ -58,7 +58,7 @@ def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = Non
     from gmia.data import load_csv_with_schema, load_dataset
     from gmia.data.fetch import census_paths
     from gmia.data.registry import IMAGE_SETS, load_image
-    from gmia.zoo.store import default_cache_dir
+    from gmia.io import default_cache_dir
 
     if name.lower().endswith(".csv"):
         if schema is None:
@@ -77,7 +77,7 @@ def _dataset(name: str, schema: Optional[Path], cache_root: Optional[Path] = Non
 
 def _preset(name: str):
     """The paper's setup of a data set; commands that reproduce a table need one."""
-    from gmia.experiments.paper import PRESETS
+    from gmia.paper import PRESETS
 
     if name not in PRESETS:
         raise GmiaError(f"data set {name!r} has no paper setup; expected one of: {', '.join(PRESETS)}")
@@ -103,7 +103,7 @@ def _setup(cache_dir, out: Path, executor: str = "local", ray_address: Optional[
     """Check the cache and output folders, the executor and the device before any work, so bad input fails at once."""
     from gmia.zoo import ZooStore
     from gmia.zoo.executors import make_executor
-    from gmia.zoo.store import check_writable
+    from gmia.io import check_writable
 
     store = ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device)
     check_writable(out, "output folder")
@@ -111,7 +111,7 @@ def _setup(cache_dir, out: Path, executor: str = "local", ray_address: Optional[
 
 
 def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden, scale=None):
-    from gmia.experiments.paper import training_spec
+    from gmia.paper import training_spec
 
     return training_spec(name, scale, steps=steps, optimizer=optimizer, lr=lr, batch_size=batch_size, l2=l2,
                          dropout=dropout, hidden=None if hidden is None else _parse_hidden(hidden))
@@ -119,7 +119,7 @@ def _spec(name, steps, optimizer, lr, batch_size, l2, dropout, hidden, scale=Non
 
 def _scale(console: Console, name: str, scale: Optional[str], device: str):
     """The reduced setup `--scale cpu` stands for (None: the paper's), said in the output."""
-    from gmia.experiments.paper import CPU_SCALE, scaled_preset
+    from gmia.paper import CPU_SCALE, scaled_preset
 
     _, reduced = scaled_preset(name, scale, device)
     if reduced is not None:
@@ -162,11 +162,11 @@ def _table_command(table: str):
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = "bootstrap",
         selection_features: FeaturesOpt = "logits",
     ):
-        from gmia.experiments.paper import PRESETS, table1_thresholds
-        from gmia.experiments.render import render
+        from gmia.paper import PRESETS, table1_thresholds
+        from gmia.console.reproduce import render
         from gmia.experiments.reproduce import paper_settings, reproduce
-        from gmia.progress import StepProgress
-        from gmia.report import RunRecorder
+        from gmia.console.progress import StepProgress
+        from gmia.run_records import RunRecorder
 
         console = _console()
         out = _out(out, table, dataset)
@@ -225,9 +225,10 @@ def table3(
     from dataclasses import asdict
 
     from gmia.attacks.indirect import IndirectConfig
-    from gmia.experiments.paper import training_spec
-    from gmia.experiments.table3 import render_table3, run_table3
-    from gmia.progress import StepProgress
+    from gmia.paper import training_spec
+    from gmia.console.table3 import render_table3
+    from gmia.experiments.table3 import run_table3
+    from gmia.console.progress import StepProgress
 
     console = _console()
     out = _out(out, "table3", dataset)
@@ -265,9 +266,9 @@ def _compare_command(view: str):
         attack: Annotated[Optional[list[str]], typer.Option(help="attack to run; repeat for several (default: all; gmia-direct is always needed)")] = None,
     ):
         from gmia.compare import run_compare
-        from gmia.experiments.compare_render import render_compare, render_table7
-        from gmia.experiments.paper import TABLE7
-        from gmia.progress import StepProgress
+        from gmia.console.compare import render_compare, render_table7
+        from gmia.paper import TABLE7
+        from gmia.console.progress import StepProgress
 
         console = _console()
         out = _out(out, view, dataset)
@@ -309,7 +310,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     import time
 
     from gmia.report import build_report, load_run
-    from gmia.zoo.store import atomic_write_bytes
+    from gmia.io import atomic_write_bytes
 
     start = time.perf_counter()
     results, records = load_run(run_dir)
@@ -333,9 +334,9 @@ def model_train(
     lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None,
 ):
     """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file."""
-    from gmia.progress import StepProgress
+    from gmia.console.progress import StepProgress
     from gmia.target_model import train_target, write_target
-    from gmia.zoo.store import check_writable
+    from gmia.io import check_writable
 
     console = _console()
     check_writable(out.parent, "output folder")
@@ -363,7 +364,7 @@ def keys_add(
     import os
 
     from gmia.serve import add_key
-    from gmia.zoo.store import atomic_write_bytes
+    from gmia.io import atomic_write_bytes
 
     key = add_key(keys_file, name, budget, rate, burst)
     if key_out is not None:
@@ -427,9 +428,9 @@ def audit(
     from gmia.attacks.indirect import IndirectConfig
     from gmia.audit import AuditConfig, run_audit
     from gmia.errors import ResumableError
-    from gmia.experiments.audit_render import render_audit
-    from gmia.experiments.paper import PRESETS, table1_thresholds
-    from gmia.progress import StepProgress
+    from gmia.console.audit import render_audit
+    from gmia.paper import PRESETS, table1_thresholds
+    from gmia.console.progress import StepProgress
 
     console = _console()
     if (target_url is None) == (target_model is None):
@@ -488,10 +489,10 @@ AccountantOpt = Annotated[str, typer.Option(help="privacy accountant: rdp or prv
 
 def _defend(view: str, data, spec, store, out, console, settings, delta, beta, cutoff, features, k, targets, seed,
             pool_size, chunk_size, dp_clip, dp_delta, accountant, scaling="n_over_nprime", tail="pchip", paper=None):
-    from gmia.defenses.figure import tradeoff_figure
+    from gmia.report.tradeoff import tradeoff_figure
     from gmia.defenses.run import run_defend
-    from gmia.experiments.defend_render import render_defend
-    from gmia.progress import StepProgress
+    from gmia.console.defend import render_defend
+    from gmia.console.progress import StepProgress
 
     with StepProgress(console) as progress:
         result = run_defend(data, spec, store, settings, k=k, n_targets=targets, seed=seed, delta=delta, beta=beta,
@@ -519,7 +520,7 @@ def defend(
 ):
     """Defences swept over the paper's protocol: test accuracy against GMIA's success, a table and a figure."""
     from gmia.defenses import grid
-    from gmia.experiments.paper import DEFEND_THRESHOLDS
+    from gmia.paper import DEFEND_THRESHOLDS
 
     console = _console()
     settings = grid(sweep)  # bad sweeps fail before any folder or model is touched
@@ -542,7 +543,7 @@ def _paper_defence_command(table: str):
         selection_features: FeaturesOpt = "logits",
     ):
         from gmia.defenses import grid
-        from gmia.experiments.paper import TABLE4, TABLE5, training_spec
+        from gmia.paper import TABLE4, TABLE5, training_spec
 
         console = _console()
         out = _out(out, table, dataset)
@@ -595,7 +596,7 @@ def data_fetch(
     from gmia.data.fetch import FETCHABLE, fetch_census
     from gmia.data.fetch_images import fetch_image_set
     from gmia.errors import check_choice
-    from gmia.zoo.store import check_writable, default_cache_dir
+    from gmia.io import check_writable, default_cache_dir
 
     check_choice("data set to fetch", name, FETCHABLE)
     root = cache_dir or default_cache_dir()

@@ -7,7 +7,7 @@ protocol with 100 targets.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 import numpy as np
 
@@ -80,9 +80,24 @@ class Evaluation:
     roc: dict[str, float] = field(default_factory=dict)  # all pool records × all targets
     calibration: dict[str, float] = field(default_factory=dict)  # P(p < α) over non-member pairs
     calibration_without_twins: dict[str, float] = field(default_factory=dict)  # same, records with no exact twin in the pool
+    # What the numbers above were computed from, for the run folder's per-record rows; kept in
+    # memory only (a results file would grow by T x P values).
+    selection: Selection | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
+    pvalues: np.ndarray | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_plain(self)
+
+
+def to_plain(obj):
+    """:func:`dataclasses.asdict` without the fields marked transient (in-memory evidence)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj) if not f.metadata.get("transient")}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
 
 
 def _cached(signals: ProtocolSignals, key: tuple, compute):
@@ -160,6 +175,8 @@ def evaluate(
         calibration_without_twins={
             f"{a:g}": float((p_all[non_member & ~twin[None, :]] < a).mean()) for a in CALIBRATION_ALPHAS
         },
+        selection=selection,
+        pvalues=p_all,
     )
 
 

@@ -141,7 +141,7 @@ class Model:
         return save(tensors, metadata={FORMAT: json.dumps(header, sort_keys=True)})
 
     def save(self, path: str | Path) -> Path:
-        from gmia.zoo.store import atomic_write_bytes
+        from gmia.io import atomic_write_bytes
 
         path = Path(path)
         atomic_write_bytes(path, self.to_bytes())

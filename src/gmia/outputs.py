@@ -8,6 +8,8 @@ An adversary who knows the API's format applies the same policy to its reference
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -60,3 +62,8 @@ class OutputPolicy:
             return "label only"
         parts = ([f"top-{self.top_k}"] if self.top_k else []) + ([f"rounded to {self.decimals} decimals"] if self.decimals is not None else [])
         return ", ".join(parts)
+
+
+def model_id(model, policy: "OutputPolicy") -> str:
+    """What the answers depend on: the model and the output policy. Clients key caches on it."""
+    return hashlib.sha256((model.fingerprint() + json.dumps(policy.to_dict(), sort_keys=True)).encode()).hexdigest()[:32]

@@ -19,7 +19,7 @@ from gmia.model import Model
 from gmia.protocol import train_targets
 from gmia.signals import accuracy
 from gmia.zoo import TrainSpec, ZooStore
-from gmia.zoo.store import atomic_write_json
+from gmia.io import atomic_write_json
 
 
 def members_path(model_path: Path) -> Path:

@@ -28,8 +28,8 @@ from gmia.compare.metrics import FPRS, RocSummary, bootstrap_weights, fpr_thresh
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, run_selection
-from gmia.experiments.paper import PRESETS, TABLE7, table1_thresholds
-from gmia.report.curves import pr_points, roc_points
+from gmia.paper import PRESETS, TABLE7, table1_thresholds
+from gmia.roc import pr_points, roc_points
 from gmia.protocol import Timer, build_signals, check_k, check_targets
 from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
 from gmia.stats import TAIL_RULES

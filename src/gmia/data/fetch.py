@@ -66,7 +66,7 @@ def fetch_census(cache_root: Path, source: Path | None = None, progress=print) -
     """Write census.csv and census.json under ``cache_root/data/census`` (once) and return them."""
     import pandas as pd
 
-    from gmia.zoo.store import atomic_write_bytes, atomic_write_json
+    from gmia.io import atomic_write_bytes, atomic_write_json
 
     csv_path, schema_path = census_paths(cache_root)
     if csv_path.exists() and schema_path.exists():

@@ -95,7 +95,7 @@ def is_fetched(cache_root: Path, name: str) -> bool:
 
 def _write(path: Path, data: bytes) -> None:
     """Atomic write, with an unwritable cache turned into one sentence."""
-    from gmia.zoo.store import atomic_write_bytes
+    from gmia.io import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, data)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gmia.data.schema import Schema
+from gmia.data.schema import Dataset, Schema
 from gmia.errors import GmiaError
 
 
@@ -96,3 +96,27 @@ def encode_records(records: Sequence[dict], schema: Schema) -> np.ndarray:
 def _names(groups: dict, limit: int = 12) -> str:
     names = list(groups)
     return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def readable_record(dataset: Dataset, record: int) -> dict[str, str]:
+    """The record as it appeared in the source, for a person to read (an image's pixels are in
+    :func:`image_of` instead: a table of 784 values reads as nothing)."""
+    schema = dataset.schema
+    if schema.image is not None:
+        return {schema.label: schema.classes[int(dataset.y[record])]}
+    try:
+        row = dataset.raw().iloc[record]
+        return {str(k): str(v) for k, v in row.items()}
+    except Exception:  # a data set without decoding information still gets its encoded values
+        return {f.name: f"{v:.4g}" for f, v in zip(dataset.schema.features, dataset.x[record])}
+
+
+def image_of(dataset: Dataset, record: int) -> dict | None:
+    """An image record as ``{"shape": [C, H, W], "pixels": [0..255, ...]}`` for the report's
+    image grid (the paper's Figure 12); None for tabular data."""
+    schema = dataset.schema
+    if schema.image is None:
+        return None
+    scale = schema.features[0].scale or 1.0  # encoded pixel x scale = the source's 0..255 value
+    pixels = np.clip(np.rint(dataset.x[record] * scale), 0, 255).astype(np.uint8)
+    return {"shape": list(schema.image), "pixels": pixels.tolist()}

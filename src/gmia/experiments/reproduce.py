@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from gmia import __version__
 from gmia.attacks.direct import check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
-from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration
-from gmia.experiments.paper import PRESETS, PaperSetting
+from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
+from gmia.paper import PRESETS, PaperSetting
 from gmia.protocol import Timer, build_signals, check_k, check_targets
 from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
 from gmia.stats import TAIL_RULES
@@ -56,7 +56,7 @@ class ReproduceResult:
     environment: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+        return {"schema_version": RESULT_SCHEMA_VERSION, **to_plain(self)}
 
 
 def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
@@ -124,7 +124,7 @@ def reproduce(
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
         evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features) for d, b in settings)
-        if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.report.RunRecorder)
+        if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.run_records.RunRecorder)
             on_seed(s, signals, evals)
         with timer.stage("calibration"):
             sample = np.random.default_rng(s).choice(signals.reference_loss.shape[1],

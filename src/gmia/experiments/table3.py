@@ -6,23 +6,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
-
 from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
-from gmia.experiments.paper import PRESETS
-from gmia.experiments.render import pct
 from gmia.protocol import ProtocolSignals, Timer, build_signals
-from gmia.report.artifacts import raw_record
+from gmia.data.records import readable_record
 from gmia.select import expected_neighbours
 from gmia.signals import log_loss
 from gmia.targets import QueryLog, ZooTargets
 from gmia.zoo import TrainSpec, ZooStore
-from gmia.zoo.store import atomic_write_json
+from gmia.io import atomic_write_json
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -129,7 +124,7 @@ def run_table3(
         member = signals.membership[:, pos]
         positive_loss = log_loss(positives.logits(dataset.x[[r]]), dataset.y[[r]])[:, 0]
     card = {
-        "record": r, "seed": seed, "class": search.label, "features": raw_record(signals, r), "neighbours": neighbours,
+        "record": r, "seed": seed, "class": search.label, "features": readable_record(dataset, r), "neighbours": neighbours,
         "expected_neighbours": float(expected_neighbours(np.array([neighbours]), signals.n_train, len(signals.split.adversary), scaling)[0]),
         "reference_losses": signals.reference_loss[:, pos].tolist(), "target_losses": signals.target_loss[:, pos].tolist(),
         "positive_losses": positive_loss.tolist(), "members": member.tolist(), "p_values": p_indirect.tolist(),
@@ -148,27 +143,3 @@ def run_table3(
         indirect=tuple(CutoffRow.from_calls(p_indirect < c, member, c) for c in cutoffs),
         accuracies=signals.accuracies, seconds=dict(timer.seconds), card=card,
     )
-
-
-def render_table3(result: Table3Result, console: Console) -> None:
-    console.print(
-        f"[bold]GMIA indirect inference, table3 on {result.dataset}[/bold]: record {result.record} (class "
-        f"{result.label}; {result.chosen_by}; N'_n = {result.neighbours}); theta={result.config['theta']}, "
-        f"{result.n_candidates} random queries -> {result.n_medoids} medoids -> {result.n_enhancing} enhancing "
-        f"({result.n_optimised} after optimisation); distance to the record: min {result.distance['min']:.3f}, "
-        f"median {result.distance['median']:.3f}, max {result.distance['max']:.3f}; {result.queries_sent} queries "
-        f"sent to each target, none of them the record or a duplicate of it"
-    )
-    paper = {r.cutoff: r for r in PRESETS[result.dataset].table3} if result.dataset in PRESETS else {}
-    table = Table(title=f"Direct vs indirect inference on record {result.record} over {result.config['n_targets']} targets")
-    for col in ("cutoff", "direct precision", "direct recall", "TP", "FP", "indirect precision", "indirect recall",
-                "TP ", "FP ", "paper direct", "paper indirect"):
-        table.add_column(col, justify="right")
-    for d, i in zip(result.direct, result.indirect):
-        pr = paper.get(d.cutoff)
-        fmt = lambda v: "-" if pr is None else ("none" if v is None else f"{pct(v[0])} / {pct(v[1])}")  # noqa: E731
-        table.add_row(f"{d.cutoff:g}", pct(d.precision), pct(d.recall), str(d.tp), str(d.fp),
-                      pct(i.precision), pct(i.recall), str(i.tp), str(i.fp),
-                      fmt(pr.direct) if pr else "", fmt(pr.indirect) if pr else "")
-    console.print(table)
-    console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in result.seconds.items()))

@@ -16,84 +16,9 @@ import numpy as np
 import pandas as pd
 
 from gmia.errors import GmiaError
-from gmia.protocol import ProtocolSignals
-from gmia.select import expected_neighbours
-from gmia.zoo.store import atomic_write_bytes, atomic_write_json
+from gmia.io import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
-MAX_CARDS = 40  # record cards per run; a report stays small and fast to open
-
-
-def raw_record(signals: ProtocolSignals, record: int) -> dict[str, str]:
-    """The record as it appeared in the source, for a person to read (an image's pixels are in
-    :func:`image_of` instead: a table of 784 values reads as nothing)."""
-    schema = signals.dataset.schema
-    if schema.image is not None:
-        return {schema.label: schema.classes[int(signals.dataset.y[record])]}
-    try:
-        row = signals.dataset.raw().iloc[record]
-        return {str(k): str(v) for k, v in row.items()}
-    except Exception:  # a data set without decoding information still gets its encoded values
-        return {f.name: f"{v:.4g}" for f, v in zip(signals.dataset.schema.features, signals.dataset.x[record])}
-
-
-def image_of(signals: ProtocolSignals, record: int) -> dict | None:
-    """An image record as ``{"shape": [C, H, W], "pixels": [0..255, ...]}`` for the report's
-    image grid (the paper's Figure 12); None for tabular data."""
-    schema = signals.dataset.schema
-    if schema.image is None:
-        return None
-    scale = schema.features[0].scale or 1.0  # encoded pixel x scale = the source's 0..255 value
-    pixels = np.clip(np.rint(signals.dataset.x[record] * scale), 0, 255).astype(np.uint8)
-    return {"shape": list(schema.image), "pixels": pixels.tolist()}
-
-
-class RunRecorder:
-    """Collects, seed by seed, the (record, target) rows and the vulnerable records' evidence."""
-
-    def __init__(self, cutoff: float):
-        self.cutoff = cutoff
-        self.frames: list[pd.DataFrame] = []
-        self.cards: list[dict] = []
-
-    def __call__(self, seed: int, signals: ProtocolSignals, evaluations) -> None:
-        from gmia.evaluate import pool_pvalues, run_selection
-
-        evaluation = evaluations[0]  # the first (δ, β) setting: Table 1's
-        pvalues = pool_pvalues(signals, evaluation.tail)
-        neighbours = run_selection(signals, evaluation.delta, evaluation.beta, evaluation.scaling, evaluation.features).neighbours
-        pool = signals.split.pool
-        t, p = signals.target_loss.shape
-        expected = expected_neighbours(neighbours, signals.n_train, len(signals.split.adversary), evaluation.scaling)
-        selected = np.isin(pool, evaluation.selected)
-        self.frames.append(pd.DataFrame({
-            "seed": np.full(t * p, seed, dtype=np.int32),
-            "record": np.tile(pool, t).astype(np.int32),
-            "target": np.repeat(np.arange(t), p).astype(np.int16),
-            "class": np.tile(signals.dataset.y[pool], t).astype(np.int16),
-            "neighbours": np.tile(neighbours, t).astype(np.int32),
-            "expected_neighbours": np.tile(expected, t).astype(np.float32),
-            "selected": np.tile(selected, t),
-            "statistic": signals.target_loss.ravel().astype(np.float32),
-            "p_value": pvalues.ravel().astype(np.float32),
-            "decision": (pvalues.ravel() < self.cutoff),
-            "member": signals.membership.ravel(),
-        }))
-        for record in evaluation.selected[: max(0, MAX_CARDS - len(self.cards))]:
-            j = int(np.searchsorted(pool, record))
-            self.cards.append({
-                "seed": seed, "record": int(record), "class": int(signals.dataset.y[record]),
-                "features": raw_record(signals, record), "image": image_of(signals, record),
-                "neighbours": int(neighbours[j]),
-                "expected_neighbours": float(expected[j]),
-                "reference_losses": signals.reference_loss[:, j].tolist(),
-                "target_losses": signals.target_loss[:, j].tolist(),
-                "members": signals.membership[:, j].tolist(),
-                "p_values": pvalues[:, j].tolist(),
-            })
-
-    def frame(self) -> pd.DataFrame | None:
-        return pd.concat(self.frames, ignore_index=True) if self.frames else None
 
 
 def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | None = None) -> Path:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gmia.experiments.paper import TABLE7
-from gmia.experiments.render import pct
+from gmia.paper import TABLE7
+from gmia.formatting import pct
 from gmia.report import figures
-from gmia.report.curves import pr_points, roc_points
+from gmia.roc import pr_points, roc_points
 from gmia.report.html import esc, figure, num, section, table
 
 REPRODUCE = ("table1", "table2")

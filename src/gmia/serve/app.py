@@ -9,7 +9,6 @@ one sentence.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -23,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gmia.data import RecordError, encode_records
 from gmia.model import Model
-from gmia.outputs import OutputPolicy
+from gmia.outputs import OutputPolicy, model_id
 from gmia.serve.keys import ApiKey, KeyRing
 from gmia.serve.limits import Ledger, RateLimiter
 
@@ -45,11 +44,6 @@ class ApiError(Exception):
 
 def _error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
-
-
-def model_id(model: Model, policy: OutputPolicy) -> str:
-    """What the answers depend on: the model and the output policy. Clients key caches on it."""
-    return hashlib.sha256((model.fingerprint() + json.dumps(policy.to_dict(), sort_keys=True)).encode()).hexdigest()[:32]
 
 
 def public_schema(model: Model, policy: OutputPolicy) -> dict:

@@ -101,7 +101,7 @@ class KeyRing:
 
 def add_key(path: str | Path, name: str, budget: int | None, rate: float | None, burst: int | None) -> str:
     """Create a key, append its digest entry to the keys file (made if absent), return the key."""
-    from gmia.zoo.store import atomic_write_json
+    from gmia.io import atomic_write_json
 
     path = Path(path)
     keys = KeyRing.load(path).keys if path.exists() else []

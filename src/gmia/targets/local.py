@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.model import Model
-from gmia.outputs import OutputPolicy
-from gmia.serve.app import model_id
+from gmia.outputs import OutputPolicy, model_id
 
 
 class LocalTarget:

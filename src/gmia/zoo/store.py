@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,60 +19,13 @@ import torch
 from safetensors.torch import load_file
 
 from gmia.errors import GmiaError
+from gmia.io import atomic_write_bytes, atomic_write_json, check_writable, default_cache_dir
 from gmia.zoo.spec import TrainSpec
 from gmia.zoo.executors import ChunkJob, LocalExecutor
 from gmia.zoo.trainer import resolve_device
 from gmia.zoo.zoo import Zoo
 
 FORMAT_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("GMIA_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gmia"
-    )
-    return Path(root)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
-
-
-def check_writable(folder: Path, what: str, hint: str = "", create: bool = False) -> None:
-    """Raise one GmiaError sentence unless files can be written in ``folder``.
-
-    With ``create`` the folder is made now; without, nothing is created and the nearest
-    existing ancestor is probed (a run folder appears only once there is something to write).
-    """
-    folder = Path(folder)
-    try:
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            raise NotADirectoryError(20, "Not a directory")
-        probe = existing / f".gmia-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise GmiaError(f"{what} {str(folder)!r} cannot be written ({exc.strerror}); expected a writable folder{hint}") from None
 
 
 def chunk_seed(seed: int, chunk: int) -> int:

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.compare.run import CompareResult
-from gmia.experiments.paper import ShokriPaperRow
-from gmia.experiments.render import SCALING_TEXT, ci, pct
+from gmia.paper import ShokriPaperRow
+from gmia.formatting import SCALING_TEXT, ci, pct
 
 
 def _ci(lo_hi, digits: int = 3) -> str:

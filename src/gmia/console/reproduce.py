@@ -8,22 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.evaluate import CutoffRow
-from gmia.experiments.paper import PaperSetting
+from gmia.formatting import SCALING_TEXT, ci, pct
+from gmia.paper import PaperSetting
 from gmia.experiments.reproduce import ReproduceResult
-
-SCALING_TEXT = {"n_over_nprime": "N'_n x N/N'", "nprime_over_n": "N'_n x N'/N (as printed)"}
-
-
-def pct(v: float | None, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{100 * v:.{digits}f}%"
-
-
-def ci(lo_hi) -> str:
-    lo, hi = lo_hi
-    return "-" if math.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
-
 
 def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
     for s in paper:

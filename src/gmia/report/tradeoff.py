@@ -6,7 +6,7 @@ import io
 import math
 from pathlib import Path
 
-from gmia.zoo.store import atomic_write_bytes
+from gmia.io import atomic_write_bytes
 
 
 def tradeoff_figure(result, folder: Path) -> tuple[Path, Path]:

@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.experiments.render import pct
+from gmia.formatting import pct
 
 
 def _eps(row) -> str:

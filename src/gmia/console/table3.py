@@ -1,0 +1,34 @@
+"""Terminal output of `gmia reproduce table3`: direct against indirect inference on one record."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from gmia.experiments.table3 import Table3Result
+from gmia.formatting import pct
+from gmia.paper import PRESETS
+
+
+def render_table3(result: Table3Result, console: Console) -> None:
+    console.print(
+        f"[bold]GMIA indirect inference, table3 on {result.dataset}[/bold]: record {result.record} (class "
+        f"{result.label}; {result.chosen_by}; N'_n = {result.neighbours}); theta={result.config['theta']}, "
+        f"{result.n_candidates} random queries -> {result.n_medoids} medoids -> {result.n_enhancing} enhancing "
+        f"({result.n_optimised} after optimisation); distance to the record: min {result.distance['min']:.3f}, "
+        f"median {result.distance['median']:.3f}, max {result.distance['max']:.3f}; {result.queries_sent} queries "
+        f"sent to each target, none of them the record or a duplicate of it"
+    )
+    paper = {r.cutoff: r for r in PRESETS[result.dataset].table3} if result.dataset in PRESETS else {}
+    table = Table(title=f"Direct vs indirect inference on record {result.record} over {result.config['n_targets']} targets")
+    for col in ("cutoff", "direct precision", "direct recall", "TP", "FP", "indirect precision", "indirect recall",
+                "TP ", "FP ", "paper direct", "paper indirect"):
+        table.add_column(col, justify="right")
+    for d, i in zip(result.direct, result.indirect):
+        pr = paper.get(d.cutoff)
+        fmt = lambda v: "-" if pr is None else ("none" if v is None else f"{pct(v[0])} / {pct(v[1])}")  # noqa: E731
+        table.add_row(f"{d.cutoff:g}", pct(d.precision), pct(d.recall), str(d.tp), str(d.fp),
+                      pct(i.precision), pct(i.recall), str(i.tp), str(i.fp),
+                      fmt(pr.direct) if pr else "", fmt(pr.indirect) if pr else "")
+    console.print(table)
+    console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in result.seconds.items()))

@@ -1,0 +1,18 @@
+"""Numbers as people read them, shared by the terminal output and the HTML report."""
+
+from __future__ import annotations
+
+import math
+
+SCALING_TEXT = {"n_over_nprime": "N'_n x N/N'", "nprime_over_n": "N'_n x N'/N (as printed)"}
+
+
+def pct(v: float | None, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{100 * v:.{digits}f}%"
+
+
+def ci(lo_hi) -> str:
+    lo, hi = lo_hi
+    return "-" if math.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
