@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from gmia.compare import SortedPairs, compare_defaults, fpr_threshold, roc_with_ci, run_compare
-from gmia.compare.metrics import bootstrap_weights
-from gmia.compare.run import COMPARE_ATTACKS
+from gmia.attacks import ATTACKS, Attack, register
+from gmia.comparison import SortedPairs, compare_defaults, fpr_threshold, roc_with_ci, run_compare
+from gmia.comparison.config import CompareConfig
+from gmia.comparison.metrics import bootstrap_weights
+from gmia.comparison.run import COMPARE_ATTACKS
 from gmia.data import load_dataset
 from gmia.errors import GmiaError
 from gmia.paper import PRESETS
@@ -104,8 +106,8 @@ def test_compare_defaults_are_the_papers():
 
 def test_run_compare_end_to_end_on_cancer(tmp_path):
     spec = PRESETS["cancer"].spec.model_copy(update={"steps": 100})
-    result = run_compare(load_dataset("cancer"), spec, ZooStore(tmp_path), k=8, n_targets=4, n_inout=8, beta=50.0,
-                         n_bootstrap=50, seed=0)
+    result = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+        "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=50, seed=0))
     assert [a.name for a in result.attacks] == list(COMPARE_ATTACKS)
     n_sel = len(result.selected)
     assert n_sel > 0
@@ -122,9 +124,54 @@ def test_run_compare_end_to_end_on_cancer(tmp_path):
     assert result.config["n_population"] == 499
     json.dumps(result.to_dict())  # the result file is plain JSON
     # A rerun loads every stack from the store and gives the same numbers.
-    again = run_compare(load_dataset("cancer"), spec, ZooStore(tmp_path), k=8, n_targets=4, n_inout=8, beta=50.0,
-                        n_bootstrap=50, seed=0, attacks=("gmia-direct", "lira-online"))
+    again = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+        "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=50, seed=0,
+        attacks=("gmia-direct", "lira-online")))
     assert again.attack("lira-online").roc == result.attack("lira-online").roc
+
+
+@pytest.fixture
+def registry():
+    """The attack registry, restored after the test however it ends."""
+    saved = dict(ATTACKS)
+    yield ATTACKS
+    ATTACKS.clear()
+    ATTACKS.update(saved)
+
+
+def test_a_registered_attack_runs_in_the_comparison_with_nothing_else_touched(tmp_path, registry):
+    """Adding an attack is its class and its registration: run_compare makes it, fits it, scores it."""
+
+    @register("random-scores")
+    class RandomScores(Attack):
+        name = "random-scores"
+
+        def __init__(self, seed: int = 0):
+            self.seed = seed
+
+        @classmethod
+        def from_settings(cls, settings, **fixed):
+            return cls(seed=settings.seed, **fixed)
+
+        def fit(self, inputs):
+            return self
+
+        def score(self, inputs):
+            return np.random.default_rng(self.seed).random(inputs.shape)
+
+    assert "random-scores" in registry and "random-scores" not in COMPARE_ATTACKS
+    spec = PRESETS["cancer"].spec.model_copy(update={"steps": 100})
+    result = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+        "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=10, seed=0,
+        attacks=("gmia-direct", "random-scores")))
+    assert [a.name for a in result.attacks] == ["gmia-direct", "random-scores"]
+    toy = result.attack("random-scores")
+    assert 0.0 <= toy.roc.auc <= 1.0 and len(toy.rows) == len(result.gmia_rows)
+    assert result.config["attack_parameters"]["random-scores"] == {}
+    registry.pop("random-scores")  # unregistered, it is unknown again
+    with pytest.raises(GmiaError, match="unknown attack 'random-scores'"):
+        run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+            "cancer", spec=spec, k=8, n_targets=4, n_inout=8, attacks=("gmia-direct", "random-scores")))
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -136,7 +183,7 @@ def test_run_compare_end_to_end_on_cancer(tmp_path):
 ])
 def test_bad_settings_get_one_sentence(tmp_path, kwargs, words):
     with pytest.raises(GmiaError, match=words):
-        run_compare(load_dataset("cancer"), PRESETS["cancer"].spec, ZooStore(tmp_path), **kwargs)
+        run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve("cancer", **kwargs))
 
 
 def test_command_line_compare_and_table7(tmp_path, capsys):

@@ -137,7 +137,7 @@ def test_paper_split_sizes_and_determinism(adult, cancer):
 
 
 def test_paper_split_csv_default_and_errors(tmp_path, cancer):
-    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a"], categorical=["c"])
+    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a"], categorical=["c"], ignore=["b"])
     assert len(paper_split(ds).pool) == 2  # 5 records -> half rounded down to even
     for bad in (3, 0, 699, 700, -2):
         with pytest.raises(GmiaError, match=rf"pool size {bad} is invalid"):
@@ -157,7 +157,7 @@ def _write(tmp_path, text, name="data.csv"):
 
 
 def test_load_csv_happy_path(tmp_path):
-    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a"], categorical=["c"])
+    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a"], categorical=["c"], ignore=["b"])
     assert ds.name == "data" and ds.x.shape == (5, 4)
     assert ds.schema.names == ["a", "c=blue", "c=green", "c=red"]
     assert ds.schema.classes == ("no", "yes") and ds.y.tolist() == [1, 0, 0, 1, 0]
@@ -170,14 +170,14 @@ def test_load_csv_happy_path(tmp_path):
     "impute, rows, b3", [("median", 5, 2.25), ("mode", 5, 1.0), ("drop", 4, None)]
 )
 def test_load_csv_impute(tmp_path, impute, rows, b3):
-    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a", "b"], impute=impute)
+    ds = load_csv(_write(tmp_path, SMALL), label="y", numeric=["a", "b"], impute=impute, ignore=["c"])
     assert len(ds) == rows
     if b3 is not None:
         assert ds.raw()["b"].iloc[2] == pytest.approx(b3, abs=1e-5)
 
 
 def test_load_csv_with_schema(tmp_path):
-    spec = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a", "b"], "impute": "drop"}), "s.json")
+    spec = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a", "b"], "ignore": ["c"], "impute": "drop"}), "s.json")
     assert len(load_csv_with_schema(_write(tmp_path, SMALL), spec)) == 4
     bad = _write(tmp_path, json.dumps({"label": "y", "impute": "mean"}), "bad.json")
     with pytest.raises(GmiaError, match=r"'impute'.*'mean'"):
@@ -197,7 +197,8 @@ def test_load_csv_with_schema(tmp_path):
         (SMALL, dict(label="y", numeric=["zz"]), r"column 'zz' is not in data\.csv; expected one of its columns: a, b, c, y"),
         (SMALL, dict(label="label", numeric=["a"]), r"column 'label' is not in"),
         ("a,y\n1,p\nx7,q\n", dict(label="y", numeric=["a"]), r"column 'a' has non-numeric value 'x7' in row 2"),
-        (SMALL, dict(label="y", numeric=["b"]), r"column 'b' has 1 missing values; .*--impute median\|mode\|drop"),
+        (SMALL, dict(label="y", numeric=["b"], ignore=["a", "c"]),
+         r'column \'b\' has 1 missing values; .*set "impute": "median", "mode" or "drop" in the schema file'),
         ("a,y\n1,p\n2,p\n", dict(label="y", numeric=["a"]), r"label column 'y' has the single class 'p'"),
         (SMALL, dict(label="y", numeric=["a"], impute="mean"), r"unknown impute choice 'mean'"),
         (SMALL, dict(label="y", numeric=["a"], categorical=["a"]), r"column 'a' is declared both numeric and categorical"),
@@ -217,6 +218,87 @@ def test_load_csv_errors(tmp_path, text, kwargs, pattern):
 def test_load_csv_unreadable(tmp_path):
     with pytest.raises(GmiaError, match="could not be read"):
         load_csv(tmp_path, label="y", numeric=["a"])  # a directory
+
+
+def test_undeclared_columns_are_an_error_unless_ignored(tmp_path):
+    path = _write(tmp_path, SMALL)
+    with pytest.raises(GmiaError) as exc:
+        load_csv(path, label="y", numeric=["a"], categorical=["c"])
+    text = str(exc.value)
+    assert text.startswith("CSV file 'data.csv' has column 'b', which the schema does not declare; ") and "\n" not in text
+    assert '"ignore"' in text
+    with pytest.raises(GmiaError, match=r"has columns 'b', 'c', which the schema does not declare; .*\"ignore\""):
+        load_csv(path, label="y", numeric=["a"])
+    # Ignored on purpose: not encoded, and its missing value (b, row 3) is not an error.
+    ds = load_csv(path, label="y", numeric=["a"], categorical=["c"], ignore=["b"])
+    assert "b" not in ds.schema.names and len(ds) == 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(numeric=["a"], categorical=["c"], ignore=["b", "zz"]),
+         r"ignored column 'zz' is not in data\.csv; expected one of its columns: a, b, c, y"),
+        (dict(numeric=["a"], categorical=["c"], ignore=["b", "b"]), r"column 'b' is listed in \"ignore\" more than once"),
+        (dict(numeric=["a", "b"], categorical=["c"], ignore=["b"]),
+         r"column 'b' is declared numeric and also listed in \"ignore\""),
+        (dict(numeric=["a", "b"], categorical=["c"], ignore=["c"]),
+         r"column 'c' is declared categorical and also listed in \"ignore\""),
+        (dict(numeric=["a", "b"], categorical=["c"], ignore=["y"]), r"label column 'y' is also listed in \"ignore\""),
+    ],
+)
+def test_ignore_list_errors(tmp_path, kwargs, pattern):
+    with pytest.raises(GmiaError, match=pattern) as exc:
+        load_csv(_write(tmp_path, SMALL), label="y", **kwargs)
+    assert "\n" not in str(exc.value) and "expected" in str(exc.value)
+
+
+def test_ignore_in_the_schema_file(tmp_path):
+    data = _write(tmp_path, SMALL)
+    spec = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a"], "categorical": ["c"], "ignore": ["b"]}), "s.json")
+    assert load_csv_with_schema(data, spec).schema.names == ["a", "c=blue", "c=green", "c=red"]
+    without = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a"], "categorical": ["c"]}), "w.json")
+    with pytest.raises(GmiaError, match=r"column 'b', which the schema does not declare"):
+        load_csv_with_schema(data, without)
+    bad = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a"], "ignore": "b"}), "bad.json")
+    with pytest.raises(GmiaError, match=r"bad field 'ignore'") as exc:
+        load_csv_with_schema(data, bad)
+    assert '"ignore": [str]' in str(exc.value)
+
+
+def test_schema_file_error_shows_the_expected_shape_with_brackets(tmp_path):
+    bad = _write(tmp_path, json.dumps({"label": "y", "numeric": "a"}), "bad.json")
+    with pytest.raises(GmiaError) as exc:
+        load_csv_with_schema(_write(tmp_path, SMALL), bad)
+    text = str(exc.value)
+    assert "[str]" in text and '"numeric": [str]' in text and '"categorical": [str]' in text and "\n" not in text
+
+
+def test_missing_value_errors_point_to_the_schema_key(tmp_path):
+    with pytest.raises(GmiaError) as exc:
+        load_csv(_write(tmp_path, SMALL), label="y", numeric=["a", "b"], categorical=["c"])
+    text = str(exc.value)
+    assert text == ('column \'b\' has 1 missing values; expected none, or set "impute": "median", "mode" or "drop" '
+                    "in the schema file")
+    assert "--impute" not in text
+    with pytest.raises(GmiaError) as exc:
+        load_csv(_write(tmp_path, "a,y\n1,\n2,p\n3,q\n"), label="y", numeric=["a"], impute="median")
+    text = str(exc.value)
+    assert text == ("label column 'y' has 1 missing values; expected none, or set \"impute\": \"drop\" in the schema "
+                    "file to drop those records")
+    assert "--impute" not in text
+
+
+def test_undeclared_column_through_the_command_line(tmp_path, capsys):
+    from gmia.cli import main
+
+    data = _write(tmp_path, SMALL)
+    spec = _write(tmp_path, json.dumps({"label": "y", "numeric": ["a"], "categorical": ["c"]}), "s.json")
+    code = main(["reproduce", "table1", "--dataset", str(data), "--schema", str(spec), "--cache-dir", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "column 'b', which the schema does not declare" in err and '"ignore"' in err, err
 
 
 # ----------------------------------------------------------------------- schema

@@ -8,7 +8,7 @@ import pytest
 
 from gmia.cli import main
 from gmia.data import load_dataset
-from gmia.defenses import grid
+from gmia.defenses.config import DefendConfig
 from gmia.defenses.run import run_defend
 from gmia.zoo import TrainSpec, ZooStore
 
@@ -22,7 +22,7 @@ def store(tmp_path_factory):
 
 
 def test_dropping_the_flagged_records_leaves_none_of_them_a_member(store):
-    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["drop-vulnerable=false,true"]), **SMALL)
+    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("drop-vulnerable=false,true",), **SMALL))
     kept, dropped = result.rows
     assert kept.dropped == 0 and dropped.dropped == kept.baseline_records["n"] > 0
     # No target trained on a dropped record, so every call on them is a false positive.
@@ -31,7 +31,7 @@ def test_dropping_the_flagged_records_leaves_none_of_them_a_member(store):
 
 
 def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
-    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["label-only=false,true"]), **SMALL)
+    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("label-only=false,true",), **SMALL))
     full, label_only = result.rows
     assert label_only.output["label_only"] and label_only.test_accuracy == full.test_accuracy
     # A one-hot answer gives every correctly classified record the same loss: no ranking left.
@@ -40,7 +40,7 @@ def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
 
 
 def test_dp_setting_carries_its_guarantee(store):
-    result = run_defend(load_dataset("cancer"), SPEC, store, grid(["dp-epsilon=2,inf"]), dp_delta=1e-3, **SMALL)
+    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("dp-epsilon=2,inf",), dp_delta=1e-3, **SMALL))
     private, plain = result.rows
     assert 1.9 <= private.dp["epsilon"] <= 2.0 and private.dp["noise"] > 1 and private.spec["dp_clip"] == 1.0
     assert plain.dp is None and plain.spec["dp_clip"] is None

@@ -8,7 +8,7 @@ import pytest
 from gmia.cli import main
 from gmia.data import load_dataset
 from gmia.paper import PRESETS
-from gmia.experiments.reproduce import reproduce
+from gmia.experiments.reproduce import ReproduceConfig, reproduce
 from gmia.zoo import ZooStore
 
 
@@ -16,8 +16,8 @@ from gmia.zoo import ZooStore
 def test_cancer_full_protocol_generalises_like_the_paper(tmp_path):
     """k = 100 references and 100 targets with the paper's Cancer model, as `reproduce` runs it."""
     preset = PRESETS["cancer"]
-    result = reproduce("table1", load_dataset("cancer"), preset.spec, ZooStore(tmp_path),
-                       settings=((0.1, 0.1),), cutoffs=(0.01,), k=100, n_targets=100)
+    result = reproduce(load_dataset("cancer"), ZooStore(tmp_path), ReproduceConfig(
+        table="table1", spec=preset.spec, settings=((0.1, 0.1),), cutoffs=(0.01,), k=100, n_targets=100))
     acc = result.runs[0].accuracies
     assert abs(acc["target_train"] - acc["target_test"]) <= 0.02
     assert acc["target_test"] > 0.9
@@ -31,8 +31,8 @@ def test_cancer_full_protocol_generalises_like_the_paper(tmp_path):
 def test_adult_reduced_protocol(tmp_path):
     preset = PRESETS["adult"]
     spec = preset.spec.model_copy(update={"steps": 2000})
-    result = reproduce("table2", load_dataset("adult"), spec, ZooStore(tmp_path),
-                       settings=((0.2, 0.1), (0.1, 0.1)), cutoffs=(0.01, 0.1), k=10, n_targets=4)
+    result = reproduce(load_dataset("adult"), ZooStore(tmp_path), ReproduceConfig(
+        table="table2", spec=spec, settings=((0.2, 0.1), (0.1, 0.1)), cutoffs=(0.01, 0.1), k=10, n_targets=4))
     acc = result.runs[0].accuracies
     assert 0.8 < acc["target_test"] <= acc["target_train"] < 0.9
     wide, narrow = result.runs[0].evaluations  # δ = 0.2, then δ = 0.1
@@ -61,12 +61,14 @@ def test_user_csv_through_the_command_line(tmp_path, capsys):
 
 def test_every_attack_finds_membership_in_an_overfit_model(tmp_path):
     """Where there is leakage, the attacks must see it: the comparison is not vacuous."""
-    from gmia.compare import run_compare
+    from gmia.comparison import run_compare
+    from gmia.comparison.config import CompareConfig
     from gmia.zoo import TrainSpec
 
     spec = TrainSpec(hidden=(32,), optimizer="adam", lr=0.01, steps=1500, batch_size=50)
-    result = run_compare(load_dataset("adult"), spec, ZooStore(tmp_path), k=16, n_targets=8, n_inout=16,
-                         pool_size=400, n_bootstrap=0, attacks=("gmia-direct", "loss", "lira-online", "rmia-online"))
+    result = run_compare(load_dataset("adult"), ZooStore(tmp_path), CompareConfig.resolve(
+        "adult", spec=spec, k=16, n_targets=8, n_inout=16, pool_size=400, n_bootstrap=0,
+        attacks=("gmia-direct", "loss", "lira-online", "rmia-online")))
     assert result.accuracies["target_train"] - result.accuracies["target_test"] > 0.1  # overfit indeed
     auc = {a.name: a.roc.auc for a in result.attacks}
     assert all(v > 0.53 for v in auc.values()), auc

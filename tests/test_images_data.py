@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import gmia.data.fetch_images as fi
-from gmia.cli import _dataset, main
+from gmia.api import load_dataset as _dataset
+from gmia.cli import main
 from gmia.data import decode_records, encode_records, load_dataset
 from gmia.data.images import image_dataset, read_idx
 from gmia.data.registry import DATASETS, load_image

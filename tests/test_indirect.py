@@ -1,6 +1,7 @@
 """Indirect inference: schema-valid queries, influence, clustering, optimisation, and proof
 that the target never saw the record."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,14 +14,15 @@ from gmia.attacks.indirect import (
     influence,
     optimise_queries,
     positive_references,
+    run_indirect,
 )
 from gmia.cli import main
 from gmia.data import load_dataset
 from gmia.errors import GmiaError
-from gmia.experiments.table3 import run_table3
+from gmia.experiments.table3 import Table3Config, run_table3
 from gmia.protocol import build_signals
 from gmia.queries import gaussian_queries, project, same_record, uniform_queries
-from gmia.targets import QueryLog, ZooTargets
+from gmia.targets import QueryBudgetExhausted, QueryLog, ZooTargets
 from gmia.zoo import TrainSpec, ZooStore
 
 SPEC = TrainSpec(steps=300, batch_size=10, lr=1e-2)
@@ -124,7 +126,7 @@ def test_indirect_attack_never_queries_the_record(small, tmp_path, monkeypatch):
         return real(self, x)
 
     monkeypatch.setattr(ZooTargets, "predict_proba", spy)
-    result = run_table3(ds, SPEC, store, SMALL, k=10, n_targets=4, out=tmp_path)
+    result = run_table3(ds, store, Table3Config(spec=SPEC, indirect=SMALL, k=10, n_targets=4), out=tmp_path)
     queried = np.concatenate(sent)
     r = ds.x[result.record]
     duplicates = np.flatnonzero(same_record(ds.x, r))  # the record and every exact twin of it
@@ -135,11 +137,45 @@ def test_indirect_attack_never_queries_the_record(small, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "partial.json").read_text())["record"] == result.record
 
 
+def test_run_indirect_guard_raises_if_the_record_itself_is_queried(small, monkeypatch):
+    """The never-query guard is live: a search that (wrongly) returns r makes run_indirect fail."""
+    ds, store, signals = small
+    r = int(signals.split.pool[0])
+    real = indirect_mod.find_enhancing
+
+    def leaky(positives, references, dataset, record, cfg, rng):
+        found = real(positives, references, dataset, record, cfg, rng)
+        twin = dataset.x[[record]].copy()  # an exact duplicate of r, not the row object itself
+        return dataclasses.replace(found, queries=np.vstack([found.queries, twin]))
+
+    monkeypatch.setattr(indirect_mod, "find_enhancing", leaky)
+    target = ZooTargets(signals.targets)
+    with pytest.raises(RuntimeError, match=f"queried record {r} itself; this is a bug"):
+        run_indirect(store, ds, signals.references, r, SMALL, target.predict_proba, seed=0)
+
+
+def test_run_indirect_lets_a_spent_budget_through_after_reporting_the_search(small):
+    ds, store, signals = small
+    r = int(signals.split.pool[0])
+    seen = []
+
+    def spent(x):
+        raise QueryBudgetExhausted("query budget of 0 records is spent")
+
+    with pytest.raises(QueryBudgetExhausted):
+        run_indirect(store, ds, signals.references, r, SMALL, spent, seed=0, on_search=seen.append)
+    assert len(seen) == 1 and seen[0].record == r
+    answered = run_indirect(store, ds, signals.references, r, SMALL, ZooTargets(signals.targets).predict_proba, seed=0)
+    assert answered.n_queries == answered.search.n_found == seen[0].n_found
+    assert answered.pvalues.shape == (signals.targets.n_models,) and ((answered.pvalues >= 0) & (answered.pvalues <= 1)).all()
+    assert QueryLog is indirect_mod.QueryLog  # one query log, below the attacks
+
+
 def test_no_enhancing_record_is_one_sentence_and_keeps_partial_results(small, tmp_path, monkeypatch):
     ds, store, _ = small
     monkeypatch.setattr(indirect_mod, "influence", lambda pos, ref, q, label: np.zeros(len(q)))
     with pytest.raises(GmiaError, match="no enhancing record found .* try a lower --theta") as err:
-        run_table3(ds, SPEC, store, SMALL, k=10, n_targets=4, out=tmp_path)
+        run_table3(ds, store, Table3Config(spec=SPEC, indirect=SMALL, k=10, n_targets=4), out=tmp_path)
     assert "\n" not in str(err.value)
     partial = json.loads((tmp_path / "partial.json").read_text())
     assert partial["n_enhancing"] == 0 and len(partial["medoid_influence"]) == partial["n_medoids"]
@@ -148,10 +184,10 @@ def test_no_enhancing_record_is_one_sentence_and_keeps_partial_results(small, tm
 def test_record_must_be_in_range_and_in_the_pool(small):
     ds, store, signals = small
     with pytest.raises(GmiaError, match="record index 5000 is out of range"):
-        run_table3(ds, SPEC, store, SMALL, record=5000, k=10, n_targets=4)
+        run_table3(ds, store, Table3Config(spec=SPEC, indirect=SMALL, record=5000, k=10, n_targets=4))
     outside = int(signals.split.adversary[0])
     with pytest.raises(GmiaError, match=f"record {outside} is not in the target pool"):
-        run_table3(ds, SPEC, store, SMALL, record=outside, k=10, n_targets=4)
+        run_table3(ds, store, Table3Config(spec=SPEC, indirect=SMALL, record=outside, k=10, n_targets=4))
 
 
 @pytest.mark.parametrize("args,words", [

@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "gmia"
 # Lowest first: data -> training (zoo) -> signals -> selection -> attacks -> evaluation ->
 # report/console -> CLI (docs/architecture.md).
 LAYERS = [
-    {"errors", "io", "formatting", "extras"},
+    {"errors", "choices", "io", "formatting", "extras"},
     {"data"},
     {"zoo", "model", "paper"},
     {"signals", "outputs", "queries", "stats", "roc"},
@@ -29,7 +29,7 @@ LAYERS = [
     {"targets", "presets"},
     {"config"},
     {"protocol"},
-    {"evaluate", "run_records", "compare", "defenses", "experiments", "audit", "target_model"},
+    {"evaluate", "run_records", "comparison", "defenses", "experiments", "auditing", "target_model"},
     {"report", "console"},
     {"serve"},
     {"api"},

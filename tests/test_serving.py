@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from gmia.audit import AuditConfig, run_audit
+from gmia.auditing import AuditConfig, run_audit
 from gmia.cli import main
 from gmia.data import decode_records, load_dataset
 from gmia.errors import GmiaError
@@ -220,13 +220,13 @@ def test_audit_over_http_resumes_after_a_server_restart_with_the_local_numbers(s
     keys.write_text(json.dumps({"keys": [{"name": "a", "key": "k"}]}))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cfg = AuditConfig(k=20, delta=0.1, beta=0.1, features="logits")
-    local = run_audit(data, LocalTarget(setup["model"]), SPEC, store, cfg, members=setup["members"])
+    cfg = AuditConfig(spec=SPEC, k=20, delta=0.1, beta=0.1, features="logits")
+    local = run_audit(data, LocalTarget(setup["model"]), store, cfg, members=setup["members"])
     assert local.n_tested >= 3
     proc = start_server(setup["path"], keys, port)
     remote = HttpTarget(url, "k", tmp_path / "q.sqlite", batch_size=1, max_retries=2, backoff=0.01)
     remote.on_batch = lambda n: stop(proc)  # the server goes down after the first answer
-    first = run_audit(data, remote, SPEC, store, cfg)
+    first = run_audit(data, remote, store, cfg)
     remote.close()
     assert first.stopped and "gave no answer" in first.stopped and "resumes" in first.stopped
     verdicts = [r["verdict"] for r in first.records]
@@ -236,7 +236,7 @@ def test_audit_over_http_resumes_after_a_server_restart_with_the_local_numbers(s
     proc = start_server(setup["path"], keys, port)
     try:
         remote = HttpTarget(url, "k", tmp_path / "q.sqlite", batch_size=1)
-        second = run_audit(data, remote, SPEC, store, cfg, members=setup["members"])
+        second = run_audit(data, remote, store, cfg, members=setup["members"])
         used = remote.server_queries["used"]
         remote.close()
     finally:
@@ -259,7 +259,7 @@ def test_label_only_service_and_what_the_audit_makes_of_it(setup, tmp_path):
         assert set(np.unique(p)) == {0.0, 1.0} and np.all(p.sum(axis=1) == 1)
         assert remote.policy.label_only
         with pytest.raises(GmiaError, match="indirect attack needs full probability vectors"):
-            run_audit(setup["data"], remote, SPEC, setup["store"], AuditConfig(k=20, attack="both"))
+            run_audit(setup["data"], remote, setup["store"], AuditConfig(spec=SPEC, k=20, attack="both"))
         remote.close()
     finally:
         stop(proc)
@@ -318,11 +318,11 @@ def test_unreachable_target_is_a_resumable_error(tmp_path):
 def test_indirect_audit_over_http_equals_local(setup, tmp_path):
     from gmia.attacks.indirect import IndirectConfig
 
-    cfg = AuditConfig(k=20, delta=0.1, beta=0.1, features="logits", attack="both", max_records=2,
+    cfg = AuditConfig(spec=SPEC, k=20, delta=0.1, beta=0.1, features="logits", attack="both", max_records=2,
                       indirect=IndirectConfig(theta=0.6, n_candidates=400, n_clusters=15, positive_steps=200, opt_steps=50))
-    local = run_audit(setup["data"], LocalTarget(setup["model"]), SPEC, setup["store"], cfg)
+    local = run_audit(setup["data"], LocalTarget(setup["model"]), setup["store"], cfg)
     remote = target(setup, name="indirect.sqlite")
-    over_http = run_audit(setup["data"], remote, SPEC, setup["store"], cfg)
+    over_http = run_audit(setup["data"], remote, setup["store"], cfg)
     sent = remote.cache.count(remote.model_id)
     remote.close()
     first = over_http.records[0]

@@ -1,3 +1,45 @@
-"""gmia: membership-inference audits of trained models with GMIA (Long et al., arXiv:1802.04889)."""
+"""gmia: membership-inference audits of trained models with GMIA (Long et al., arXiv:1802.04889).
+
+The public API (:mod:`gmia.api`)::
+
+    gmia.load_dataset(name)              a bundled, fetched or CSV data set
+    gmia.train_target(data)              a target trained as the paper's protocol does
+    gmia.audit(target, data, ...)        per-record verdicts for any model with predict_proba
+    gmia.reproduce(table, dataset, ...)  the paper's tables
+    gmia.compare(dataset, ...)           GMIA beside Shokri, loss, LiRA and RMIA
+    gmia.defend(dataset, sweep, ...)     defences and the privacy-utility trade-off
+    gmia.Target                          what a target must provide (predict_proba)
+
+Names load on first use, so ``import gmia`` stays fast and pulls in neither torch nor any
+optional package (FastAPI, Ray, Opacus).
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "audit": "gmia.api", "reproduce": "gmia.api", "compare": "gmia.api", "defend": "gmia.api",
+    "load_dataset": "gmia.api", "train_target": "gmia.api", "make_store": "gmia.api",
+    "Target": "gmia.targets", "HttpTarget": "gmia.targets", "LocalTarget": "gmia.targets",
+    "QueryBudgetExhausted": "gmia.targets", "Model": "gmia.model", "Dataset": "gmia.data", "TrainSpec": "gmia.zoo",
+    "AuditConfig": "gmia.auditing", "AuditResult": "gmia.auditing", "ReproduceConfig": "gmia.experiments.reproduce",
+    "CompareConfig": "gmia.comparison.config", "DefendConfig": "gmia.defenses.config",
+    "Table3Config": "gmia.experiments.table3", "GmiaError": "gmia.errors",
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gmia' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -113,7 +113,7 @@ def pool_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
 
     def compute():
         with signals.timer.stage("p-values"):
-            return GmiaDirect(tail).fit(signals.reference_loss).score(signals.target_loss)
+            return GmiaDirect(tail).fit_losses(signals.reference_loss).pvalues_of(signals.target_loss)
 
     return _cached(signals, ("pvalues", tail), compute)
 
@@ -153,7 +153,7 @@ def evaluate(
     no_twin = ~twin[pos]
     tails = {}
     for rule in TAIL_RULES:
-        p_rule = p_all[:, pos] if rule == tail else GmiaDirect(rule).fit(signals.reference_loss[:, pos]).score(signals.target_loss[:, pos])
+        p_rule = p_all[:, pos] if rule == tail else GmiaDirect(rule).fit_losses(signals.reference_loss[:, pos]).pvalues_of(signals.target_loss[:, pos])
         tails[rule] = _rows(p_rule, member, cutoffs)
     non_member = ~signals.membership
     return Evaluation(
@@ -196,7 +196,7 @@ def leave_one_out_calibration(
     for t in range(m):
         refs = np.delete(losses, t, axis=0)
         target = losses[t : t + 1] if statistic is None else statistic(losses[t : t + 1])
-        p = GmiaDirect(tail).fit(refs).score(target)
+        p = GmiaDirect(tail).fit_losses(refs).pvalues_of(target)
         for a in alphas:
             calls[a] += int((p < a).sum())
     return {f"{a:g}": calls[a] / losses.size for a in alphas}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gmia.choices import Scale as ScaleChoice, values
 from gmia.errors import GmiaError, check_choice
 from gmia.zoo import TrainSpec
 
@@ -68,7 +69,7 @@ class Scale:
     note: str
 
 
-SCALES = ("paper", "cpu")
+SCALES = values(ScaleChoice)
 
 
 PRESETS: dict[str, Preset] = {

@@ -15,21 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmia.choices import Sampling, values
+from gmia.config import check_k, check_targets
 from gmia.data import Dataset, Split, paper_split
 from gmia.errors import GmiaError, check_choice
 from gmia.select import selection_features
 from gmia.signals import accuracy, log_loss
 from gmia.zoo import TrainSpec, Zoo, ZooStore
-
-
-def check_targets(n_targets: int) -> None:
-    if n_targets < 2 or n_targets % 2:
-        raise GmiaError(f"number of targets {n_targets} is not a positive even number; expected 2, 4, ... (each split of the pool trains two targets)")
-
-
-def check_k(k: int) -> None:
-    if k < 2:
-        raise GmiaError(f"number of reference models k={k} is too small; expected k >= 2")
 
 
 def target_index_sets(pool: np.ndarray, n_targets: int, rng: np.random.Generator) -> np.ndarray:
@@ -43,7 +35,7 @@ def target_index_sets(pool: np.ndarray, n_targets: int, rng: np.random.Generator
     return np.stack(sets)
 
 
-REFERENCE_SAMPLINGS = ("bootstrap", "subsample")
+REFERENCE_SAMPLINGS = values(Sampling)
 
 
 def bootstrap_index_sets(records: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:

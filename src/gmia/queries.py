@@ -5,9 +5,14 @@ group gets exactly one hot value, each numeric feature a value in its observed r
 integer grid of the raw values where the source holds integers). Large feature spaces are
 sampled around a record with Gaussian noise of scale σ. Every query, and every point the
 optimisation reaches, is projected back onto valid feature values.
+
+:class:`QueryLog` records what is sent to a target, so the indirect attack can prove that the
+record under attack never was.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -73,3 +78,35 @@ def same_record(queries: np.ndarray, record: np.ndarray, atol: float = 1e-6) -> 
     """Which queries equal ``record`` (an exact duplicate, up to float rounding)."""
     return np.all(np.abs(np.asarray(queries) - np.asarray(record)[None, :]) <= atol, axis=1)
 
+
+
+class QueryLog:
+    """Wraps a target's ``predict_proba`` and keeps every query row it forwards.
+
+    The indirect attack reaches targets only through this wrapper, so a test (and an auditor)
+    can check that the record under attack, or an exact duplicate of it, was never sent.
+    """
+
+    def __init__(self, predict_proba: Callable[[np.ndarray], np.ndarray]):
+        self._predict = predict_proba
+        self._batches: list[np.ndarray] = []
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+        self._batches.append(x.copy())
+        return self._predict(x)
+
+    @property
+    def queries(self) -> np.ndarray:
+        if not self._batches:
+            return np.empty((0, 0), dtype=np.float32)
+        return np.concatenate(self._batches)
+
+    @property
+    def n_queries(self) -> int:
+        return int(sum(len(b) for b in self._batches))
+
+    def sent(self, record: np.ndarray) -> bool:
+        """Whether ``record`` or an exact duplicate of it was ever queried."""
+        q = self.queries
+        return bool(q.size and same_record(q, record).any())

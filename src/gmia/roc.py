@@ -3,7 +3,7 @@
 Pairs are (target, record) cells; the positive class is "member" and a higher score means more
 likely member. One ROC point per distinct score: ties move FPR and TPR together, so the
 trapezoid gives them half credit, as the Mann-Whitney AUC does. Pair weights (counts) let a
-bootstrap resample of targets and records reuse the same sort (gmia.compare.metrics).
+bootstrap resample of targets and records reuse the same sort (gmia.comparison.metrics).
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gmia.choices import Features, Scaling, values
 from gmia.errors import GmiaError, check_choice
 
-SCALINGS = ("n_over_nprime", "nprime_over_n")
-FEATURE_KINDS = ("logits", "centred-logits", "raw")
+SCALINGS = values(Scaling)
+FEATURE_KINDS = values(Features)
 
 
 def logit_features(reference_logits: np.ndarray) -> np.ndarray:

@@ -22,9 +22,10 @@ import numpy as np
 from scipy import stats as sstats
 from scipy.interpolate import PchipInterpolator
 
+from gmia.choices import Tail, values
 from gmia.errors import check_choice
 
-TAIL_RULES = ("pchip", "zero", "gaussian")
+TAIL_RULES = values(Tail)
 
 
 def _logit_confidence(loss: np.ndarray) -> np.ndarray:

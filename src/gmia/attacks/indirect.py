@@ -8,10 +8,16 @@ at the enhancing queries, tested against the reference models and combined with 
 Symbols: M_i the k reference models, M^r_i the positive reference models (M_i further trained
 with r added), I(r, q) the influence score (Eq. 1), θ its threshold (Algorithm 1), γ the hinge
 margin of the optimisation.
+
+:func:`run_indirect` is the whole pipeline for one record (M^r_i → enhancing queries → the
+target queried through a :class:`~gmia.queries.QueryLog` → the guard that r was never sent →
+Kost-combined p-values); ``gmia audit`` and ``gmia reproduce table3`` both call it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +29,7 @@ from scipy.special import softmax
 from gmia.attacks.direct import GmiaDirect
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
-from gmia.queries import gaussian_queries, project, same_record, uniform_queries
+from gmia.queries import QueryLog, gaussian_queries, project, same_record, uniform_queries
 from gmia.stats import kost_combine
 from gmia.zoo import Zoo, ZooStore, stacked
 
@@ -220,10 +226,68 @@ def indirect_pvalues(
     label = search.label
     ref_loss = -np.log(np.clip(class_probability(references, search.queries, label), 1e-300, None))  # [k, m]
     tgt_loss = -np.log(np.clip(target_proba[..., label], 1e-300, None))  # [T, m]
-    p = GmiaDirect(cfg.tail).fit(ref_loss).score(tgt_loss)
+    p = GmiaDirect(cfg.tail).fit_losses(ref_loss).pvalues_of(tgt_loss)
     if cfg.correlation == "features":
         rho = np.corrcoef(probability_features(references, search.queries))
     else:
         rho = np.corrcoef(ref_loss.T)
     rho = np.nan_to_num(np.atleast_2d(rho), nan=0.0)
     return np.array([kost_combine(row, rho) for row in p])
+
+
+@dataclass(frozen=True)
+class IndirectResult:
+    """The indirect attack on one record r."""
+
+    search: EnhancingSearch
+    pvalues: np.ndarray | None  # [T] Kost-combined p-value per target; None when no enhancing query was found
+    n_queries: int  # rows sent to the target, all of them enhancing queries
+    positives: Zoo = field(repr=False)  # M^r_i, for callers that report the losses at r
+
+
+def run_indirect(
+    store: ZooStore,
+    dataset: Dataset,
+    references: Zoo,
+    record: int,
+    cfg: IndirectConfig,
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    seed: int,
+    *,
+    progress=None,
+    timer=None,
+    on_stage=None,
+    on_search: Callable[[EnhancingSearch], None] | None = None,
+) -> IndirectResult:
+    """Indirect inference on ``record`` against the black box ``predict_proba`` (``[m, C]`` for one
+    target or ``[T, m, C]`` for several), which is only ever asked the enhancing queries.
+
+    M^r_i are trained from ``seed + 1`` and the random queries drawn from ``[seed, record]``, so
+    a rerun finds the same queries (and reads the same cached stack). ``timer`` is anything with
+    a ``stage(name)`` context manager; ``on_search`` sees the search before the target is asked,
+    so a caller can record it even if the target then fails. Errors of the target, such as a
+    spent query budget (``ResumableError``), propagate unchanged.
+
+    Raises RuntimeError if the query log saw r or an exact duplicate of it: that would break
+    the attack's one promise, so it is a bug, never a result.
+    """
+    stage = on_stage or (lambda text: None)
+    timed = timer.stage if timer is not None else (lambda name: nullcontext())
+    stage(f"indirect inference on record {record}: training positive reference models")
+    with timed("positive references"):
+        positives = positive_references(store, dataset, references, record, cfg, seed + 1, progress)
+    stage(f"indirect inference on record {record}: searching for enhancing queries")
+    with timed("enhancing queries"):
+        search = find_enhancing(positives, references, dataset, record, cfg, np.random.default_rng([seed, record]))
+    if on_search is not None:
+        on_search(search)
+    if search.n_found == 0:
+        return IndirectResult(search=search, pvalues=None, n_queries=0, positives=positives)
+    stage(f"indirect inference on record {record}: querying the target with {search.n_found} enhancing queries")
+    log = QueryLog(predict_proba)
+    with timed("indirect queries"):
+        proba = np.asarray(log.predict_proba(search.queries))
+        if log.sent(dataset.x[record]):
+            raise RuntimeError(f"the indirect attack queried record {record} itself; this is a bug")
+        p = indirect_pvalues(search, references, proba[None] if proba.ndim == 2 else proba, cfg)
+    return IndirectResult(search=search, pvalues=p, n_queries=log.n_queries, positives=positives)

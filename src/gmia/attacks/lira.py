@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_ndtr, logsumexp
 
+from gmia.attacks.base import Attack
+from gmia.attacks.inputs import AttackInputs
 from gmia.errors import GmiaError, check_choice
 
 VARIANCES = ("per-record", "fixed")
@@ -58,8 +60,12 @@ def gaussian_fit(phi: np.ndarray, mask: np.ndarray, variance: str, what: str) ->
 
 
 @dataclass
-class Lira:
+class Lira(Attack):
     """LiRA on logit-scaled confidences; ``score`` returns ``[T, n]``, higher = member.
+
+    ``fit(inputs)`` / ``score(inputs)`` take φ of the in/out shadow models and of the targets
+    from their logits; ``fit_phi(shadow_phi, shadow_membership)`` / ``score_phi(target_phi)``
+    are the same on φ arrays.
 
     Parameters
     ----------
@@ -79,7 +85,7 @@ class Lira:
         check_choice("LiRA variance", self.variance, VARIANCES)
         self.name = ("lira-online" if self.online else "lira-offline") + ("-fixed" if self.variance == "fixed" else "")
 
-    def fit(self, shadow_phi: np.ndarray, shadow_membership: np.ndarray) -> "Lira":
+    def fit_phi(self, shadow_phi: np.ndarray, shadow_membership: np.ndarray) -> "Lira":
         """``shadow_phi [K, n]``: φ of K shadow models; ``shadow_membership [K, n]``: trained on r."""
         phi = np.asarray(shadow_phi, dtype=np.float64)
         member = np.asarray(shadow_membership, dtype=bool)
@@ -91,7 +97,7 @@ class Lira:
             self.mu_in_, self.sd_in_ = gaussian_fit(phi, member, self.variance, "IN")
         return self
 
-    def score(self, target_phi: np.ndarray) -> np.ndarray:
+    def score_phi(self, target_phi: np.ndarray) -> np.ndarray:
         """``target_phi [T, n]`` → scores ``[T, n]``."""
         if self.mu_out_ is None:
             raise RuntimeError("call fit() before score()")
@@ -103,3 +109,9 @@ class Lira:
         z_in = (phi - self.mu_in_) / self.sd_in_
         # log N(φ; μ_in, σ_in) − log N(φ; μ_out, σ_out); the 1/√(2π) factors cancel.
         return 0.5 * (z_out**2 - z_in**2) + np.log(self.sd_out_) - np.log(self.sd_in_)
+
+    def fit(self, inputs: AttackInputs) -> "Lira":
+        return self.fit_phi(logit_confidence(inputs.shadow_logits, inputs.y_pool), inputs.shadow_membership)
+
+    def score(self, inputs: AttackInputs) -> np.ndarray:
+        return self.score_phi(logit_confidence(inputs.target_logits, inputs.y_pool))

@@ -12,22 +12,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmia.attacks.base import Attack
+from gmia.attacks.inputs import AttackInputs
 from gmia.errors import GmiaError
 
 
 @dataclass
-class LossThreshold:
+class LossThreshold(Attack):
     """Membership score −L(M, r): a lower loss means more likely a member.
 
-    ``fit(train_losses)`` takes losses of shadow models on records they trained on (any shape)
-    and sets τ to their mean; ``score(target_losses [T, n])`` returns ``−L`` of shape ``[T, n]``;
+    ``fit(inputs)`` sets τ to the mean loss of the in/out shadow models on the records they
+    trained on; ``score(inputs)`` returns −L of the targets ``[T, n]``. On plain arrays:
+    ``fit_losses(train_losses)`` (any shape) and ``score_losses(target_losses [T, n])``.
     ``decide(target_losses)`` calls "member" iff L < τ. ROC metrics need only the score.
     """
 
     name: str = field(default="loss", init=False)
     threshold_: float | None = field(default=None, init=False, repr=False)
 
-    def fit(self, train_losses: np.ndarray | None = None) -> "LossThreshold":
+    def fit_losses(self, train_losses: np.ndarray | None = None) -> "LossThreshold":
         if train_losses is not None:
             losses = np.asarray(train_losses, dtype=np.float64)
             if losses.size == 0 or not np.isfinite(losses).all():
@@ -36,10 +39,16 @@ class LossThreshold:
             self.threshold_ = float(losses.mean())
         return self
 
-    def score(self, target_losses: np.ndarray) -> np.ndarray:
+    def score_losses(self, target_losses: np.ndarray) -> np.ndarray:
         return -np.atleast_2d(np.asarray(target_losses, dtype=np.float64))
+
+    def fit(self, inputs: AttackInputs) -> "LossThreshold":
+        return self.fit_losses(inputs.shadow_loss[inputs.shadow_membership])
+
+    def score(self, inputs: AttackInputs) -> np.ndarray:
+        return self.score_losses(inputs.target_loss)
 
     def decide(self, target_losses: np.ndarray) -> np.ndarray:
         if self.threshold_ is None:
-            raise RuntimeError("call fit(train_losses) before decide()")
+            raise RuntimeError("call fit() before decide()")
         return np.asarray(target_losses) < self.threshold_

@@ -22,14 +22,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmia.attacks.base import Attack
+from gmia.attacks.inputs import AttackInputs
 from gmia.errors import GmiaError
 
 TINY = 1e-300  # a marginal of exactly 0 (all references certain of another class) stays finite
 
 
 @dataclass
-class Rmia:
+class Rmia(Attack):
     """RMIA scores in [0, 1], ``[T, n]``; higher = more likely member.
+
+    ``fit(inputs)`` / ``score(inputs)`` take Pr(x | θ) = p_y = exp(−L) of the in/out shadow
+    models (the reference models θ') and of the targets, on pool and population records;
+    ``fit_probs`` / ``score_probs`` are the same on probability arrays.
 
     Parameters
     ----------
@@ -55,7 +61,7 @@ class Rmia:
     def _offline(self, mean_out: np.ndarray) -> np.ndarray:
         return 0.5 * (1.0 + self.a) * mean_out + 0.5 * (1.0 - self.a)
 
-    def fit(self, reference_prob_x: np.ndarray, reference_membership: np.ndarray, reference_prob_z: np.ndarray) -> "Rmia":
+    def fit_probs(self, reference_prob_x: np.ndarray, reference_membership: np.ndarray, reference_prob_z: np.ndarray) -> "Rmia":
         """``reference_prob_x [K, n]``: Pr(x | θ'_k); ``reference_membership [K, n]``: θ'_k trained on x;
         ``reference_prob_z [K, Z]``: Pr(z | θ'_k) on the population records."""
         px = np.asarray(reference_prob_x, dtype=np.float64)
@@ -80,7 +86,7 @@ class Rmia:
             self.marginal_z_ = self._offline(pz.mean(axis=0))
         return self
 
-    def score(self, target_prob_x: np.ndarray, target_prob_z: np.ndarray) -> np.ndarray:
+    def score_probs(self, target_prob_x: np.ndarray, target_prob_z: np.ndarray) -> np.ndarray:
         """``target_prob_x [T, n]``: Pr(x | θ_t); ``target_prob_z [T, Z]``: Pr(z | θ_t) → ``[T, n]``."""
         if self.marginal_x_ is None:
             raise RuntimeError("call fit() before score()")
@@ -96,3 +102,10 @@ class Rmia:
         for t in range(ratio_x.shape[0]):  # per target model; records are vectorised
             out[t] = np.searchsorted(ratio_z[t], ratio_x[t] / self.gamma, side="left")
         return out / ratio_z.shape[1]
+
+    def fit(self, inputs: AttackInputs) -> "Rmia":
+        # exp(−L) rather than a softmax: the losses are already computed stably from logits.
+        return self.fit_probs(np.exp(-inputs.shadow_loss), inputs.shadow_membership, np.exp(-inputs.shadow_loss_pop))
+
+    def score(self, inputs: AttackInputs) -> np.ndarray:
+        return self.score_probs(np.exp(-inputs.target_loss), np.exp(-inputs.target_loss_pop))

@@ -19,17 +19,24 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
+from gmia.attacks.base import Attack, AttackSettings
+from gmia.attacks.inputs import AttackInputs
 from gmia.errors import GmiaError, check_choice
 
 FEATURES = ("raw", "sorted")
 
 
 @dataclass
-class Shokri:
+class Shokri(Attack):
     """One attack network per class; ``score`` returns P(in) ``[T, n]``.
+
+    ``fit(inputs)`` / ``score(inputs)`` take the softmax of the in/out shadow models' and the
+    targets' logits; ``fit_probs(shadow_probs, y, shadow_membership)`` / ``score_probs(target_probs, y)``
+    are the same on probability arrays. The common settings give ``confidence`` and ``seed``.
 
     Parameters
     ----------
@@ -62,7 +69,11 @@ class Shokri:
     def _features(self, probs: np.ndarray) -> np.ndarray:
         return -np.sort(-probs, axis=-1) if self.features == "sorted" else probs
 
-    def fit(self, shadow_probs: np.ndarray, y: np.ndarray, shadow_membership: np.ndarray) -> "Shokri":
+    @classmethod
+    def from_settings(cls, settings: AttackSettings, **fixed) -> "Shokri":
+        return cls(confidence=settings.confidence, seed=settings.seed, **fixed)
+
+    def fit_probs(self, shadow_probs: np.ndarray, y: np.ndarray, shadow_membership: np.ndarray) -> "Shokri":
         """``shadow_probs [K, n, C]`` prediction vectors, ``y [n]`` labels, ``shadow_membership [K, n]``."""
         probs = np.asarray(shadow_probs, dtype=np.float64)
         y = np.asarray(y)
@@ -90,7 +101,7 @@ class Shokri:
             self.networks_[c.item()] = net
         return self
 
-    def score(self, target_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def score_probs(self, target_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``target_probs [T, n, C]``, ``y [n]`` → P(in) ``[T, n]``."""
         if self.networks_ is None:
             raise RuntimeError("call fit() before score()")
@@ -107,5 +118,13 @@ class Shokri:
             out[:, cols] = p_in.reshape(probs.shape[0], cols.size)
         return out
 
+    def fit(self, inputs: AttackInputs) -> "Shokri":
+        return self.fit_probs(softmax(inputs.shadow_logits.astype(np.float64), axis=-1), inputs.y_pool,
+                              inputs.shadow_membership)
+
+    def score(self, inputs: AttackInputs) -> np.ndarray:
+        return self.score_probs(softmax(inputs.target_logits.astype(np.float64), axis=-1), inputs.y_pool)
+
     def decide(self, scores: np.ndarray) -> np.ndarray:
+        """Member iff P(in) > confidence."""
         return np.asarray(scores) > self.confidence

@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.compare.run import CompareResult
+from gmia.comparison.run import CompareResult
 from gmia.paper import ShokriPaperRow
 from gmia.formatting import SCALING_TEXT, ci, pct
 

@@ -73,18 +73,26 @@ def encode_frame(
     return Dataset(name=name, x=x, y=y, schema=Schema(features=tuple(feats), classes=tuple(classes), label=label))
 
 
-def _check_declaration(label: str, numeric: Sequence[str], categorical: Sequence[str], impute) -> None:
+def _check_declaration(label: str, numeric: Sequence[str], categorical: Sequence[str], impute,
+                       ignore: Sequence[str] = ()) -> None:
     if impute is not None and impute not in IMPUTE_CHOICES:
         raise GmiaError(f"unknown impute choice {impute!r}; expected one of: median, mode, drop (or None)")
-    for kind, cols in (("numeric", numeric), ("categorical", categorical)):
+    for role, cols in (("declared numeric", numeric), ("declared categorical", categorical), ('listed in "ignore"', ignore)):
         dup = sorted({c for c in cols if list(cols).count(c) > 1})
         if dup:
-            raise GmiaError(f"column {dup[0]!r} is declared {kind} more than once; expected each column once")
+            raise GmiaError(f"column {dup[0]!r} is {role} more than once; expected each column once")
     both = sorted(set(numeric) & set(categorical))
     if both:
         raise GmiaError(f"column {both[0]!r} is declared both numeric and categorical; expected one kind per column")
+    for kind, cols in (("numeric", numeric), ("categorical", categorical)):
+        both = sorted(set(cols) & set(ignore))
+        if both:
+            raise GmiaError(f"column {both[0]!r} is declared {kind} and also listed in \"ignore\"; expected a column "
+                            "either used or ignored")
     if label in set(numeric) | set(categorical):
         raise GmiaError(f"label column {label!r} is also declared as a feature; expected the label apart from the features")
+    if label in set(ignore):
+        raise GmiaError(f"label column {label!r} is also listed in \"ignore\"; expected the label apart from the ignored columns")
     if not numeric and not categorical:
         raise GmiaError("no feature columns were declared; expected at least one numeric or categorical column")
 
@@ -118,7 +126,8 @@ def _impute(df: pd.DataFrame, impute: str, numeric: Sequence[str], label: str) -
     n_missing_label = int(df[label].isna().sum())
     if n_missing_label:
         raise GmiaError(
-            f"label column {label!r} has {n_missing_label} missing values; expected none, or pass --impute drop to drop those records"
+            f"label column {label!r} has {n_missing_label} missing values; expected none, or set \"impute\": \"drop\" "
+            "in the schema file to drop those records"
         )
     df = df.copy()
     for col in df.columns:
@@ -140,6 +149,7 @@ def load_csv(
     categorical: Sequence[str] = (),
     impute: str | None = None,
     name: str | None = None,
+    ignore: Sequence[str] = (),
 ) -> Dataset:
     """Load and encode a CSV file with a header row.
 
@@ -151,7 +161,10 @@ def load_csv(
     label : str
         The class column; classes are sorted by their string form.
     numeric, categorical : sequence of str
-        Feature columns; columns not declared are ignored.
+        Feature columns.
+    ignore : sequence of str
+        Columns of the file skipped on purpose. Every column must be the label, a feature or
+        ignored: a column the declaration does not name is an error, not silently dropped.
     impute : {None, "median", "mode", "drop"}
         What to do with missing values; None refuses them (see ``_impute``).
     name : str, optional
@@ -163,13 +176,24 @@ def load_csv(
         On any disagreement between the file and the declaration.
     """
     path = Path(path)
-    numeric, categorical = list(numeric), list(categorical)
-    _check_declaration(label, numeric, categorical, impute)
+    numeric, categorical, ignore = list(numeric), list(categorical), list(ignore)
+    _check_declaration(label, numeric, categorical, impute, ignore)
     df = _read(path)
     wanted = [label] + numeric + categorical
     for col in wanted:
         if col not in df.columns:
             raise GmiaError(f"column {col!r} is not in {path.name}; expected one of its columns: {_listing(df.columns)}")
+    for col in ignore:
+        if col not in df.columns:
+            raise GmiaError(f"ignored column {col!r} is not in {path.name}; expected one of its columns: {_listing(df.columns)}")
+    named = set(wanted) | set(ignore)
+    undeclared = [c for c in df.columns if c not in named]
+    if undeclared:
+        which = f"column {undeclared[0]!r}" if len(undeclared) == 1 else f"columns {_listing([repr(c) for c in undeclared])}"
+        raise GmiaError(
+            f"CSV file {path.name!r} has {which}, which the schema does not declare; expected every column to be the label, "
+            "numeric or categorical, or listed in \"ignore\" to skip it on purpose"
+        )
     df = df[[c for c in df.columns if c in set(wanted)]]
     parsed = {}
     for col in numeric:
@@ -188,7 +212,8 @@ def load_csv(
         col = missing[0]
         also = f" (also missing values in: {_listing(missing[1:])})" if len(missing) > 1 else ""
         raise GmiaError(
-            f"column {col!r} has {int(counts[col])} missing values{also}; expected none, or pass --impute median|mode|drop"
+            f"column {col!r} has {int(counts[col])} missing values{also}; expected none, or set \"impute\": \"median\", "
+            "\"mode\" or \"drop\" in the schema file"
         )
     if missing:
         df = _impute(df, impute, numeric, label)
@@ -206,8 +231,10 @@ def load_csv_with_schema(path, schema_json_path) -> Dataset:
     """Load a CSV whose column roles are given in a JSON file.
 
     The JSON is ``{"label": ..., "numeric": [...], "categorical": [...],
-    "impute": null}`` (optionally ``"name"``); it is validated with pydantic
-    and a validation failure becomes a one-sentence :class:`GmiaError`.
+    "ignore": [...], "impute": null}`` (``"ignore"``, ``"impute"`` and ``"name"``
+    optional; every column of the file must be the label, a feature or ignored);
+    it is validated with pydantic and a validation failure becomes a one-sentence
+    :class:`GmiaError`.
     """
     from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -216,6 +243,7 @@ def load_csv_with_schema(path, schema_json_path) -> Dataset:
         label: str
         numeric: list[str] = []
         categorical: list[str] = []
+        ignore: list[str] = []
         impute: Literal["median", "mode", "drop"] | None = None
         name: str | None = None
 
@@ -233,6 +261,7 @@ def load_csv_with_schema(path, schema_json_path) -> Dataset:
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise GmiaError(
             f"schema file {schema_path.name!r} has a bad field {where!r} ({_one_line(err['msg'])}, got {err.get('input')!r}); "
-            'expected {"label": str, "numeric": [str], "categorical": [str], "impute": "median"|"mode"|"drop"|null}'
+            'expected {"label": str, "numeric": [str], "categorical": [str], "ignore": [str], '
+            '"impute": "median"|"mode"|"drop"|null}'
         ) from None
     return load_csv(path, **spec.model_dump())

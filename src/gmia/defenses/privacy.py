@@ -12,9 +12,12 @@ import math
 import warnings
 from dataclasses import dataclass
 
+from gmia.choices import Accountant, values
 from gmia.errors import GmiaError, check_choice
+from gmia.extras import require
 
-ACCOUNTANTS = ("rdp", "prv")
+ACCOUNTANTS = values(Accountant)
+DP_FEATURE = "DP-SGD privacy accounting (epsilon and the noise multiplier)"  # what a missing opacus is reported for
 MEANINGLESS_EPSILON = 10.0  # e^10 ≈ 22,000: a likelihood ratio that bound no longer limits
 # Opacus' default orders stop at 63; small σ·q needs larger ones for a tight bound.
 RDP_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [80, 128, 256, 512, 1024]
@@ -53,9 +56,8 @@ def epsilon_for(noise: float, sample_rate: float, steps: int, delta: float, acco
     """ε spent by ``steps`` steps at noise multiplier σ and sampling rate q."""
     if noise <= 0:
         return math.inf
-    from opacus.accountants import PRVAccountant, RDPAccountant
-
-    acc = RDPAccountant() if accountant == "rdp" else PRVAccountant()
+    accountants = require("opacus.accountants", "dp", DP_FEATURE)
+    acc = accountants.RDPAccountant() if accountant == "rdp" else accountants.PRVAccountant()
     acc.history = [(noise, sample_rate, steps)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,8 +66,7 @@ def epsilon_for(noise: float, sample_rate: float, steps: int, delta: float, acco
 
 def noise_for(epsilon: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp") -> float:
     """The smallest σ (to Opacus' tolerance 0.01 in ε) that keeps training within (ε, δ)."""
-    from opacus.accountants.utils import get_noise_multiplier
-
+    get_noise_multiplier = require("opacus.accountants.utils", "dp", DP_FEATURE).get_noise_multiplier
     kwargs = {"alphas": RDP_ORDERS} if accountant == "rdp" else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -14,15 +14,15 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from gmia.attacks.direct import check_cutoff
 from gmia.data import Dataset, paper_split
+from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
 from gmia.evaluate import CutoffRow, evaluate, pool_pvalues, run_selection
 from gmia.outputs import OutputPolicy
 from gmia.protocol import ProtocolSignals, Timer, build_signals
-from gmia.select import check_thresholds
-from gmia.zoo import TrainSpec, ZooStore
+from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -60,6 +60,24 @@ class DefendResult:
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per setting: utility (target accuracy) beside the attack's success."""
+        return pd.DataFrame([{
+            "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"), "train_accuracy": r.train_accuracy,
+            "test_accuracy": r.test_accuracy, "n_selected": r.n_selected, "tp": r.tp, "fp": r.fp,
+            "precision": r.precision, "recall": r.recall, "auc": r.roc.get("auc"),
+            "tpr_at_fpr_0.001": r.roc.get("tpr_at_fpr_0.001"), "dropped": r.dropped,
+            "baseline_tp": r.baseline_records.get("tp"), "baseline_fp": r.baseline_records.get("fp"),
+        } for r in self.rows])
+
+    def summary(self) -> str:
+        lines = [f"Defences on {self.dataset}, GMIA at delta={self.config['delta']:g}, beta={self.config['beta']:g}, "
+                 f"p < {self.config['cutoff']:g}:"]
+        for r in self.to_frame().itertuples():
+            lines.append(f"  {r.setting}: test accuracy {r.test_accuracy:.3f}, {r.n_selected} records selected, "
+                         f"TP {r.tp} FP {r.fp}, AUC {r.auc:.3f}")
+        return "\n".join([*lines, *(f"warning: {w}" for w in self.warnings)])
+
 
 def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:
     """Losses as the adversary sees them through the API's output policy, on both sides."""
@@ -68,14 +86,11 @@ def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:
     signals.target_loss = policy.losses(signals.target_logits, y)
 
 
-def run_defend(
-    dataset: Dataset, spec: TrainSpec, store: ZooStore, settings: list[dict], *, k: int = 100, n_targets: int = 100,
-    seed: int = 0, delta: float = 0.1, beta: float = 0.1, cutoff: float = 0.01, scaling: str = "n_over_nprime",
-    tail: str = "pchip", features: str = "logits", pool_size: int | None = None, chunk_size: int = 100,
-    dp_clip: float = 1.0, dp_delta: float = 1e-5, accountant: str = "rdp", progress=None, on_stage=None,
-) -> DefendResult:
-    check_cutoff(cutoff)
-    check_thresholds(delta, beta)
+def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=None, on_stage=None) -> DefendResult:
+    """Measure every setting of ``cfg.settings`` with the paper's protocol (see the module docstring)."""
+    spec, settings, k, n_targets, seed = cfg.spec, cfg.settings, cfg.k, cfg.n_targets, cfg.seed
+    delta, beta, cutoff, scaling, tail, features = cfg.delta, cfg.beta, cfg.cutoff, cfg.scaling, cfg.tail, cfg.features
+    pool_size, chunk_size, dp_clip, dp_delta, accountant = cfg.pool_size, cfg.chunk_size, cfg.dp_clip, cfg.dp_delta, cfg.accountant
     stage = on_stage or (lambda text: None)
     n_train = len(paper_split(dataset, pool_size=pool_size, seed=seed).pool) // 2
     # Every setting is checked (and DP noise found) before any training starts.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 
 from gmia import __version__
 from gmia.attacks.direct import check_cutoffs
@@ -14,10 +17,10 @@ from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
 from gmia.paper import PRESETS, PaperSetting
-from gmia.protocol import Timer, build_signals, check_k, check_targets
-from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
-from gmia.stats import TAIL_RULES
-from gmia.zoo import TrainSpec, ZooStore
+from gmia.config import ProtocolConfig, check_count
+from gmia.protocol import Timer, build_signals
+from gmia.select import check_thresholds
+from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
 TABLES = ("table1", "table2")
@@ -58,6 +61,45 @@ class ReproduceResult:
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **to_plain(self)}
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (δ, β) setting and cutoff, pooled over seeds, the paper's numbers beside ours."""
+        rows = []
+        for pooled in self.pooled:
+            paper = _paper_setting(self.paper, pooled.delta, pooled.beta)
+            for row in pooled.rows:
+                theirs = next((r for r in paper.rows if math.isclose(r.cutoff, row.cutoff)), None) if paper else None
+                rows.append({
+                    "delta": pooled.delta, "beta": pooled.beta, "cutoff": row.cutoff,
+                    "n_selected": sum(pooled.n_selected) / len(pooled.n_selected), "tp": row.tp, "fp": row.fp,
+                    "precision": row.precision, "precision_ci": row.precision_ci, "recall": row.recall,
+                    "paper_n_selected": paper.n_selected if paper else None,
+                    "paper_precision": theirs.precision if theirs else None, "paper_recall": theirs.recall if theirs else None,
+                })
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """The pooled results beside the paper's, a line per setting and cutoff."""
+        cfg = self.config
+        lines = [f"GMIA direct inference, {self.table} on {self.dataset}: k={cfg['k']} reference models, "
+                 f"{cfg['n_targets']} targets, {len(self.runs)} seed(s); target accuracy train/test "
+                 + ", ".join(f"{r.accuracies['target_train']:.3f}/{r.accuracies['target_test']:.3f}" for r in self.runs)
+                 + (f" (paper {self.paper_accuracy[0]}/{self.paper_accuracy[1]})" if self.paper_accuracy else "")]
+        for r in self.to_frame().itertuples():
+            paper = ("" if r.paper_precision is None and r.paper_recall is None else
+                     f"; paper {_pct(r.paper_precision)} / {_pct(r.paper_recall)} on {r.paper_n_selected} records")
+            lines.append(f"  delta={r.delta:g} beta={r.beta:g} p<{r.cutoff:g}: {r.n_selected:g} records selected, precision "
+                         f"{_pct(r.precision)} [{_pct(r.precision_ci[0])}, {_pct(r.precision_ci[1])}], recall {_pct(r.recall)} "
+                         f"(TP {r.tp}, FP {r.fp}){paper}")
+        return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "none" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}%"
+
+
+def _paper_setting(paper: tuple[PaperSetting, ...], delta: float, beta: float) -> PaperSetting | None:
+    return next((s for s in paper if math.isclose(s.delta, delta) and math.isclose(s.beta, beta)), None)
+
 
 def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
     preset = PRESETS.get(dataset)
@@ -66,52 +108,63 @@ def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
     return (preset.table1,) if table == "table1" else (preset.table1, *preset.table2)
 
 
-def validate(table, k, n_targets, settings, cutoffs, scaling, tail, seeds, features="logits") -> None:
-    check_choice("selection features", features, FEATURE_KINDS)
-    check_choice("table", table, TABLES)
-    check_k(k)
-    check_targets(n_targets)
-    for delta, beta in settings:
-        check_thresholds(delta, beta)
-    check_cutoffs(cutoffs)
-    check_choice("scaling", scaling, SCALINGS)
-    check_choice("tail rule", tail, TAIL_RULES)
-    if seeds < 1:
-        raise GmiaError(f"number of seeds {seeds} is not positive; expected at least 1")
+@dataclass(frozen=True)
+class ReproduceConfig(ProtocolConfig):
+    """`gmia reproduce table1|table2`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+
+    table : ``table1`` (the paper's Table 1 thresholds and cutoffs) or ``table2`` (its other thresholds).
+    settings : the selection thresholds (δ, β) evaluated; ``delta=``/``beta=`` in :meth:`resolve`
+        replace them with that one pair (the other value from Table 1).
+    cutoffs : p-value cutoffs of a member call.
+    seeds : repeat the whole protocol for seeds ``seed .. seed + seeds - 1``.
+    """
+
+    COMMAND: ClassVar[str] = "table1"
+    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("delta", "beta")
+
+    table: str = "table1"
+    settings: tuple[tuple[float, float], ...] = ((0.1, 0.1),)
+    cutoffs: tuple[float, ...] = (0.01,)
+    seeds: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("table", self.table, TABLES)
+        self._set(settings=tuple((float(d), float(b)) for d, b in self.settings), cutoffs=tuple(self.cutoffs))
+        if not self.settings:
+            raise GmiaError("no selection setting given; expected at least one (delta, beta) pair")
+        for delta, beta in self.settings:
+            check_thresholds(delta, beta)
+        check_cutoffs(self.cutoffs)
+        check_count("number of seeds", self.seeds, 1)
+
+    @classmethod
+    def resolve(cls, dataset: str, *, table: str = "table1", **options) -> "ReproduceConfig":
+        check_choice("table", table, TABLES)
+        return super().resolve(dataset, command=table, table=table, **options)
+
+    @classmethod
+    def _from_preset(cls, preset, options: dict) -> dict:
+        delta, beta = options.pop("delta", None), options.pop("beta", None)
+        settings = preset.settings if delta is None and beta is None else (
+            (preset.delta if delta is None else delta, preset.beta if beta is None else beta),)
+        return {**super()._from_preset(preset, options), "settings": settings, "cutoffs": preset.cutoffs}
 
 
 def pool_rows(runs: tuple[SeedRun, ...], setting: int) -> tuple[CutoffRow, ...]:
     return CutoffRow.pooled([r.evaluations[setting].rows for r in runs])
 
 
-def reproduce(
-    table: str,
-    dataset: Dataset,
-    spec: TrainSpec,
-    store: ZooStore,
-    *,
-    settings: tuple[tuple[float, float], ...],
-    cutoffs: tuple[float, ...],
-    k: int = 100,
-    n_targets: int = 100,
-    scaling: str = "n_over_nprime",
-    tail: str = "pchip",
-    seed: int = 0,
-    seeds: int = 1,
-    pool_size: int | None = None,
-    chunk_size: int = 100,
-    reference_sampling: str = "bootstrap",
-    features: str = "logits",
-    progress=None,
-    on_stage=None,
-    on_seed=None,
-) -> ReproduceResult:
-    """Run the protocol for ``seeds`` consecutive seeds and evaluate every (δ, β) setting.
+def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=None, on_stage=None,
+              on_seed=None) -> ReproduceResult:
+    """Run the protocol for ``cfg.seeds`` consecutive seeds and evaluate every (δ, β) setting.
 
     ``on_seed(seed, signals, evaluations)`` is called after each seed, while its signal
     matrices are still in memory.
     """
-    validate(table, k, n_targets, settings, cutoffs, scaling, tail, seeds, features)
+    table, spec, k, n_targets = cfg.table, cfg.spec, cfg.k, cfg.n_targets
+    settings, cutoffs, scaling, tail, features = cfg.settings, cfg.cutoffs, cfg.scaling, cfg.tail, cfg.features
+    seed, seeds, pool_size, chunk_size, reference_sampling = cfg.seed, cfg.seeds, cfg.pool_size, cfg.chunk_size, cfg.reference_sampling
     start = time.perf_counter()
     runs = []
     for s in range(seed, seed + seeds):

@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
-from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
+
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
+from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
+from gmia.config import ProtocolConfig, check_count
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
 from gmia.protocol import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
-from gmia.select import expected_neighbours
+from gmia.select import check_thresholds, expected_neighbours
 from gmia.signals import log_loss
-from gmia.targets import QueryLog, ZooTargets
-from gmia.zoo import TrainSpec, ZooStore
+from gmia.targets import ZooTargets
+from gmia.zoo import ZooStore
 from gmia.io import atomic_write_json
 
 RESULT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Table3Config(ProtocolConfig):
+    """`gmia reproduce table3`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+
+    record : the record to attack (default: the most isolated pool record the selection flags).
+    delta, beta : the selection thresholds that choose it (default: the paper's Table 1).
+    cutoffs : p-value cutoffs of a member call (default: the paper's Table 3 columns, 0.01 and 0.1).
+    indirect : the indirect attack's parameters; :meth:`resolve` also takes theta, n_candidates,
+        n_clusters, sigma, positive_steps, record_rate and correlation, which go into it.
+    """
+
+    COMMAND: ClassVar[str] = "table3"
+    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "n_candidates", "n_clusters", "sigma", "positive_steps",
+                                                "record_rate", "correlation")
+
+    record: int | None = None
+    delta: float = 0.1
+    beta: float = 0.1
+    cutoffs: tuple[float, ...] = (0.01, 0.1)
+    indirect: IndirectConfig = field(default_factory=IndirectConfig)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._set(cutoffs=tuple(self.cutoffs))
+        check_thresholds(self.delta, self.beta)
+        check_cutoffs(self.cutoffs)
+        check_count("record index", self.record, 0, optional=True)
+
+    @classmethod
+    def _from_preset(cls, preset, options: dict) -> dict:
+        given = {name: options.pop(name) for name in cls.EXTRA_OPTIONS if name in options}
+        indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
+        indirect = replace(indirect, **{k: v for k, v in given.items() if v is not None})
+        return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
+                "cutoffs": preset.cutoffs, "indirect": indirect}
 
 
 @dataclass(frozen=True)
@@ -69,45 +109,33 @@ def choose_record(signals: ProtocolSignals, record: int | None, delta: float, be
     return int(signals.split.pool[best]), f"fewest neighbours in the pool (none passed beta={beta:g} at delta={delta:g})", int(selection.neighbours[best])
 
 
-def run_table3(
-    dataset: Dataset,
-    spec: TrainSpec,
-    store: ZooStore,
-    cfg: IndirectConfig,
-    *,
-    record: int | None = None,
-    k: int = 100,
-    n_targets: int = 100,
-    seed: int = 0,
-    cutoffs: tuple[float, ...] = (0.01, 0.1),
-    delta: float = 0.1,
-    beta: float = 0.1,
-    scaling: str = "n_over_nprime",
-    features: str = "logits",
-    out: Path | None = None,
-    progress=None,
-    on_stage=None,
-) -> Table3Result:
-    check_cutoffs(cutoffs)
+def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Path | None = None, progress=None,
+               on_stage=None) -> Table3Result:
+    """Attack one record indirectly (never querying it) and directly, against every target of the protocol."""
+    cfg, spec, record, k, n_targets, seed = config.indirect, config.spec, config.record, config.k, config.n_targets, config.seed
+    cutoffs, delta, beta, scaling, features = config.cutoffs, config.delta, config.beta, config.scaling, config.features
     timer = Timer()
     stage = on_stage or (lambda text: None)
     stage(f"training (or loading) {n_targets} targets and {k} reference models")
-    signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, progress=progress, timer=timer)
+    signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, pool_size=config.pool_size,
+                            chunk_size=config.chunk_size, reference_sampling=config.reference_sampling, progress=progress,
+                            timer=timer)
     r, chosen_by, neighbours = choose_record(signals, record, delta, beta, scaling, features)
-    stage(f"record {r} ({chosen_by}): training positive reference models")
-    with timer.stage("positive references"):
-        positives = positive_references(store, dataset, signals.references, r, cfg, seed + 1, progress)
-    stage("searching for enhancing queries")
-    with timer.stage("enhancing queries"):
-        search = find_enhancing(positives, signals.references, dataset, r, cfg, np.random.default_rng([seed, r]))
-    partial = {
-        "schema_version": RESULT_SCHEMA_VERSION, "dataset": dataset.name, "record": r, "chosen_by": chosen_by,
-        "theta": cfg.theta, "n_candidates": search.n_candidates, "n_medoids": search.n_medoids,
-        "medoid_influence": search.medoid_influence.tolist(), "n_enhancing": search.n_found,
-    }
-    if out is not None:
-        atomic_write_json(Path(out) / "partial.json", partial)
-    if search.n_found == 0:
+    stage(f"record {r}: {chosen_by}")
+
+    def keep_partial(search: EnhancingSearch) -> None:
+        # Written before any query, so a record without enhancing queries still leaves its search.
+        if out is not None:
+            atomic_write_json(Path(out) / "partial.json", {
+                "schema_version": RESULT_SCHEMA_VERSION, "dataset": dataset.name, "record": r, "chosen_by": chosen_by,
+                "theta": cfg.theta, "n_candidates": search.n_candidates, "n_medoids": search.n_medoids,
+                "medoid_influence": search.medoid_influence.tolist(), "n_enhancing": search.n_found,
+            })
+
+    indirect = run_indirect(store, dataset, signals.references, r, cfg, ZooTargets(signals.targets).predict_proba, seed,
+                            progress=progress, timer=timer, on_stage=stage, on_search=keep_partial)
+    search, p_indirect, positives = indirect.search, indirect.pvalues, indirect.positives
+    if p_indirect is None:
         best = float(search.medoid_influence.max()) if search.medoid_influence.size else float("nan")
         raise GmiaError(
             f"no enhancing record found for record {r} at theta={cfg.theta:g}, not even after optimisation (best "
@@ -115,12 +143,8 @@ def run_table3(
             f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
         )
     with timer.stage("inference"):
-        log = QueryLog(ZooTargets(signals.targets).predict_proba)
-        p_indirect = indirect_pvalues(search, signals.references, log.predict_proba(search.queries), cfg)
-        if log.sent(dataset.x[r]):
-            raise RuntimeError(f"the indirect attack queried record {r} itself; this is a bug")
         pos = int(np.searchsorted(signals.split.pool, r))
-        p_direct = GmiaDirect(cfg.tail).fit(signals.reference_loss[:, [pos]]).score(signals.target_loss[:, [pos]])[:, 0]
+        p_direct = GmiaDirect(cfg.tail).fit_losses(signals.reference_loss[:, [pos]]).pvalues_of(signals.target_loss[:, [pos]])[:, 0]
         member = signals.membership[:, pos]
         positive_loss = log_loss(positives.logits(dataset.x[[r]]), dataset.y[[r]])[:, 0]
     card = {
@@ -138,7 +162,7 @@ def run_table3(
         n_optimised=int(search.optimised.sum()),
         distance={"min": float(search.distance.min()), "median": float(np.median(search.distance)), "max": float(search.distance.max())},
         influence={"min": float(search.influence.min()), "mean": float(search.influence.mean())},
-        queries_sent=log.n_queries, record_sent=False,
+        queries_sent=indirect.n_queries, record_sent=False,
         direct=tuple(CutoffRow.from_calls(p_direct < c, member, c) for c in cutoffs),
         indirect=tuple(CutoffRow.from_calls(p_indirect < c, member, c) for c in cutoffs),
         accuracies=signals.accuracies, seconds=dict(timer.seconds), card=card,

@@ -1,4 +1,9 @@
-"""`gmia serve`: a model behind a prediction API with per-key budgets (the paper's MLaaS setting)."""
+"""`gmia serve`: a model behind a prediction API with per-key budgets (the paper's MLaaS setting).
+
+Key files, budgets and settings need only the core install; the web app (fastapi) and the server
+(uvicorn) come with the ``serve`` extra and are imported when an app is built or run, so a missing
+extra is one sentence naming ``pip install 'gmia[serve]'``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,24 @@ import logging
 import sys
 from pathlib import Path
 
-from gmia.serve.app import ACCESS_LOG, ServeConfig, create_app, model_id, public_schema
+from gmia.extras import require
+from gmia.outputs import model_id
+from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing, add_key, read_key_file
 from gmia.serve.limits import Ledger, RateLimiter
 
 __all__ = ["ApiKey", "KeyRing", "Ledger", "RateLimiter", "ServeConfig", "add_key", "create_app", "model_id",
            "public_schema", "read_key_file", "run_server"]
+
+
+def __getattr__(name: str):
+    """``create_app`` is imported on first use: it needs fastapi, which the rest of this package does not."""
+    if name == "create_app":
+        require("fastapi", EXTRA, FEATURE)
+        from gmia.serve.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _access_logger(path: Path | None) -> None:
@@ -41,10 +58,11 @@ def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port:
                usage_db: Path | None = None, config: ServeConfig = ServeConfig(), access_log: Path | None = None,
                announce=print) -> None:
     """Load everything (so bad input fails before the port opens), then serve until interrupted."""
-    import uvicorn
-
+    require("fastapi", EXTRA, FEATURE)
+    uvicorn = require("uvicorn", EXTRA, FEATURE)
     from gmia.errors import GmiaError
     from gmia.model import Model
+    from gmia.serve.app import create_app
 
     if not 0 <= port <= 65535:
         raise GmiaError(f"port {port} is out of range; expected 0 to 65535")

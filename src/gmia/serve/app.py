@@ -13,27 +13,23 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gmia.data import RecordError, encode_records
+from gmia.extras import require
 from gmia.model import Model
-from gmia.outputs import OutputPolicy, model_id
+from gmia.outputs import model_id
+from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing
 from gmia.serve.limits import Ledger, RateLimiter
 
-ACCESS_LOG = "gmia.serve.access"
+require("fastapi", EXTRA, FEATURE)  # one sentence, not a traceback, when the serve extra is missing
 
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse, Response  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-@dataclass(frozen=True)
-class ServeConfig:
-    max_batch: int = 1000  # records per request
-    max_body_bytes: int = 4 * 2**20
-    policy: OutputPolicy = field(default_factory=OutputPolicy)
+__all__ = ["ACCESS_LOG", "ServeConfig", "create_app", "model_id", "public_schema"]
 
 
 class ApiError(Exception):
@@ -44,26 +40,6 @@ class ApiError(Exception):
 
 def _error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
-
-
-def public_schema(model: Model, policy: OutputPolicy) -> dict:
-    groups = model.schema.groups()
-    features = []
-    for group, idx in groups.items():
-        f = [model.schema.features[i] for i in idx]
-        if f[0].kind == "numeric":
-            lo, hi = (v * f[0].scale + f[0].offset for v in (f[0].low, f[0].high))
-            features.append({"name": group, "type": "integer" if f[0].integer else "number", "min": lo, "max": hi})
-        else:
-            features.append({"name": group, "type": "category", "categories": [x.category for x in f]})
-    return {
-        "model": model_id(model, policy),
-        "features": features,
-        "classes": list(model.schema.classes),
-        "label": model.schema.label,
-        "output": policy.to_dict(),
-        "encoding": model.schema.to_dict(),
-    }
 
 
 def create_app(model: Model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = ServeConfig(),

@@ -21,6 +21,7 @@ import numpy as np
 from gmia.data import Schema, decode_records
 from gmia.errors import GmiaError, ResumableError
 from gmia.outputs import OutputPolicy
+from gmia.targets.base import QueryBudgetExhausted, check_budget
 
 
 def record_key(record: dict) -> str:
@@ -63,10 +64,6 @@ class ResponseCache:
         self._db.close()
 
 
-class QueryBudgetExhausted(ResumableError):
-    """The audit's or the service's query budget is spent; answers so far are cached."""
-
-
 class TargetUnreachable(ResumableError):
     """The service gave no answer after every retry; answers so far are cached."""
 
@@ -89,8 +86,7 @@ class HttpTarget:
                  on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep):
         if not url.startswith(("http://", "https://")):
             raise GmiaError(f"target URL {url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8000")
-        if budget is not None and budget < 0:
-            raise GmiaError(f"query budget {budget} is negative; expected a number of records >= 0")
+        check_budget(budget, 0, f"the prediction API at {url} (0 uses only its cached answers)")
         if batch_size < 1:
             raise GmiaError(f"batch size {batch_size} is not positive; expected at least 1 record per request")
         if max_retries < 0 or backoff < 0:

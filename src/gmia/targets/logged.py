@@ -1,13 +1,11 @@
-"""Black-box targets and a wrapper that logs every query sent to them."""
+"""The models of a zoo as black-box targets. (The query log they are read through is
+:class:`gmia.queries.QueryLog`, below the attacks that use it.)"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 from scipy.special import softmax
 
-from gmia.queries import same_record
 from gmia.zoo import Zoo
 
 
@@ -23,35 +21,3 @@ class ZooTargets:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return softmax(self._zoo.logits(np.atleast_2d(x)).astype(np.float64), axis=-1)
-
-
-class QueryLog:
-    """Wraps a target's ``predict_proba`` and keeps every query row it forwards.
-
-    The indirect attack reaches targets only through this wrapper, so a test (and an auditor)
-    can check that the record under attack, or an exact duplicate of it, was never sent.
-    """
-
-    def __init__(self, predict_proba: Callable[[np.ndarray], np.ndarray]):
-        self._predict = predict_proba
-        self._batches: list[np.ndarray] = []
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(x, dtype=np.float32))
-        self._batches.append(x.copy())
-        return self._predict(x)
-
-    @property
-    def queries(self) -> np.ndarray:
-        if not self._batches:
-            return np.empty((0, 0), dtype=np.float32)
-        return np.concatenate(self._batches)
-
-    @property
-    def n_queries(self) -> int:
-        return int(sum(len(b) for b in self._batches))
-
-    def sent(self, record: np.ndarray) -> bool:
-        """Whether ``record`` or an exact duplicate of it was ever queried."""
-        q = self.queries
-        return bool(q.size and same_record(q, record).any())

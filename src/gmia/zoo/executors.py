@@ -10,7 +10,6 @@ worker dies is retried by Ray (``max_retries``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +19,10 @@ import torch
 from safetensors.torch import save
 
 from gmia.errors import GmiaError
+from gmia.extras import require
 
 EXECUTORS = ("local", "ray")
+RAY_FEATURE = "the Ray executor (--executor ray)"  # what a missing ray is reported for
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,14 @@ class RayExecutor:
 
     def __init__(self, address: str | None = "auto", cpus_per_task: int = 1, max_retries: int = 3,
                  init_kwargs: dict | None = None):
-        if importlib.util.find_spec("ray") is None:  # fail at setup, not after the first training stage
-            raise GmiaError("the ray executor needs the ray package; expected `pip install ray` (it is in requirements.txt)")
+        require("ray", "ray", RAY_FEATURE)  # fail at setup, not after the first training stage
         if cpus_per_task < 1 or max_retries < 0:
             raise GmiaError(f"cpus per task {cpus_per_task} and retries {max_retries} are invalid; expected >= 1 and >= 0")
         self.address, self.cpus_per_task, self.max_retries = address, cpus_per_task, max_retries
         self.init_kwargs = init_kwargs or {}
 
     def _connect(self):
-        import ray
-
+        ray = require("ray", "ray", RAY_FEATURE)
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False, **self.init_kwargs}
             try:

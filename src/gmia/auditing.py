@@ -12,53 +12,74 @@ where the evidence is strongest.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
-from gmia.attacks.indirect import IndirectConfig, find_enhancing, indirect_pvalues, positive_references
+from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset, decode_records, paper_split
-from gmia.errors import GmiaError, ResumableError, check_choice
+from gmia.choices import AttackMode, Features, choice
+from gmia.config import ProtocolConfig, check_count
+from gmia.errors import GmiaError, ResumableError
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
-from gmia.protocol import REFERENCE_SAMPLINGS, Timer, train_references
-from gmia.select import select_vulnerable, selection_features
+from gmia.protocol import Timer, train_references
+from gmia.select import check_thresholds, select_vulnerable, selection_features
 from gmia.signals import accuracy, proba_loss
 from gmia.stats import clopper_pearson
-from gmia.targets import QueryLog
-from gmia.zoo import TrainSpec, ZooStore
+from gmia.targets import as_target
+from gmia.zoo import ZooStore
 
-ATTACK_CHOICES = ("direct", "indirect", "both")
 RESULT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    k: int = 100
+class AuditConfig(ProtocolConfig):
+    """`gmia audit`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+
+    delta, beta : the selection thresholds δ (cosine distance) and β (on E[N_n]).
+    cutoff : p-value below which a record is called a member.
+    features : raw by default: a deployed model's structure is hidden (the paper's MLaaS setting).
+    train_size : N, the target's training-set size (default: half the pool, as in the protocol).
+    max_records : test at most this many selected records, most isolated first.
+    attack : direct, indirect (never queries the record) or both.
+    indirect : the indirect attack's parameters (``theta=`` sets θ in :meth:`resolve`).
+    indirect_records : records, most isolated first, attacked indirectly.
+    """
+
+    COMMAND: ClassVar[str] = "audit"
+    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta",)
+
+    features: Features = Features.RAW
     delta: float = 0.1
     beta: float = 0.1
-    scaling: str = "n_over_nprime"
-    features: str = "raw"
     cutoff: float = 0.01
-    tail: str = "pchip"
-    seed: int = 0
-    pool_size: int | None = None
-    train_size: int | None = None  # N; default: half the pool, as in the protocol
-    reference_sampling: str = "bootstrap"
-    max_records: int | None = None  # test at most this many selected records
-    attack: str = "direct"
+    train_size: int | None = None
+    max_records: int | None = None
+    attack: AttackMode = AttackMode.DIRECT
     indirect: IndirectConfig = field(default_factory=IndirectConfig)
     indirect_records: int = 1
 
     def __post_init__(self):
+        super().__post_init__()
+        self._set(attack=choice(AttackMode, self.attack, "attack"))
+        check_thresholds(self.delta, self.beta)
         check_cutoff(self.cutoff)
-        check_choice("attack", self.attack, ATTACK_CHOICES)
-        check_choice("reference sampling", self.reference_sampling, REFERENCE_SAMPLINGS)
-        if self.max_records is not None and self.max_records < 1:
-            raise GmiaError(f"max records {self.max_records} is not positive; expected at least 1 record to test")
-        if self.indirect_records < 1:
-            raise GmiaError(f"indirect records {self.indirect_records} is not positive; expected at least 1")
+        check_count("training-set size N", self.train_size, 1, optional=True)
+        check_count("number of records to test (max records)", self.max_records, 1, optional=True)
+        check_count("number of records attacked indirectly", self.indirect_records, 1)
+
+    @classmethod
+    def _from_preset(cls, preset, options: dict) -> dict:
+        theta = options.pop("theta", None)
+        indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
+        if theta is not None:
+            indirect = replace(indirect, theta=theta)
+        return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
+                "cutoff": preset.cutoff, "indirect": indirect}
 
 
 @dataclass
@@ -82,6 +103,47 @@ class AuditResult:
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per tested record, most isolated first: its p-value and 95% interval, the
+        verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
+
+        ``p_interval`` is the Clopper-Pearson interval of F(L(M, r)), the fraction of reference
+        losses at or below the target's, from the k reference models.
+        """
+        rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"],
+                 "p_interval": tuple(r["p_interval"]), "verdict": r["verdict"], "neighbours": r["neighbours"],
+                 "expected_neighbours": r["expected_neighbours"], "target_loss": r["target_loss"],
+                 **{k: r[k] for k in ("p_indirect", "verdict_indirect", "n_enhancing", "member") if k in r}}
+                for r in self.records]
+        return pd.DataFrame(rows, columns=None if rows else ["record", "class", "p_value", "p_interval", "verdict",
+                                                             "neighbours", "expected_neighbours", "target_loss"])
+
+    def summary(self) -> str:
+        """A few lines a person reads first: what was audited, what was selected, what was called."""
+        cfg = self.config
+        calls = sum(r["verdict"] == "member" or r.get("verdict_indirect") == "member" for r in self.records)
+        lines = [
+            f"GMIA audit of {self.model_id} ({self.target}) on {self.dataset}: k={cfg['k']} reference models, "
+            f"delta={cfg['delta']:g}, beta={cfg['beta']:g} on {cfg['features']} features, cutoff {cfg['cutoff']:g}, attack {cfg['attack']}",
+            f"{self.n_selected} of {self.n_candidates} pool records selected (E[N_n] < beta); {self.n_tested} tested; "
+            f"{calls} called member",
+        ]
+        for r in self.records:
+            truth = "" if "member" not in r else f"  (truly {'a member' if r['member'] else 'not a member'})"
+            indirect = f", indirect p={r['p_indirect']:.4g} {r['verdict_indirect']}" if "p_indirect" in r else ""
+            lo, hi = r["p_interval"]
+            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} [{lo:.3f}, {hi:.3f}] {r['verdict']}{indirect}; "
+                         f"N'_n={r['neighbours']}, E[N_n]={r['expected_neighbours']:.3g}{truth}")
+        lines.append(f"queries: {self.queries['sent']} sent, {self.queries['from_cache']} answered from the cache")
+        if self.truth:
+            for name in ("direct", "indirect"):
+                if name in self.truth:
+                    t = self.truth[name]
+                    lines.append(f"against the members file, {name}: {t['tp']} true and {t['fp']} false member calls")
+        if self.stopped:
+            lines.append(f"stopped early: {self.stopped}")
+        return "\n".join(lines)
+
 
 def check_schema(target_schema, dataset: Dataset) -> None:
     """The target must read records exactly as the data set encodes them."""
@@ -99,12 +161,17 @@ def check_schema(target_schema, dataset: Dataset) -> None:
     raise GmiaError(f"the target's features are in another order than data set {dataset.name!r}'s; expected the same order")
 
 
-def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: AuditConfig,
+def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
               members: np.ndarray | None = None, progress=None, on_stage=None) -> AuditResult:
     """Select, query and test; on a spent budget or an unreachable target, return what was
-    answered with ``stopped`` set (the target's cache makes the rerun resume)."""
+    answered with ``stopped`` set (a prediction API's answer cache makes the rerun resume).
+
+    ``target`` is anything :func:`gmia.targets.as_target` accepts (a :class:`~gmia.targets.Target`).
+    """
     stage = on_stage or (lambda text: None)
     timer = Timer()
+    spec = cfg.spec
+    target = as_target(target, dataset.schema)
     check_schema(target.schema, dataset)
     policy: OutputPolicy = target.policy
     if cfg.attack != "direct" and not policy.is_identity:
@@ -145,7 +212,7 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
         if answered.any():
-            p[answered] = GmiaDirect(cfg.tail).fit(ref_loss[:, answered]).score(tgt_loss[None, answered])[0]
+            p[answered] = GmiaDirect(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
     else:
         ref_loss = np.empty((cfg.k, len(tested)))
         tgt_loss = p = np.full(len(tested), np.nan)
@@ -177,11 +244,10 @@ def run_audit(dataset: Dataset, target, spec: TrainSpec, store: ZooStore, cfg: A
         truth["members_among_tested"] = int(member.sum())
     refs_member = refs.membership
     return AuditResult(
-        dataset=dataset.name, target=getattr(target, "url", "local model"), model_id=target.model_id,
+        dataset=dataset.name, target=getattr(target, "url", "local model"), model_id=str(target.model_id),
         output=policy.to_dict(),
-        config={**{k: v for k, v in asdict(cfg).items() if k != "indirect"},
-                "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
-                "spec": spec.model_dump(mode="json"), "n_train": n_train, "n_records": len(dataset),
+        config={**cfg.to_dict(), "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
+                "n_train": n_train, "n_records": len(dataset),
                 "n_features": int(dataset.x.shape[1])},
         n_candidates=len(split.pool), n_selected=len(selected), n_tested=len(tested),
         counts_by_scaling=selection.count_by_scaling(),
@@ -200,25 +266,23 @@ def _verdict(p: float, cutoff: float) -> str:
 
 
 def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, timer, progress, stage) -> str | None:
-    """Indirect inference on the first ``indirect_records`` tested records; never queries them."""
+    """Indirect inference on the first ``indirect_records`` tested records; never queries them.
+    Returns why it stopped early (a spent budget, an unreachable target), or None."""
     for i, r in enumerate(tested[: cfg.indirect_records]):
-        r = int(r)
-        stage(f"indirect inference on record {r}: training positive reference models, searching enhancing queries")
-        with timer.stage("indirect search"):
-            positives = positive_references(store, dataset, refs, r, cfg.indirect, cfg.seed + 1, progress)
-            search = find_enhancing(positives, refs, dataset, r, cfg.indirect, np.random.default_rng([cfg.seed, r]))
-        rows[i]["n_enhancing"] = search.n_found
-        if search.n_found == 0:
-            rows[i]["p_indirect"], rows[i]["verdict_indirect"] = np.nan, "no enhancing query found"
+        row = rows[i]
+
+        def found(search, row=row):
+            # Recorded before the target is asked, so a budget spent on these queries still reports them.
+            row["n_enhancing"] = search.n_found
+
+        try:
+            result = run_indirect(store, dataset, refs, int(r), cfg.indirect, target.predict_proba, cfg.seed,
+                                  progress=progress, timer=timer, on_stage=stage, on_search=found)
+        except ResumableError as exc:
+            return str(exc)
+        if result.pvalues is None:
+            row["p_indirect"], row["verdict_indirect"] = np.nan, "no enhancing query found"
             continue
-        log = QueryLog(target.predict_proba)
-        with timer.stage("indirect queries"):
-            try:
-                proba = log.predict_proba(search.queries)
-            except ResumableError as exc:
-                return str(exc)
-        if log.sent(dataset.x[r]):
-            raise RuntimeError(f"the indirect attack queried record {r} itself; this is a bug")
-        p = float(indirect_pvalues(search, refs, proba[None], cfg.indirect)[0])
-        rows[i]["p_indirect"], rows[i]["verdict_indirect"] = p, _verdict(p, cfg.cutoff)
+        p = float(result.pvalues[0])
+        row["p_indirect"], row["verdict_indirect"] = p, _verdict(p, cfg.cutoff)
     return None

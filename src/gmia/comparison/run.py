@@ -16,30 +16,27 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from gmia import __version__
-from gmia.attacks import ATTACKS
-from gmia.attacks.direct import check_cutoffs
-from gmia.compare.inputs import build_inputs, check_inout, population_records, score_attack, train_shadows
-from gmia.compare.metrics import FPRS, RocSummary, bootstrap_weights, fpr_threshold, roc_with_ci
+from gmia.attacks import ATTACKS, AttackSettings, make_attack
+from gmia.comparison.config import CompareConfig
+from gmia.comparison.inputs import build_inputs, population_records, train_shadows
+from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_threshold, roc_with_ci
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_choice
+from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
-from gmia.paper import PRESETS, TABLE7, table1_thresholds
+from gmia.presets import preset_for
+from gmia.protocol import Timer, build_signals
 from gmia.roc import pr_points, roc_points
-from gmia.protocol import Timer, build_signals, check_k, check_targets
-from gmia.select import FEATURE_KINDS, SCALINGS, check_thresholds
-from gmia.stats import TAIL_RULES
-from gmia.zoo import TrainSpec, ZooStore
+from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
-DEFAULT_CONFIDENCE = 0.5  # Shokri's threshold where the paper gives none
-# The registered attacks that score from the comparison's matrices (gmia.compare.inputs).
-COMPARE_ATTACKS = ("gmia-direct", "shokri", "loss", "lira-online", "lira-offline", "lira-online-fixed",
-                   "lira-offline-fixed", "rmia-online", "rmia-offline")
+# The built-in attacks, in report order: every attack registered in gmia.attacks scores from the
+# comparison's matrices. run_compare reads the registry when it runs, so one registered later runs too.
+COMPARE_ATTACKS = tuple(ATTACKS)
 
 
 @dataclass(frozen=True)
@@ -80,105 +77,24 @@ class CompareResult:
 
 
 def compare_defaults(dataset_name: str) -> dict:
-    """The paper's δ, β, cutoffs (Table 1) and Shokri confidence (Table 7) for a bundled set."""
-    preset, paper7 = PRESETS.get(dataset_name), TABLE7.get(dataset_name)
-    delta, beta = table1_thresholds(dataset_name)
-    return {
-        "delta": delta,
-        "beta": beta,
-        "cutoffs": preset.table1_cutoffs if preset else (0.01,),
-        "shokri_confidence": paper7.confidence if paper7 else DEFAULT_CONFIDENCE,
-    }
+    """The paper's δ, β, cutoffs (Table 1) and Shokri confidence (Table 7) for a bundled set (from gmia.presets)."""
+    preset = preset_for("compare", dataset_name)
+    return {"delta": preset.delta, "beta": preset.beta, "cutoffs": preset.cutoffs,
+            "shokri_confidence": preset.shokri_confidence}
 
 
-def _make_attack(name: str, tail: str, confidence: float, seed: int):
-    if name == "gmia-direct":
-        return ATTACKS[name](tail=tail)
-    if name == "shokri":
-        return ATTACKS[name](confidence=confidence, seed=seed)
-    return ATTACKS[name]()
+def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=None, on_stage=None) -> CompareResult:
+    """Run the protocol, train the in/out shadows, score every attack of ``cfg.attacks`` and summarise.
 
-
-def _validate(k, n_targets, n_inout, delta, beta, cutoffs, scaling, tail, features, n_bootstrap, attacks, confidence,
-              n_population):
-    check_k(k)
-    check_targets(n_targets)
-    check_inout(n_inout)
-    check_thresholds(delta, beta)
-    check_cutoffs(cutoffs)
-    check_choice("scaling", scaling, SCALINGS)
-    check_choice("tail rule", tail, TAIL_RULES)
-    check_choice("selection features", features, FEATURE_KINDS)
-    if n_bootstrap < 0:
-        raise GmiaError(f"number of bootstrap resamples {n_bootstrap} is negative; expected 0 (no intervals) or more")
-    for name in attacks:
-        check_choice("attack", name, COMPARE_ATTACKS)
-    if "gmia-direct" not in attacks:
-        raise GmiaError(f"attacks {', '.join(attacks)} leave out gmia-direct; expected it in the list (it is the baseline)")
-    if not 0.0 < confidence < 1.0:
-        raise GmiaError(f"Shokri confidence threshold {confidence} is out of range; expected a value in (0, 1)")
-    if n_population < 1:
-        raise GmiaError(f"RMIA population size {n_population} is not positive; expected at least 1")
-
-
-def run_compare(
-    dataset: Dataset,
-    spec: TrainSpec,
-    store: ZooStore,
-    *,
-    k: int = 100,
-    n_targets: int = 100,
-    n_inout: int = 64,
-    seed: int = 0,
-    delta: float | None = None,
-    beta: float | None = None,
-    cutoffs: tuple[float, ...] | None = None,
-    scaling: str = "n_over_nprime",
-    tail: str = "pchip",
-    features: str = "logits",
-    n_bootstrap: int = 200,
-    n_population: int = 5000,
-    shokri_confidence: float | None = None,
-    attacks: tuple[str, ...] | None = None,
-    pool_size: int | None = None,
-    chunk_size: int = 100,
-    reference_sampling: str = "bootstrap",
-    progress=None,
-    on_stage=None,
-) -> CompareResult:
-    """Run the protocol, train the in/out shadows, score every attack and summarise.
-
-    Parameters
-    ----------
-    dataset, spec, store : the data, the training spec of targets and all adversary models, the model store.
-    k : GMIA's reference models (bootstrap samples of the adversary's records).
-    n_targets : target models (``n_targets / 2`` half-splits of the pool); every attack scores all
-        pool records against all of them, a ``[T, P]`` matrix.
-    n_inout : in/out shadow models for LiRA, RMIA, Shokri and the loss threshold (even, >= 4).
-    seed : seeds the protocol (as ``gmia reproduce``) and, through other children of the same
-        ``SeedSequence``, the shadows, the population, the bootstrap and Shokri's networks.
-    delta, beta : selection thresholds δ and β of GMIA's vulnerable records; default: the paper's Table 1.
-    cutoffs : GMIA p-value cutoffs, also the FPRs other attacks are matched at; default: the paper's Table 1.
-    scaling, tail, features : E[N_n] scaling, GMIA's tail rule, selection features (as ``gmia reproduce``).
-    n_bootstrap : resamples (targets and records with replacement) for the 95% intervals; 0 = none.
-    n_population : RMIA's population records z, drawn from the adversary's records (all if fewer).
-    shokri_confidence : Shokri's threshold on P(in); default: the paper's Table 7 (0.5 without one).
-    attacks : names from ``COMPARE_ATTACKS`` (default all); ``gmia-direct`` is required.
-    pool_size, chunk_size, reference_sampling : as ``gmia reproduce``.
-    progress, on_stage : training-progress factory and a callback for stage messages.
-
-    Returns
-    -------
-    CompareResult
+    The protocol's seed ``cfg.seed`` seeds the protocol (as ``gmia reproduce``) and, through
+    other children of the same ``SeedSequence``, the shadows, the population, the bootstrap and
+    Shokri's networks. Every attack scores all pool records against all targets, a ``[T, P]``
+    matrix. ``progress``, ``on_stage``: training-progress factory and a callback for stage messages.
     """
-    defaults = compare_defaults(dataset.name)
-    delta = defaults["delta"] if delta is None else delta
-    beta = defaults["beta"] if beta is None else beta
-    cutoffs = tuple(defaults["cutoffs"] if cutoffs is None else cutoffs)
-    confidence = defaults["shokri_confidence"] if shokri_confidence is None else shokri_confidence
-    attacks = COMPARE_ATTACKS if attacks is None else tuple(attacks)
-    _validate(k, n_targets, n_inout, delta, beta, cutoffs, scaling, tail, features, n_bootstrap, attacks, confidence,
-              n_population)
+    spec, k, n_targets, n_inout, seed = cfg.spec, cfg.k, cfg.n_targets, cfg.n_inout, cfg.seed
+    delta, beta, cutoffs, scaling, tail, features = cfg.delta, cfg.beta, cfg.cutoffs, cfg.scaling, cfg.tail, cfg.features
+    n_bootstrap, n_population, confidence, attacks = cfg.n_bootstrap, cfg.n_population, cfg.shokri_confidence, cfg.attacks
+    pool_size, chunk_size, reference_sampling = cfg.pool_size, cfg.chunk_size, cfg.reference_sampling
     stage = on_stage or (lambda text: None)
     start = time.perf_counter()
     timer = Timer()
@@ -198,7 +114,8 @@ def run_compare(
     pos = np.searchsorted(signals.split.pool, selection.selected)  # pool positions of the selected records
     member = signals.membership
     weights = bootstrap_weights(*member.shape, n_bootstrap, np.random.default_rng(seeds[7]))
-    shokri_seed = int(seeds[8].generate_state(1)[0] >> 1)
+    # Every attack is made from the same settings and takes the ones it needs (gmia.attacks).
+    settings = AttackSettings(tail=tail, confidence=confidence, seed=int(seeds[8].generate_state(1)[0] >> 1))
 
     results, gmia_rows, gmia_fpr, shokri_rows, shokri_fpr = [], (), {}, (), float("nan")
     parameters = {}
@@ -206,9 +123,12 @@ def run_compare(
         stage(f"attack {name}")
         t0 = time.perf_counter()
         with timer.stage(f"attack {name}"):
-            attack = _make_attack(name, tail, confidence, shokri_seed)
-            parameters[name] = {f.name: getattr(attack, f.name) for f in fields(attack) if f.init}
-            scores = score_attack(attack, inputs)
+            attack = make_attack(name, settings)
+            parameters[name] = attack.parameters()
+            scores = np.asarray(attack.fit(inputs).score(inputs), dtype=np.float64)
+            if scores.shape != inputs.shape:
+                raise GmiaError(f"attack {name!r} gave scores of shape {scores.shape}; expected one score per target "
+                                f"and pool record, {inputs.shape}")
         with timer.stage("metrics and bootstrap"):
             roc = roc_with_ci(scores, member, weights)
             thresholds = tuple(fpr_threshold(scores, member, c) for c in cutoffs)

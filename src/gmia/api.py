@@ -1,0 +1,284 @@
+"""gmia's Python API: audit a model, reproduce the paper, compare attacks, try defences.
+
+Every function takes its options as keywords; an option left as ``None`` is the preset's for
+the data set and command (:mod:`gmia.presets`), exactly as on the command line. Options are
+validated before any model trains. Trained models are cached (``cache_dir``, default
+``~/.cache/gmia`` or ``$GMIA_CACHE``), so a second call reuses them; with ``out=`` a run folder
+(results.json, records.parquet, report.html) is written too.
+
+Example::
+
+    import gmia
+
+    data = gmia.load_dataset("cancer")
+    model, members = gmia.train_target(data, seed=0)
+    result = gmia.audit(model, data, k=50, members=members)
+    print(result.summary())
+    result.to_frame()
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from gmia.auditing import AuditConfig, AuditResult, run_audit
+from gmia.comparison.config import CompareConfig
+from gmia.config import ProtocolConfig
+from gmia.comparison.run import CompareResult, run_compare
+from gmia.console.progress import StepProgress
+from gmia.data import Dataset
+from gmia.defenses.config import DefendConfig, paper_rows
+from gmia.defenses.run import DefendResult, run_defend
+from gmia.errors import GmiaError
+from gmia.experiments.reproduce import ReproduceConfig, reproduce as run_reproduce
+from gmia.experiments.table3 import Table3Config, run_table3
+from gmia.io import check_writable, default_cache_dir
+from gmia.model import Model
+from gmia.targets import as_target
+from gmia.target_model import load_members, train_target as _train_target
+from gmia.zoo import ZooStore
+
+TABLES = ("table1", "table2", "table3", "table4", "table5", "table7")
+
+
+def load_dataset(name: str | Path, schema: str | Path | None = None, cache_dir: str | Path | None = None) -> Dataset:
+    """A data set by name or file.
+
+    Parameters
+    ----------
+    name : ``"adult"`` or ``"cancer"`` (bundled), ``"mnist"``, ``"fashion-mnist"`` (fetched into
+        the cache on first use), ``"cifar10"`` or ``"census"`` (after ``gmia data fetch``), or
+        the path of a CSV file, with ``schema`` the path of its JSON schema (label, numeric,
+        categorical, impute, ignore: docs/data.md).
+    cache_dir : where fetched data sets are kept (default ``~/.cache/gmia``).
+    """
+    from gmia.data import load_csv_with_schema
+    from gmia.data import load_dataset as load_bundled
+    from gmia.data.fetch import census_paths
+    from gmia.data.registry import IMAGE_SETS, load_image
+
+    text = str(name)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if text.lower().endswith(".csv"):
+        if schema is None:
+            raise GmiaError(f"data file {text!r} needs a schema; expected schema=FILE.json (--schema) with its label, "
+                            "numeric and categorical columns")
+        return load_csv_with_schema(text, schema)
+    key = text.strip().lower()
+    if key in IMAGE_SETS:
+        return load_image(key, root)
+    if key == "census":
+        csv_path, schema_path = census_paths(root)
+        if not csv_path.exists():
+            raise GmiaError(f"data set {text!r} is not in {str(csv_path.parent)!r} yet; expected `gmia data fetch census` "
+                            "(with the same cache folder) first")
+        return load_csv_with_schema(csv_path, schema_path)
+    return load_bundled(text)
+
+
+def _data(dataset: Dataset | str, cache_dir) -> Dataset:
+    return dataset if isinstance(dataset, Dataset) else load_dataset(dataset, cache_dir=cache_dir)
+
+
+def make_store(cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
+               device: str = "cpu") -> ZooStore:
+    """The trained-model store: where models are cached, where they train (``local`` or ``ray``), on which device."""
+    from gmia.zoo.executors import make_executor
+
+    return ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device)
+
+
+def _progress(progress):
+    """A StepProgress for ``progress=True``, the caller's own, or nothing."""
+    if progress is True:
+        return StepProgress()
+    return progress if isinstance(progress, StepProgress) else nullcontext(None)
+
+
+def _hooks(bar):
+    return (bar.task, bar.stage) if bar is not None else (None, None)
+
+
+def _checked_out(out) -> Path | None:
+    if out is None:
+        return None
+    check_writable(Path(out), "output folder")
+    return Path(out)
+
+
+def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size: int | None = None,
+                 cache_dir: str | Path | None = None, device: str = "cpu", progress=False,
+                 **spec_options) -> tuple[Model, np.ndarray]:
+    """Train one target the way the paper's protocol does: the preset's model on half of the target pool.
+
+    Returns the model (a :class:`gmia.Model`, with ``predict_proba``; ``model.save(path)``
+    writes a model file for `gmia serve`) and the sorted indices of the records it trained on.
+    ``spec_options`` (steps, hidden, lr, ...) change the preset's training spec.
+    """
+    data = _data(data, cache_dir)
+    cfg = ProtocolConfig.resolve(data.name, command="train", device=device, **spec_options)
+    with _progress(progress) as bar:
+        model, members, _ = _train_target(data, cfg.spec, make_store(cache_dir, device=device), seed=seed, half=half,
+                                          pool_size=pool_size, progress=_hooks(bar)[0])
+    return model, members
+
+
+def audit(target, data: Dataset | str, *, members=None, budget: int | None = None, config: AuditConfig | None = None,
+          cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
+          device: str = "cpu", scale: str | None = None, out: str | Path | None = None, progress=True,
+          store: ZooStore | None = None, **options) -> AuditResult:
+    """Audit one model: select the vulnerable records, query the target, one verdict per record.
+
+    Parameters
+    ----------
+    target : the model under audit: anything with ``predict_proba(x)`` on the data set's encoded
+        rows (:class:`gmia.targets.Target`): a :class:`gmia.Model`, a fitted scikit-learn
+        classifier, a :class:`gmia.targets.HttpTarget` for a prediction API, or your own object.
+    data : the data set (or its name): the pool holds the candidate records, the rest are the
+        adversary's reference records (the paper's split, seeded by ``seed``).
+    members : the records the target truly trained on (indices, or the path of a members file
+        from `gmia model train`), to score the verdicts against the truth.
+    budget : the most records the audit may send to the target (every kind of target).
+    config : a ready :class:`~gmia.auditing.AuditConfig`; otherwise built from ``options``:
+        attack ("direct", "indirect", "both"), k, delta, beta, cutoff, features, scaling, tail,
+        seed, pool_size, train_size, reference_sampling, max_records, indirect_records, theta,
+        and the training spec's steps, hidden, activation, optimizer, lr, batch_size, l2, dropout.
+    cache_dir, executor, ray_address, device : where reference models are cached and trained.
+    out : write a run folder there.
+    progress : show progress on stderr (True), or not (False).
+
+    Returns
+    -------
+    AuditResult, with ``.summary()``, ``.to_frame()`` (one row per tested record: p-value, its
+    interval, verdict, N'_n, E[N_n]) and ``.to_dict()``.
+    """
+    data = _data(data, cache_dir)
+    cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)
+    wrapped = as_target(target, data.schema, budget)  # a bad budget fails before any model trains
+    truth = None
+    if members is not None:
+        truth = load_members(members, data) if isinstance(members, str | Path) else np.unique(np.asarray(members, dtype=np.int64))
+    out = _checked_out(out)
+    store = store or make_store(cache_dir, executor, ray_address, device)
+    try:
+        with _progress(progress) as bar:
+            task, stage = _hooks(bar)
+            result = run_audit(data, wrapped, store, cfg, members=truth, progress=task, on_stage=stage)
+    finally:
+        if wrapped is not target:
+            wrapped.close()
+    if out is not None:
+        from gmia.report import write_run
+
+        write_run(out, "audit", result.to_dict())
+    return result
+
+
+def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache_dir: str | Path | None = None,
+              executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
+              out: str | Path | None = None, progress=True, config=None, store: ZooStore | None = None, **options):
+    """Reproduce one of the paper's tables on a data set.
+
+    ``table``: ``table1`` and ``table2`` (direct inference at the paper's thresholds: a
+    :class:`~gmia.experiments.reproduce.ReproduceResult`), ``table3`` (indirect inference on
+    one record: :class:`~gmia.experiments.table3.Table3Result`), ``table4`` and ``table5``
+    (training length and L2 as defences: :class:`~gmia.defenses.run.DefendResult`), ``table7``
+    (Shokri's attack on GMIA's records: :class:`~gmia.comparison.run.CompareResult`). Options are
+    those of the matching config class (k, n_targets, seed, seeds, delta, beta, cutoffs, ...).
+    """
+    if table not in TABLES:
+        raise GmiaError(f"unknown table {table!r}; expected one of: {', '.join(TABLES)}")
+    where = dict(cache_dir=cache_dir, executor=executor, ray_address=ray_address, device=device, scale=scale, out=out,
+                 progress=progress, config=config, store=store)
+    if table == "table7":
+        return compare(dataset, command="table7", **where, **options)
+    if table in ("table4", "table5"):
+        return defend(dataset, command=table, **where, **options)
+    data = _data(dataset, cache_dir)
+    out = _checked_out(out)
+    if table == "table3":
+        cfg = config or Table3Config.resolve(data.name, scale=scale, device=device, **options)
+        store = store or make_store(cache_dir, executor, ray_address, device)
+        with _progress(progress) as bar:
+            task, stage = _hooks(bar)
+            result = run_table3(data, store, cfg, out=out, progress=task, on_stage=stage)
+        if out is not None:
+            from gmia.paper import PRESETS
+            from gmia.report import write_run
+
+            write_run(out, "table3", {**result.to_dict(), "cards": [result.card], "decision_cutoff": min(cfg.cutoffs),
+                                      "paper_table3": [asdict(r) for r in PRESETS[data.name].table3]})
+        return result
+    cfg = config or ReproduceConfig.resolve(data.name, table=table, scale=scale, device=device, **options)
+    store = store or make_store(cache_dir, executor, ray_address, device)
+    recorder = None
+    if out is not None:
+        from gmia.run_records import RunRecorder
+
+        recorder = RunRecorder(cutoff=max(cfg.cutoffs))
+    with _progress(progress) as bar:
+        task, stage = _hooks(bar)
+        result = run_reproduce(data, store, cfg, progress=task, on_stage=stage, on_seed=recorder)
+    if out is not None:
+        from gmia.report import write_run
+
+        write_run(out, table, {**result.to_dict(), "cards": recorder.cards, "decision_cutoff": recorder.cutoff},
+                  recorder.frame())
+    return result
+
+
+def compare(dataset: Dataset | str, *, command: str = "compare", cache_dir: str | Path | None = None,
+            executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
+            out: str | Path | None = None, progress=True, config: CompareConfig | None = None, store: ZooStore | None = None, **options) -> CompareResult:
+    """GMIA beside Shokri's shadow models, the loss threshold, LiRA and RMIA, on the same models.
+
+    Options are :class:`~gmia.comparison.config.CompareConfig`'s: attacks (names, default all
+    registered), k, n_targets, n_inout, delta, beta, cutoffs, n_bootstrap, n_population,
+    shokri_confidence, seed, and the training spec's. Returns a
+    :class:`~gmia.comparison.run.CompareResult` (``.summary()``, ``.to_frame()``: one row per attack).
+    """
+    data = _data(dataset, cache_dir)
+    cfg = config or CompareConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
+    out = _checked_out(out)
+    store = store or make_store(cache_dir, executor, ray_address, device)
+    with _progress(progress) as bar:
+        task, stage = _hooks(bar)
+        result = run_compare(data, store, cfg, progress=task, on_stage=stage)
+    if out is not None:
+        from gmia.report import write_run
+
+        write_run(out, command, result.to_dict())
+    return result
+
+
+def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_dir: str | Path | None = None,
+           executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
+           out: str | Path | None = None, progress=True, config: DefendConfig | None = None, store: ZooStore | None = None, **options) -> DefendResult:
+    """Defences swept over the paper's protocol: utility against GMIA's success, per setting.
+
+    ``sweep``: ``"NAME=V1,V2,..."`` strings (l2, dropout, steps, dp-epsilon, dp-noise, dp-clip,
+    dp-delta, top-k, round, label-only, drop-vulnerable); every combination is one setting.
+    Options are :class:`~gmia.defenses.config.DefendConfig`'s. With ``out`` the run folder gets
+    the trade-off figure (PNG and SVG) too. Returns a :class:`~gmia.defenses.run.DefendResult`.
+    """
+    data = _data(dataset, cache_dir)
+    if sweep:
+        options["sweep"] = (sweep,) if isinstance(sweep, str) else tuple(sweep)
+    cfg = config or DefendConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
+    out = _checked_out(out)
+    store = store or make_store(cache_dir, executor, ray_address, device)
+    with _progress(progress) as bar:
+        task, stage = _hooks(bar)
+        result = run_defend(data, store, cfg, progress=task, on_stage=stage)
+    if out is not None:
+        from gmia.report import write_run
+        from gmia.report.tradeoff import tradeoff_figure
+
+        out.mkdir(parents=True, exist_ok=True)
+        tradeoff_figure(result, out)
+        write_run(out, command, {**result.to_dict(), "paper": paper_rows(command, cfg) or {}})
+    return result

@@ -1,0 +1,52 @@
+"""What every registered attack is: made from the common settings, fitted and scored on one
+:class:`~gmia.attacks.inputs.AttackInputs`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass
+
+import numpy as np
+
+from gmia.attacks.inputs import AttackInputs
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """The settings a run shares among its attacks; each attack takes only those it needs.
+
+    tail : GMIA's rule for p-values beyond the k reference losses (gmia.stats.TAIL_RULES).
+    confidence : Shokri's threshold on P(in) for the member call.
+    seed : seeds attacks that draw random numbers (Shokri's pair sample and networks).
+    """
+
+    tail: str = "pchip"
+    confidence: float = 0.5
+    seed: int = 0
+
+
+class Attack:
+    """The interface: ``from_settings(settings)``, ``fit(inputs) -> self``, ``score(inputs) -> [T, n]``.
+
+    Scores are "higher = more likely member" for every attack, one per (target, pool record)
+    pair; the comparison ranks them and needs nothing else. ``name`` is the registered name.
+    """
+
+    name: str
+
+    @classmethod
+    def from_settings(cls, settings: AttackSettings, **fixed) -> "Attack":
+        """An attack that takes none of the common settings; override to pick those it needs.
+        ``fixed`` are the registration's own parameters (a variant such as LiRA offline)."""
+        return cls(**fixed)
+
+    def fit(self, inputs: AttackInputs) -> "Attack":
+        raise NotImplementedError
+
+    def score(self, inputs: AttackInputs) -> np.ndarray:
+        raise NotImplementedError
+
+    def parameters(self) -> dict:
+        """The constructor parameters, for the result file (a dataclass's init fields)."""
+        if not is_dataclass(self):
+            return {}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}

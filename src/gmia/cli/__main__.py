@@ -1,0 +1,5 @@
+import sys
+
+from gmia.cli import main
+
+sys.exit(main())

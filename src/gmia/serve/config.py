@@ -1,0 +1,43 @@
+"""What the prediction service is set up with and what it publishes, apart from the web framework.
+
+Nothing here imports fastapi or uvicorn (the ``serve`` extra), so key files, budgets and the
+service's settings work without them; only building or running the app needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gmia.model import Model
+from gmia.outputs import OutputPolicy, model_id
+
+ACCESS_LOG = "gmia.serve.access"
+FEATURE = "the prediction-API server (gmia serve)"  # what a missing fastapi/uvicorn is reported for
+EXTRA = "serve"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_batch: int = 1000  # records per request
+    max_body_bytes: int = 4 * 2**20
+    policy: OutputPolicy = field(default_factory=OutputPolicy)
+
+
+def public_schema(model: Model, policy: OutputPolicy) -> dict:
+    groups = model.schema.groups()
+    features = []
+    for group, idx in groups.items():
+        f = [model.schema.features[i] for i in idx]
+        if f[0].kind == "numeric":
+            lo, hi = (v * f[0].scale + f[0].offset for v in (f[0].low, f[0].high))
+            features.append({"name": group, "type": "integer" if f[0].integer else "number", "min": lo, "max": hi})
+        else:
+            features.append({"name": group, "type": "category", "categories": [x.category for x in f]})
+    return {
+        "model": model_id(model, policy),
+        "features": features,
+        "classes": list(model.schema.classes),
+        "label": model.schema.label,
+        "output": policy.to_dict(),
+        "encoding": model.schema.to_dict(),
+    }
