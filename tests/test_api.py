@@ -161,3 +161,21 @@ def test_import_gmia_is_lazy():
     assert set(gmia.__all__) >= {"audit", "reproduce", "compare", "defend", "load_dataset", "Target"}
     with pytest.raises(AttributeError):
         gmia.no_such_thing  # noqa: B018
+
+
+def test_every_command_runs_from_python_with_frames_and_summaries(tmp_path):
+    small = dict(k=8, n_targets=4, steps=100, lr=1e-2, cache_dir=tmp_path / "c", progress=False)
+    table1 = gmia.reproduce("table1", "cancer", out=tmp_path / "t1", **small)
+    frame = table1.to_frame()
+    assert list(frame["cutoff"]) == [0.008, 0.01] and list(frame["paper_precision"]) == [1.0, 0.8889]
+    assert "paper 100.00%" in table1.summary()
+    assert (tmp_path / "t1" / "records.parquet").is_file() and (tmp_path / "t1" / "report.html").is_file()
+
+    compared = gmia.compare("cancer", attacks=["gmia-direct", "loss"], n_inout=8, n_bootstrap=0, beta=50.0, **small)
+    assert list(compared.to_frame()["attack"]) == ["gmia-direct", "loss"]
+    assert "loss: AUC" in compared.summary()
+
+    defended = gmia.defend("cancer", "l2=0,0.01", beta=50.0, out=tmp_path / "d", **small)
+    assert list(defended.to_frame()["setting"]) == ["l2=0", "l2=0.01"]
+    assert "l2=0.01: test accuracy" in defended.summary()
+    assert (tmp_path / "d" / "tradeoff.png").is_file()

@@ -118,3 +118,13 @@ def test_no_module_over_400_lines():
 def test_import_gmia_pulls_in_no_heavy_or_optional_package(heavy):
     code = f"import sys, gmia; assert {heavy!r} not in sys.modules, sorted(m for m in sys.modules if m.startswith({heavy!r}))"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_codes_references_to_docs_resolve_in_the_repository():
+    import re
+
+    root = SRC.parents[1]
+    cited = {m for p in SRC.rglob("*.py") for m in re.findall(r"docs/[\w./-]+\.md", p.read_text())}
+    assert cited, "the code cites no documentation page at all"
+    missing = sorted(c for c in cited if not (root / c).is_file())
+    assert not missing, f"pages cited in the code but not in the repository: {missing}"

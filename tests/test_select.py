@@ -50,7 +50,7 @@ def test_scalings_and_beta():
     assert ((counts == 1) | (counts == 2)).any() and (counts == 0).any()
     small = select_vulnerable(q, r, np.arange(50), 0.1, 0.1, n_train=100)
     big = select_vulnerable(q, r, np.arange(50), 0.1, 1.0, n_train=100)
-    # Only N'_n·N/N' lets the selection grow with β below N'/N (GMIA.md, Pitfalls).
+    # Only N'_n·N/N' lets the selection grow with β below N'/N (docs/algorithm.md, Pitfalls).
     assert big.count_by_scaling()["n_over_nprime"] > small.count_by_scaling()["n_over_nprime"]
     assert big.count_by_scaling()["nprime_over_n"] == small.count_by_scaling()["nprime_over_n"]
 

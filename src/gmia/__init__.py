@@ -1,6 +1,6 @@
 """gmia: membership-inference audits of trained models with GMIA (Long et al., arXiv:1802.04889).
 
-The public API (:mod:`gmia.api`)::
+The public API (`gmia.api`)::
 
     gmia.load_dataset(name)              a bundled, fetched or CSV data set
     gmia.train_target(data)              a target trained as the paper's protocol does

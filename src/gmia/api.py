@@ -1,20 +1,22 @@
 """gmia's Python API: audit a model, reproduce the paper, compare attacks, try defences.
 
-Every function takes its options as keywords; an option left as ``None`` is the preset's for
-the data set and command (:mod:`gmia.presets`), exactly as on the command line. Options are
-validated before any model trains. Trained models are cached (``cache_dir``, default
-``~/.cache/gmia`` or ``$GMIA_CACHE``), so a second call reuses them; with ``out=`` a run folder
+Every function takes its options as keywords; an option left as `None` is the preset's for
+the data set and command (`gmia.presets`), exactly as on the command line. Options are
+validated before any model trains. Trained models are cached (`cache_dir`, default
+`~/.cache/gmia` or `$GMIA_CACHE`), so a second call reuses them; with `out=` a run folder
 (results.json, records.parquet, report.html) is written too.
 
-Example::
+Examples
+--------
+```python
+import gmia
 
-    import gmia
-
-    data = gmia.load_dataset("cancer")
-    model, members = gmia.train_target(data, seed=0)
-    result = gmia.audit(model, data, k=50, members=members)
-    print(result.summary())
-    result.to_frame()
+data = gmia.load_dataset("cancer")
+model, members = gmia.train_target(data, seed=0)
+result = gmia.audit(model, data, k=50, members=members)
+print(result.summary())
+result.to_frame()
+```
 """
 
 from __future__ import annotations
@@ -50,11 +52,19 @@ def load_dataset(name: str | Path, schema: str | Path | None = None, cache_dir: 
 
     Parameters
     ----------
-    name : ``"adult"`` or ``"cancer"`` (bundled), ``"mnist"``, ``"fashion-mnist"`` (fetched into
-        the cache on first use), ``"cifar10"`` or ``"census"`` (after ``gmia data fetch``), or
-        the path of a CSV file, with ``schema`` the path of its JSON schema (label, numeric,
-        categorical, impute, ignore: docs/data.md).
-    cache_dir : where fetched data sets are kept (default ``~/.cache/gmia``).
+    name : str or Path
+        `"adult"` or `"cancer"` (bundled), `"mnist"`, `"fashion-mnist"` (fetched into the cache
+        on first use), `"cifar10"` or `"census"` (after `gmia data fetch`), or the path of a
+        CSV file.
+    schema : str or Path, optional
+        A CSV file's JSON schema: label, numeric, categorical, impute, ignore (docs/data.md).
+    cache_dir : str or Path, optional
+        Where fetched data sets are kept (default `~/.cache/gmia`).
+
+    Returns
+    -------
+    Dataset
+        Encoded records `x [N, D]`, labels `y [N]` and the schema that encodes them.
     """
     from gmia.data import load_csv_with_schema
     from gmia.data import load_dataset as load_bundled
@@ -86,7 +96,7 @@ def _data(dataset: Dataset | str, cache_dir) -> Dataset:
 
 def make_store(cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
                device: str = "cpu") -> ZooStore:
-    """The trained-model store: where models are cached, where they train (``local`` or ``ray``), on which device."""
+    """The trained-model store: where models are cached, where they train (`"local"` or `"ray"`), on which device."""
     from gmia.zoo.executors import make_executor
 
     return ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device)
@@ -99,8 +109,10 @@ def _progress(progress):
     return progress if isinstance(progress, StepProgress) else nullcontext(None)
 
 
-def _hooks(bar):
-    return (bar.task, bar.stage) if bar is not None else (None, None)
+def _run(engine, data: Dataset, store: ZooStore, cfg, progress, **kwargs):
+    """``engine(data, store, cfg, progress=..., on_stage=..., **kwargs)`` with progress shown as asked."""
+    with _progress(progress) as bar:
+        return engine(data, store, cfg, progress=bar.task if bar else None, on_stage=bar.stage if bar else None, **kwargs)
 
 
 def _checked_out(out) -> Path | None:
@@ -115,15 +127,31 @@ def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size
                  **spec_options) -> tuple[Model, np.ndarray]:
     """Train one target the way the paper's protocol does: the preset's model on half of the target pool.
 
-    Returns the model (a :class:`gmia.Model`, with ``predict_proba``; ``model.save(path)``
-    writes a model file for `gmia serve`) and the sorted indices of the records it trained on.
-    ``spec_options`` (steps, hidden, lr, ...) change the preset's training spec.
+    Parameters
+    ----------
+    data : Dataset or str
+        The data set, or its name.
+    seed : int
+        The protocol's seed: which split of the pool (the same as `reproduce` and `audit` use).
+    half : int
+        Which half of the split trains the model (0 or 1).
+    pool_size : int, optional
+        Records in the target pool (default: the paper's).
+    **spec_options
+        steps, hidden, activation, optimizer, lr, batch_size, l2, dropout: changes to the
+        preset's training spec.
+
+    Returns
+    -------
+    tuple of (Model, numpy.ndarray)
+        The model (`predict_proba`; `model.save(path)` writes a model file for `gmia serve`)
+        and the sorted indices of the records it trained on.
     """
     data = _data(data, cache_dir)
     cfg = ProtocolConfig.resolve(data.name, command="train", device=device, **spec_options)
     with _progress(progress) as bar:
         model, members, _ = _train_target(data, cfg.spec, make_store(cache_dir, device=device), seed=seed, half=half,
-                                          pool_size=pool_size, progress=_hooks(bar)[0])
+                                          pool_size=pool_size, progress=bar.task if bar else None)
     return model, members
 
 
@@ -135,26 +163,40 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
 
     Parameters
     ----------
-    target : the model under audit: anything with ``predict_proba(x)`` on the data set's encoded
-        rows (:class:`gmia.targets.Target`): a :class:`gmia.Model`, a fitted scikit-learn
-        classifier, a :class:`gmia.targets.HttpTarget` for a prediction API, or your own object.
-    data : the data set (or its name): the pool holds the candidate records, the rest are the
-        adversary's reference records (the paper's split, seeded by ``seed``).
-    members : the records the target truly trained on (indices, or the path of a members file
-        from `gmia model train`), to score the verdicts against the truth.
-    budget : the most records the audit may send to the target (every kind of target).
-    config : a ready :class:`~gmia.auditing.AuditConfig`; otherwise built from ``options``:
-        attack ("direct", "indirect", "both"), k, delta, beta, cutoff, features, scaling, tail,
-        seed, pool_size, train_size, reference_sampling, max_records, indirect_records, theta,
-        and the training spec's steps, hidden, activation, optimizer, lr, batch_size, l2, dropout.
-    cache_dir, executor, ray_address, device : where reference models are cached and trained.
-    out : write a run folder there.
-    progress : show progress on stderr (True), or not (False).
+    target : Target
+        The model under audit: anything with `predict_proba(x)` on the data set's encoded rows
+        (`gmia.targets.Target`): a `gmia.Model`, a fitted scikit-learn classifier, a
+        `gmia.targets.HttpTarget` for a prediction API, or an object of your own.
+    data : Dataset or str
+        The data set, or its name. Its pool holds the candidate records; the rest are the
+        adversary's reference records (the paper's split, seeded by `seed`).
+    members : array of int, or str or Path, optional
+        The records the target truly trained on (indices, or the path of a members file from
+        `gmia model train`), to score the verdicts against the truth.
+    budget : int, optional
+        The most records the audit may send to the target, whatever kind of target it is.
+    config : AuditConfig, optional
+        A ready configuration; otherwise one is built from `options`.
+    cache_dir, executor, ray_address, device, store : see make_store
+        Where reference models are cached and trained: a cache folder (default
+        `~/.cache/gmia`), `"local"` or `"ray"`, a Ray address, `"cpu"` or `"cuda"`; or a ready store.
+    scale : str, optional
+        Image sets: `"paper"` (the paper's CNN) or `"cpu"` (the reduced setup).
+    out : str or Path, optional
+        Write a run folder (results.json, report.html) there.
+    progress : bool
+        Show progress on stderr.
+    **options
+        `AuditConfig` fields: attack (`"direct"`, `"indirect"`, `"both"`), k, delta, beta,
+        cutoff, features, scaling, tail, seed, pool_size, train_size, reference_sampling,
+        max_records, indirect_records, theta; and the training spec's steps, hidden,
+        activation, optimizer, lr, batch_size, l2, dropout.
 
     Returns
     -------
-    AuditResult, with ``.summary()``, ``.to_frame()`` (one row per tested record: p-value, its
-    interval, verdict, N'_n, E[N_n]) and ``.to_dict()``.
+    AuditResult
+        `.summary()`, `.to_frame()` (one row per tested record: p-value and its interval,
+        verdict, N'_n, E[N_n]) and `.to_dict()`.
     """
     data = _data(data, cache_dir)
     cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)
@@ -165,9 +207,7 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     out = _checked_out(out)
     store = store or make_store(cache_dir, executor, ray_address, device)
     try:
-        with _progress(progress) as bar:
-            task, stage = _hooks(bar)
-            result = run_audit(data, wrapped, store, cfg, members=truth, progress=task, on_stage=stage)
+        result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, members=truth, **kw), data, store, cfg, progress)
     finally:
         if wrapped is not target:
             wrapped.close()
@@ -183,12 +223,24 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
               out: str | Path | None = None, progress=True, config=None, store: ZooStore | None = None, **options):
     """Reproduce one of the paper's tables on a data set.
 
-    ``table``: ``table1`` and ``table2`` (direct inference at the paper's thresholds: a
-    :class:`~gmia.experiments.reproduce.ReproduceResult`), ``table3`` (indirect inference on
-    one record: :class:`~gmia.experiments.table3.Table3Result`), ``table4`` and ``table5``
-    (training length and L2 as defences: :class:`~gmia.defenses.run.DefendResult`), ``table7``
-    (Shokri's attack on GMIA's records: :class:`~gmia.comparison.run.CompareResult`). Options are
-    those of the matching config class (k, n_targets, seed, seeds, delta, beta, cutoffs, ...).
+    Parameters
+    ----------
+    table : str
+        `table1` or `table2`: direct inference at the paper's thresholds (a `ReproduceResult`);
+        `table3`: indirect inference on one record (a `Table3Result`); `table4`, `table5`:
+        training length and L2 as defences (a `DefendResult`); `table7`: Shokri's attack on
+        GMIA's records (a `CompareResult`).
+    dataset : Dataset or str
+        The data set, or its name.
+    **options
+        Fields of the table's config class (`ReproduceConfig`, `Table3Config`, `DefendConfig`,
+        `CompareConfig`): k, n_targets, seed, seeds, delta, beta, cutoffs, and the training
+        spec's; the other keywords are those of `audit`.
+
+    Returns
+    -------
+    ReproduceResult, Table3Result, DefendResult or CompareResult
+        Each with `.summary()`, `.to_frame()` and `.to_dict()`.
     """
     if table not in TABLES:
         raise GmiaError(f"unknown table {table!r}; expected one of: {', '.join(TABLES)}")
@@ -203,9 +255,7 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
     if table == "table3":
         cfg = config or Table3Config.resolve(data.name, scale=scale, device=device, **options)
         store = store or make_store(cache_dir, executor, ray_address, device)
-        with _progress(progress) as bar:
-            task, stage = _hooks(bar)
-            result = run_table3(data, store, cfg, out=out, progress=task, on_stage=stage)
+        result = _run(run_table3, data, store, cfg, progress, out=out)
         if out is not None:
             from gmia.paper import PRESETS
             from gmia.report import write_run
@@ -220,9 +270,7 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
         from gmia.run_records import RunRecorder
 
         recorder = RunRecorder(cutoff=max(cfg.cutoffs))
-    with _progress(progress) as bar:
-        task, stage = _hooks(bar)
-        result = run_reproduce(data, store, cfg, progress=task, on_stage=stage, on_seed=recorder)
+    result = _run(run_reproduce, data, store, cfg, progress, on_seed=recorder)
     if out is not None:
         from gmia.report import write_run
 
@@ -236,18 +284,28 @@ def compare(dataset: Dataset | str, *, command: str = "compare", cache_dir: str 
             out: str | Path | None = None, progress=True, config: CompareConfig | None = None, store: ZooStore | None = None, **options) -> CompareResult:
     """GMIA beside Shokri's shadow models, the loss threshold, LiRA and RMIA, on the same models.
 
-    Options are :class:`~gmia.comparison.config.CompareConfig`'s: attacks (names, default all
-    registered), k, n_targets, n_inout, delta, beta, cutoffs, n_bootstrap, n_population,
-    shokri_confidence, seed, and the training spec's. Returns a
-    :class:`~gmia.comparison.run.CompareResult` (``.summary()``, ``.to_frame()``: one row per attack).
+    Parameters
+    ----------
+    dataset : Dataset or str
+        The data set, or its name.
+    command : str
+        `"compare"`, or `"table7"` for the paper's Table 7 defaults (GMIA and Shokri only).
+    **options
+        `CompareConfig` fields: attacks (registered names, default all), k, n_targets,
+        n_inout, delta, beta, cutoffs, n_bootstrap, n_population, shokri_confidence, seed, and
+        the training spec's; the other keywords are those of `audit`.
+
+    Returns
+    -------
+    CompareResult
+        `.summary()`, `.to_frame()` (one row per attack: AUC, TPR at low FPR, precision and
+        recall on GMIA's records) and `.to_dict()`.
     """
     data = _data(dataset, cache_dir)
     cfg = config or CompareConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
     out = _checked_out(out)
     store = store or make_store(cache_dir, executor, ray_address, device)
-    with _progress(progress) as bar:
-        task, stage = _hooks(bar)
-        result = run_compare(data, store, cfg, progress=task, on_stage=stage)
+    result = _run(run_compare, data, store, cfg, progress)
     if out is not None:
         from gmia.report import write_run
 
@@ -260,10 +318,24 @@ def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_d
            out: str | Path | None = None, progress=True, config: DefendConfig | None = None, store: ZooStore | None = None, **options) -> DefendResult:
     """Defences swept over the paper's protocol: utility against GMIA's success, per setting.
 
-    ``sweep``: ``"NAME=V1,V2,..."`` strings (l2, dropout, steps, dp-epsilon, dp-noise, dp-clip,
-    dp-delta, top-k, round, label-only, drop-vulnerable); every combination is one setting.
-    Options are :class:`~gmia.defenses.config.DefendConfig`'s. With ``out`` the run folder gets
-    the trade-off figure (PNG and SVG) too. Returns a :class:`~gmia.defenses.run.DefendResult`.
+    Parameters
+    ----------
+    dataset : Dataset or str
+        The data set, or its name.
+    sweep : str or list of str
+        `"NAME=V1,V2,..."` strings (l2, dropout, steps, dp-epsilon, dp-noise, dp-clip, dp-delta,
+        top-k, round, label-only, drop-vulnerable); every combination is one setting.
+    command : str
+        `"defend"`, or `"table4"`/`"table5"` for the paper's sweeps.
+    **options
+        `DefendConfig` fields (delta, beta, cutoff, dp_clip, dp_delta, accountant, k, ...);
+        the other keywords are those of `audit`. With `out` the run folder gets the trade-off
+        figure (PNG and SVG) too.
+
+    Returns
+    -------
+    DefendResult
+        `.summary()`, `.to_frame()` (one row per setting) and `.to_dict()`.
     """
     data = _data(dataset, cache_dir)
     if sweep:
@@ -271,9 +343,7 @@ def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_d
     cfg = config or DefendConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
     out = _checked_out(out)
     store = store or make_store(cache_dir, executor, ray_address, device)
-    with _progress(progress) as bar:
-        task, stage = _hooks(bar)
-        result = run_defend(data, store, cfg, progress=task, on_stage=stage)
+    result = _run(run_defend, data, store, cfg, progress)
     if out is not None:
         from gmia.report import write_run
         from gmia.report.tradeoff import tradeoff_figure

@@ -38,7 +38,7 @@ RESULT_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class AuditConfig(ProtocolConfig):
-    """`gmia audit`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+    """`gmia audit`'s options: `gmia.config.ProtocolConfig`'s, and
 
     delta, beta : the selection thresholds δ (cosine distance) and β (on E[N_n]).
     cutoff : p-value below which a record is called a member.
@@ -46,7 +46,7 @@ class AuditConfig(ProtocolConfig):
     train_size : N, the target's training-set size (default: half the pool, as in the protocol).
     max_records : test at most this many selected records, most isolated first.
     attack : direct, indirect (never queries the record) or both.
-    indirect : the indirect attack's parameters (``theta=`` sets θ in :meth:`resolve`).
+    indirect : the indirect attack's parameters (``theta=`` sets θ in `resolve`).
     indirect_records : records, most isolated first, attacked indirectly.
     """
 
@@ -166,7 +166,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     """Select, query and test; on a spent budget or an unreachable target, return what was
     answered with ``stopped`` set (a prediction API's answer cache makes the rerun resume).
 
-    ``target`` is anything :func:`gmia.targets.as_target` accepts (a :class:`~gmia.targets.Target`).
+    ``target`` is anything `gmia.targets.as_target` accepts (a `gmia.targets.Target`).
     """
     stage = on_stage or (lambda text: None)
     timer = Timer()

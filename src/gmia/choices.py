@@ -12,7 +12,7 @@ from gmia.errors import GmiaError
 
 
 class Scaling(StrEnum):
-    """How E[N_n] is read from N'_n (GMIA.md, AMBIGUOUS): N'_n·N/N' (consistent) or N'_n·N'/N (as printed)."""
+    """How E[N_n] is read from N'_n (docs/algorithm.md, AMBIGUOUS): N'_n·N/N' (consistent) or N'_n·N'/N (as printed)."""
 
     N_OVER_NPRIME = "n_over_nprime"
     NPRIME_OVER_N = "nprime_over_n"

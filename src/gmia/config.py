@@ -1,10 +1,10 @@
 """Frozen, validated configurations: every option is checked before any model trains.
 
 Each command has one config class (``ReproduceConfig``, ``AuditConfig``, ``CompareConfig``,
-``DefendConfig``, ``Table3Config``), built on :class:`ProtocolConfig`, the options all of them
+``DefendConfig``, ``Table3Config``), built on `ProtocolConfig`, the options all of them
 share. ``Config.resolve(dataset_name, **options)`` fills every option left as ``None`` from the
-command's preset (:mod:`gmia.presets`); the command line and the Python API both go through it,
-so they cannot disagree on a default. A bad value raises one :class:`~gmia.errors.GmiaError`
+command's preset (`gmia.presets`); the command line and the Python API both go through it,
+so they cannot disagree on a default. A bad value raises one `gmia.errors.GmiaError`
 sentence naming it and what was expected, at construction.
 """
 
@@ -80,7 +80,7 @@ class ProtocolConfig:
     seed : the protocol's seed (split, index sets, training).
     pool_size : records in the target pool (default: the paper's, or half the data).
     chunk_size : models trained and stored per chunk (a rerun resumes chunk by chunk).
-    scaling, tail, features, reference_sampling : see :mod:`gmia.choices`.
+    scaling, tail, features, reference_sampling : see `gmia.choices`.
     scale_note : what a reduced setup stands for, printed with every result.
     """
 
@@ -128,7 +128,7 @@ class ProtocolConfig:
                 spec: TrainSpec | None = None, **options):
         """The config of ``command`` on ``dataset``: each option given (not None) wins, the rest is the preset's.
 
-        ``scale`` picks an image set's setup (see :func:`gmia.presets.preset_for`); ``spec``
+        ``scale`` picks an image set's setup (see `gmia.presets.preset_for`); ``spec``
         replaces the preset's training spec, and the options in ``SPEC_OPTIONS`` change it.
         """
         preset = preset_for(command or cls.COMMAND, dataset, scale, device)

@@ -90,7 +90,7 @@ class Evaluation:
 
 
 def to_plain(obj):
-    """:func:`dataclasses.asdict` without the fields marked transient (in-memory evidence)."""
+    """`dataclasses.asdict` without the fields marked transient (in-memory evidence)."""
     if is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj) if not f.metadata.get("transient")}
     if isinstance(obj, (list, tuple)):

@@ -15,7 +15,7 @@ from gmia.errors import GmiaError
 
 def require(module: str, extra: str, feature: str) -> ModuleType:
     """Import and return ``module`` (e.g. ``"fastapi"`` or ``"opacus.accountants"``), or raise a
-    :class:`GmiaError` naming ``feature`` and the command that installs ``gmia[extra]``."""
+    `GmiaError` naming ``feature`` and the command that installs ``gmia[extra]``."""
     try:
         importlib.import_module(module.split(".")[0])  # first: a cached submodule must not hide a missing package
         return importlib.import_module(module)

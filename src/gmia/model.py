@@ -1,14 +1,14 @@
 """One trained model as a file: what `gmia serve` loads and what a provider hands to an audit.
 
 Format (``*.safetensors``, documented in docs/model-format.md): the tensors ``w0, b0, w1, b1, ...``
-with shapes ``[1, in, out]`` and ``[1, out]`` (the stacked layout of :mod:`gmia.zoo.stacked` with
+with shapes ``[1, in, out]`` and ``[1, out]`` (the stacked layout of `gmia.zoo.stacked` with
 K = 1), for a CNN first ``cw0, cb0, ...`` of shapes ``[1, out, in, k, k]`` and ``[1, out]`` (each a
 'same'-padded convolution, the activation, 2x2 max pooling, on the schema's image shape), and one header metadata entry ``"gmia.model"`` holding JSON: format version, activation,
 the data schema (feature names, encoding, classes) and where the model came from. safetensors
 holds only numbers and text, so loading a file never runs code, unlike a pickle.
 
 A scikit-learn or torch model is converted by its owner, in their own process, with
-:func:`from_sklearn` or :func:`from_torch`; the server only ever reads the converted file.
+`from_sklearn` or `from_torch`; the server only ever reads the converted file.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The paper's settings and numbers (Long et al., arXiv:1802.04889), set beside ours.
 
 Training settings the paper leaves unstated (optimiser, learning rate) are CHOICEs made so the
-targets generalise like the paper's (train − test accuracy ≤ 0.02); see README.
+targets generalise like the paper's (train − test accuracy ≤ 0.02); see docs/reproduction.md.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def training_spec(dataset_name: str, scale: Scale | None = None, **overrides) ->
     return TrainSpec.build(**{**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
 
 
-# The paper's MNIST CNN (GMIA.md): two 5x5 convolutions (32 and 64 channels) with 2x2 max pooling,
+# The paper's MNIST CNN (docs/algorithm.md): two 5x5 convolutions (32 and 64 channels) with 2x2 max pooling,
 # FC 1,024, dropout, softmax; batch 50, "10,000 epochs" read as steps. ReLU, dropout 0.5 and Adam
 # at 1e-4 are CHOICEs, those of the TensorFlow MNIST tutorial whose network this is.
 _MNIST_CNN = TrainSpec(conv=(32, 64), kernel=5, hidden=(1024,), activation="relu", dropout=0.5, optimizer="adam",
@@ -167,7 +167,7 @@ PRESETS["cifar10"] = Preset(spec=_MNIST_CNN.model_copy(update={"image": (3, 32, 
 # model is an MLP with one hidden layer of 512 ReLU units (dropout 0.5, Adam 1e-3) trained 3,000
 # steps of batch 50, which stacks as batched matmuls (137 ms a step for 100 models here). A CNN
 # of 4 and 8 channels with FC 64 at 1,500 steps fitted the time too but memorised so little
-# (train/test 0.972/0.963) that one record was selected and none was called (README).
+# (train/test 0.972/0.963) that one record was selected and none was called (docs/reproduction.md, "MNIST and Fashion-MNIST").
 _CPU_MLP = TrainSpec(hidden=(512,), activation="relu", dropout=0.5, optimizer="adam", lr=1e-3, steps=3000, batch_size=50)
 _CPU_NOTE = ("reduced CPU setup (--scale cpu), not the paper's: an MLP with one hidden layer of 512 ReLU units, dropout 0.5, "
              "Adam 1e-3, 3,000 steps (paper: a CNN of 32 and 64 channels with FC 1,024, 10,000 steps); "
@@ -198,7 +198,7 @@ def scaled_preset(dataset_name: str, scale: str | None, device: str) -> tuple[st
 
 
 # The paper's Tables 4 and 5 (MNIST), as printed beside ours: Table 4 is training length at δ0.2
-# β0.1, Table 5 is L2 at δ0.2 β2 (GMIA.md). Rows follow the sweep's order (shorter, then longer
+# β0.1, Table 5 is L2 at δ0.2 β2 (docs/algorithm.md). Rows follow the sweep's order (shorter, then longer
 # training; λ = 0, 0.001, 0.01), since we run them on Adult or Cancer.
 TABLE4 = {"delta": 0.2, "beta": 0.1, "rows": (
     "1,000 steps (acc 0.97/0.96): 28 records, 72.27% / 6.14%",
@@ -211,5 +211,5 @@ TABLE5 = {"delta": 0.2, "beta": 2.0, "l2": (0.0, 0.001, 0.01), "rows": (
 )}
 
 # `gmia defend`'s default selection thresholds (CHOICE): Table 1's for Cancer; for Adult the
-# paper's δ0.2 β0.1 (Table 2), since δ0.4 selects no record with raw logits here (README).
+# paper's δ0.2 β0.1 (Table 2), since δ0.4 selects no record with raw logits here (docs/reproduction.md, "Tables 1 and 2").
 DEFEND_THRESHOLDS = {"cancer": (0.1, 0.1), "adult": (0.2, 0.1)}

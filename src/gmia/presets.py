@@ -3,7 +3,7 @@
 The command line and the Python API both resolve their options here, so ``gmia defend
 --dataset adult`` and ``gmia.defend("adult", ...)`` run the same configuration. An option left
 as ``None`` means "the preset's". The published setups and numbers themselves live in
-:mod:`gmia.paper`; this module says which of them each command starts from, and what a data
+`gmia.paper`; this module says which of them each command starts from, and what a data
 set the paper did not run gets instead.
 """
 

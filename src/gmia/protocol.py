@@ -1,4 +1,4 @@
-"""The paper's evaluation protocol: models and signals (GMIA.md, "Evaluation protocol").
+"""The paper's evaluation protocol: models and signals (docs/algorithm.md, "Evaluation protocol").
 
 The target pool is split at random into two halves, each training one target model; repeated
 ``n_targets / 2`` times, so every pool record is a member of exactly half the targets. The k
@@ -98,7 +98,7 @@ class ProtocolSignals:
 def _streams(seed: int) -> list[np.random.SeedSequence]:
     """The protocol's random streams for a seed: target index sets, reference index sets, target
     training, reference training. Every caller that promises the protocol's models (`audit`,
-    `model train`) goes through :func:`train_targets` and :func:`train_references`, not this."""
+    `model train`) goes through `train_targets` and `train_references`, not this."""
     return np.random.SeedSequence(seed).spawn(4)
 
 

@@ -1,4 +1,4 @@
-"""Random query records that honour a data set's schema (GMIA.md, indirect inference).
+"""Random query records that honour a data set's schema (docs/algorithm.md, indirect inference).
 
 Small feature spaces (Adult, Cancer) are sampled uniformly over the whole space: each one-hot
 group gets exactly one hot value, each numeric feature a value in its observed range (on the
@@ -6,7 +6,7 @@ integer grid of the raw values where the source holds integers). Large feature s
 sampled around a record with Gaussian noise of scale σ. Every query, and every point the
 optimisation reaches, is projected back onto valid feature values.
 
-:class:`QueryLog` records what is sent to a target, so the indirect attack can prove that the
+`QueryLog` records what is sent to a target, so the indirect attack can prove that the
 record under attack never was.
 """
 

@@ -1,11 +1,11 @@
-"""Vulnerable-record selection (GMIA.md step 2): records with few neighbours are candidates.
+"""Vulnerable-record selection (docs/algorithm.md step 2): records with few neighbours are candidates.
 
 Features of a record r: the k reference models' logits on r, concatenated (length k·C). Two
 records are neighbours iff their cosine distance is below δ (``neighbor_threshold``). N'_n counts
 r's neighbours among the adversary's N' reference records; the expected number in a training
 set of size N is E[N_n]; r is a candidate target iff E[N_n] < β (``probability_threshold``).
 
-E[N_n] has two readings (GMIA.md, AMBIGUOUS): the consistent ``"n_over_nprime"`` scaling
+E[N_n] has two readings (docs/algorithm.md, AMBIGUOUS): the consistent ``"n_over_nprime"`` scaling
 N'_n × N/N' (default: it is the only one under which the count grows with β as the paper's
 Table 2 shows) and the paper's printed ``"nprime_over_n"`` form N'_n × N'/N.
 """
@@ -32,7 +32,7 @@ def logit_features(reference_logits: np.ndarray) -> np.ndarray:
 def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.ndarray) -> np.ndarray:
     """Per-record features for neighbour counting.
 
-    ``logits``: the k reference models' logits concatenated (GMIA.md, the default).
+    ``logits``: the k reference models' logits concatenated (docs/algorithm.md, the default).
     ``centred-logits``: each model's logits minus their mean over classes. Softmax ignores that
     mean, so training never moves it away from its random initial value; it adds noise common
     to all records of a model and pulls every cosine similarity up (CHOICE, not the paper's).
@@ -138,7 +138,7 @@ def select_vulnerable(
     """Select candidate targets: E[N_n] < β with neighbours counted at cosine distance < δ.
 
     ``candidate_features`` rows belong to ``candidates``; ``reference_features`` are the
-    adversary's records (logit features from :func:`logit_features`, or raw features in
+    adversary's records (logit features from `logit_features`, or raw features in
     ``mode="raw"`` when the target's structure is hidden).
     """
     check_thresholds(delta, beta)

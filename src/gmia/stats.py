@@ -1,12 +1,12 @@
 """Statistics for GMIA: p-values from reference losses, interval estimates, ROC summaries.
 
-Direct inference (GMIA.md, step 3) is a left-tailed test: under H_out the target's loss
+Direct inference (docs/algorithm.md, step 3) is a left-tailed test: under H_out the target's loss
 L(M, r) is drawn like the losses L_1..L_k of the k reference models, none trained on r. The
 p-value is p = F(L(M, r)), F the empirical CDF of L_1..L_k smoothed by shape-preserving
 piecewise cubic (PCHIP) interpolation.
 
 The smoothed CDF equals 1/k at the smallest reference loss, so every p below 1/k comes from the
-tail rule used below it (GMIA.md, Pitfalls). The rules, all non-decreasing in L and within
+tail rule used below it (docs/algorithm.md, Pitfalls). The rules, all non-decreasing in L and within
 [0, F(L_(1))]:
 
 - ``pchip``: the paper's extrapolation of the first cubic piece, made monotone by taking its

@@ -1,7 +1,7 @@
 """Train one target model for a data set's pool, as the paper's protocol does, and export it.
 
 What a provider would deploy and an auditor would test: trained on a random half of the target
-pool (the same seeded split as `gmia reproduce`), written as a model file (:mod:`gmia.model`)
+pool (the same seeded split as `gmia reproduce`), written as a model file (`gmia.model`)
 with a separate members file listing the records it was trained on, so an audit's verdicts can
 be checked against the truth. The members file is never served.
 """

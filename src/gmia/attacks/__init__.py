@@ -1,14 +1,14 @@
 """Membership inference attacks behind one interface, registered by name.
 
-Every attack is an :class:`Attack`: ``ATTACKS[name](settings)`` makes it from the common
-:class:`AttackSettings` (it takes the ones it needs through its ``from_settings`` classmethod:
+Every attack is an `Attack`: ``ATTACKS[name](settings)`` makes it from the common
+`AttackSettings` (it takes the ones it needs through its ``from_settings`` classmethod:
 GMIA the tail rule, Shokri the confidence threshold and a seed); ``fit(inputs) -> self`` and
-``score(inputs) -> [T, n]`` work on one :class:`AttackInputs` (targets', in/out shadows' and
+``score(inputs) -> [T, n]`` work on one `AttackInputs` (targets', in/out shadows' and
 GMIA's reference models' signals on the pool and population records), and the scores are
 "higher = more likely member" for every attack. GMIA direct scores −p and keeps its p-values
 beside them: ``GmiaDirect.pvalues(inputs)``, or ``fit_losses(...).pvalues_of(...)`` on arrays.
 
-Adding an attack is one new module in ``gmia.attacks`` with a subclass of :class:`Attack`, plus
+Adding an attack is one new module in ``gmia.attacks`` with a subclass of `Attack`, plus
 one ``register(...)`` line below (or ``@register("name")`` on the class). ``gmia compare`` runs
 every registered attack (``COMPARE_ATTACKS`` is this registry's names) and needs no change.
 

@@ -1,5 +1,5 @@
 """What every registered attack is: made from the common settings, fitted and scored on one
-:class:`~gmia.attacks.inputs.AttackInputs`."""
+`gmia.attacks.inputs.AttackInputs`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GMIA direct inference (GMIA.md step 3): query the target with the record itself."""
+"""GMIA direct inference (docs/algorithm.md step 3): query the target with the record itself."""
 
 from __future__ import annotations
 

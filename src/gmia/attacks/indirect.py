@@ -1,4 +1,4 @@
-"""GMIA indirect inference (GMIA.md step 4): infer r's membership without ever querying r.
+"""GMIA indirect inference (docs/algorithm.md step 4): infer r's membership without ever querying r.
 
 An *enhancing* query q is a record whose output the presence of r pushes one way: adding r to
 a reference model's training set raises the probability of r's class y_r at q in most of the k
@@ -9,8 +9,8 @@ Symbols: M_i the k reference models, M^r_i the positive reference models (M_i fu
 with r added), I(r, q) the influence score (Eq. 1), θ its threshold (Algorithm 1), γ the hinge
 margin of the optimisation.
 
-:func:`run_indirect` is the whole pipeline for one record (M^r_i → enhancing queries → the
-target queried through a :class:`~gmia.queries.QueryLog` → the guard that r was never sent →
+`run_indirect` is the whole pipeline for one record (M^r_i → enhancing queries → the
+target queried through a `gmia.queries.QueryLog` → the guard that r was never sent →
 Kost-combined p-values); ``gmia audit`` and ``gmia reproduce table3`` both call it.
 """
 
@@ -35,13 +35,13 @@ from gmia.zoo import Zoo, ZooStore, stacked
 
 CORRELATIONS = ("features", "losses")
 # CHOICE: noise scale of random queries around an image record, in pixel intensity (0..1) units.
-# GMIA.md leaves σ open; 0.3 keeps the digit visible under the noise.
+# docs/algorithm.md leaves σ open; 0.3 keeps the digit visible under the noise.
 IMAGE_SIGMA = 0.3
 
 
 @dataclass(frozen=True)
 class IndirectConfig:
-    """Parameters of the indirect attack (CHOICE where GMIA.md says the paper is silent).
+    """Parameters of the indirect attack (CHOICE where docs/algorithm.md says the paper is silent).
 
     theta : θ, accept q iff I(r, q) > θ (paper: 0.95 Cancer, 0.9 Adult, 0.8 MNIST).
     n_candidates, n_clusters : random queries generated, and medoids kept after clustering
@@ -56,7 +56,7 @@ class IndirectConfig:
     correlation : ρ for Kost's method: between the queries' reference-loss vectors (default:
         Brown's method needs the correlation of the test statistics under H_out, and the k
         reference losses are a sample of exactly that), or between their feature vectors (the
-        reference models' probability vectors, GMIA.md's wording; with two classes these
+        reference models' probability vectors, docs/algorithm.md's wording; with two classes these
         alternate p, 1 − p and give strongly negative ρ between queries of opposite classes,
         which shrinks Var and makes the combination anti-conservative).
     """

@@ -17,7 +17,7 @@ TABLE7_ATTACKS = ("gmia-direct", "shokri")  # all that the paper's Table 7 shows
 
 @dataclass(frozen=True)
 class CompareConfig(ProtocolConfig):
-    """:class:`~gmia.config.ProtocolConfig`'s options, and
+    """`gmia.config.ProtocolConfig`'s options, and
 
     n_inout : in/out shadow models for LiRA, RMIA, Shokri and the loss threshold (even, >= 4).
     delta, beta : selection thresholds of GMIA's vulnerable records (default: the paper's Table 1).

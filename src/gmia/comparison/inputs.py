@@ -1,4 +1,4 @@
-"""Building the signal matrices every attack works from (:class:`gmia.attacks.AttackInputs`).
+"""Building the signal matrices every attack works from (`gmia.attacks.AttackInputs`).
 
 Besides the protocol's targets and GMIA's k reference models, the comparison trains one stack
 of in/out shadow models: ``n_inout / 2`` random half-splits of the target pool, two models per
@@ -51,7 +51,7 @@ def population_records(signals: ProtocolSignals, n_population: int, rng: np.rand
 
 
 def build_inputs(signals: ProtocolSignals, shadows: Zoo, population: np.ndarray) -> tuple[AttackInputs, dict]:
-    """The matrices of :class:`AttackInputs`, and the shadows' train / test accuracy on the pool."""
+    """The matrices of `AttackInputs`, and the shadows' train / test accuracy on the pool."""
     x, y = signals.dataset.x, signals.dataset.y
     pool = signals.split.pool
     shadow_logits = shadows.logits(x[pool])

@@ -34,7 +34,7 @@ def bootstrap_weights(n_rows: int, n_cols: int, n_bootstrap: int, rng: np.random
 
 
 def roc_with_ci(scores: np.ndarray, membership: np.ndarray, weights=None, fprs=FPRS, level: float = 0.95) -> RocSummary:
-    """Exact ROC summary of ``scores [T, n]``; ``weights`` from :func:`bootstrap_weights` (or None)."""
+    """Exact ROC summary of ``scores [T, n]``; ``weights`` from `bootstrap_weights` (or None)."""
     pairs = SortedPairs.from_matrix(scores, membership)
     point = pairs.summary(fprs=fprs)
     if weights is None or weights[0].shape[0] == 0:

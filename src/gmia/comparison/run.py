@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from gmia import __version__
 from gmia.attacks import ATTACKS, AttackSettings, make_attack
@@ -74,6 +75,26 @@ class CompareResult:
 
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per attack: ROC AUC and TPR at low FPR over all pairs (with 95% intervals), and
+        precision and recall on GMIA's selected records at each cutoff's FPR-matched threshold."""
+        rows = []
+        for a in self.attacks:
+            row = {"attack": a.name, "auc": a.roc.auc, "auc_ci": a.roc.auc_ci,
+                   **{f"tpr_at_fpr_{k}": v for k, v in a.roc.tpr.items()}}
+            for r in a.rows:
+                row[f"precision_at_{r.cutoff:g}"], row[f"recall_at_{r.cutoff:g}"] = r.precision, r.recall
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        lines = [f"Attacks on {self.dataset}: {self.config['n_targets']} targets, {len(self.selected)} records selected by GMIA "
+                 f"(delta={self.config['delta']:g}, beta={self.config['beta']:g})"]
+        for a in self.attacks:
+            tpr = ", ".join(f"TPR@{k} {v:.4f}" for k, v in a.roc.tpr.items())
+            lines.append(f"  {a.name}: AUC {a.roc.auc:.3f} [{a.roc.auc_ci[0]:.3f}, {a.roc.auc_ci[1]:.3f}], {tpr}")
+        return "\n".join(lines)
 
 
 def compare_defaults(dataset_name: str) -> dict:

@@ -74,7 +74,7 @@ def render(result: ReproduceResult, console: Console) -> None:
             console.print(
                 f"No record was selected at delta={pooled.delta:g}, beta={pooled.beta:g} in any seed: every candidate "
                 "has a neighbour among the adversary's records. Try a smaller --delta, a larger --beta, or "
-                "--selection-features centred-logits (README, 'Results against the paper').",
+                "--selection-features centred-logits (docs/reproduction.md).",
                 style="yellow",
             )
 

@@ -2,7 +2,7 @@
 
 No package registry has CIFAR-10, so the user passes the standard files: the python batches
 (pickles) or the binary version, as a folder or the archive they came in. The pickles are read
-by :class:`NumpyOnlyUnpickler`, which can build numpy arrays and nothing else: a pickle can run any
+by `NumpyOnlyUnpickler`, which can build numpy arrays and nothing else: a pickle can run any
 code when loaded, and these come from outside. The set is stored in the cache as ``.npy`` arrays
 (read back with ``allow_pickle=False``) and a JSON file with the class names.
 """
@@ -54,7 +54,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
     """An unpickler that can build dicts, lists, numbers, bytes and numpy arrays, and nothing else.
 
     ``pickle.load`` imports and calls whatever a file names, so loading a stranger's pickle can run
-    any code; here every global outside :func:`_numpy_globals` is refused before it is imported.
+    any code; here every global outside `_numpy_globals` is refused before it is imported.
     Strings of Python 2 pickles (the CIFAR-10 batches) load as bytes.
     """
 
@@ -75,7 +75,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_restricted_pickle(blob: bytes, what: str):
-    """Unpickle ``blob`` with :class:`NumpyOnlyUnpickler`; any failure is one sentence naming ``what``."""
+    """Unpickle ``blob`` with `NumpyOnlyUnpickler`; any failure is one sentence naming ``what``."""
     try:
         return NumpyOnlyUnpickler(io.BytesIO(blob), what).load()
     except GmiaError:
@@ -178,7 +178,7 @@ def fetch_cifar10(cache_root: Path, source: Path | None = None, progress: Progre
     """Put CIFAR-10 in ``cache_root/data/cifar10`` as .npy arrays (once) and return that folder.
 
     ``source`` is required (no registry here has CIFAR-10): a folder of the python batches or of
-    the binary ones, or the archive they came in. Pickles are read with :class:`NumpyOnlyUnpickler`.
+    the binary ones, or the archive they came in. Pickles are read with `NumpyOnlyUnpickler`.
     """
     if already_fetched(cache_root, "cifar10", progress):
         return image_dir(cache_root, "cifar10")

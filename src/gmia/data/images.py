@@ -1,8 +1,8 @@
 """Image data sets as gmia sees them: one float32 row of pixels per image, with a schema.
 
 MNIST and Fashion-MNIST come as IDX files (a big-endian header, then the raw array); CIFAR-10 as
-uint8 arrays. :func:`image_dataset` turns any ``[N, C, H, W]`` uint8 array into a
-:class:`~gmia.data.schema.Dataset`: each pixel is a numeric feature ``pixel / 255`` in (C, H, W)
+uint8 arrays. `image_dataset` turns any ``[N, C, H, W]`` uint8 array into a
+`gmia.data.schema.Dataset`: each pixel is a numeric feature ``pixel / 255`` in (C, H, W)
 order, so the record decoder gives back the original 0..255 values and convolutional models can
 fold the row back into an image (``schema.image``).
 """
@@ -77,7 +77,7 @@ _PIXEL_LUT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 
 
 def image_dataset(name: str, pixels: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> Dataset:
-    """A :class:`Dataset` of images: ``x`` is ``pixels / 255`` as float32 ``[N, C*H*W]``.
+    """A `Dataset` of images: ``x`` is ``pixels / 255`` as float32 ``[N, C*H*W]``.
 
     ``pixels`` is uint8 ``[N, C, H, W]``, ``labels`` integers ``[N]`` in ``0..len(classes)-1``.
     The label column is called ``"label"``.

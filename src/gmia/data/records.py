@@ -2,7 +2,7 @@
 
 A record ``{"age": 39, "workclass": "State-gov", ...}`` is keyed by the schema's groups (the
 original columns); numeric values are raw (``encoded * scale + offset``), categorical ones are
-category names. :func:`encode_records` and :func:`decode_columns` invert each other on every
+category names. `encode_records` and `decode_columns` invert each other on every
 record gmia produces, bit for bit in float32, so a query sent over HTTP reaches the model as the
 same encoded row a local query would.
 """
@@ -57,7 +57,7 @@ def encode_records(records: Sequence[dict], schema: Schema) -> np.ndarray:
     """Records keyed by original column → encoded float32 rows ``[n, D]``.
 
     Every column of the schema must be present and no other; numbers must be finite, categories
-    among the schema's. The first offending record raises :class:`RecordError`. Works column by
+    among the schema's. The first offending record raises `RecordError`. Works column by
     column, since a service encodes whole batches per request.
     """
     groups = schema.groups()
@@ -100,7 +100,7 @@ def _names(groups: dict, limit: int = 12) -> str:
 
 def readable_record(dataset: Dataset, record: int) -> dict[str, str]:
     """The record as it appeared in the source, for a person to read (an image's pixels are in
-    :func:`image_of` instead: a table of 784 values reads as nothing)."""
+    `image_of` instead: a table of 784 values reads as nothing)."""
     schema = dataset.schema
     if schema.image is not None:
         return {schema.label: schema.classes[int(dataset.y[record])]}

@@ -2,8 +2,8 @@
 
 ``DATASETS`` is the single place that knows each named set's protocol
 constants, so the CLI, the split and the reports cannot disagree on them.
-Adult and Cancer are bundled (:func:`load_dataset`); the image sets live in
-the cache (:func:`load_image`).
+Adult and Cancer are bundled (`load_dataset`); the image sets live in
+the cache (`load_image`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _LOADERS: dict[str, Callable[[], Dataset]] = {"adult": load_adult, "cancer": loa
 def load_dataset(name: str) -> Dataset:
     """Load a bundled data set by name (case and surrounding spaces ignored).
 
-    User CSV files go through :func:`gmia.data.load_csv` instead, because they
+    User CSV files go through `gmia.data.load_csv` instead, because they
     need their column roles declared.
     """
     key = str(name).strip().lower()
@@ -77,7 +77,7 @@ def _to_stderr(text: str) -> None:
 
 
 def load_image(name: str, cache_root: Path, progress: Callable[[str], None] = _to_stderr) -> Dataset:
-    """An image set from the cache (training then test records), as a :class:`Dataset`.
+    """An image set from the cache (training then test records), as a `Dataset`.
 
     MNIST and Fashion-MNIST are fetched into the cache first when missing (once, with one line to
     ``progress``, stderr by default so piped output stays clean); CIFAR-10 has to be fetched by

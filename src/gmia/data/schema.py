@@ -1,7 +1,7 @@
 """What an encoded tabular data set looks like: features, classes, records.
 
 Every model and attack in gmia works on a dense ``float32`` matrix. The
-:class:`Schema` keeps what is needed to read that matrix back: which encoded
+`Schema` keeps what is needed to read that matrix back: which encoded
 columns came from which original column (one-hot groups), their observed
 ranges, and how to undo the numeric normalisation (``offset``/``scale``), so a
 record can be shown to a person as it appeared in the source file.
@@ -37,7 +37,7 @@ class Feature:
     integer : bool
         The raw (decoded) values are integers, e.g. Cancer's 1..10.
     offset, scale : float
-        ``raw = encoded * scale + offset``; lets :meth:`Dataset.raw` decode
+        ``raw = encoded * scale + offset``; lets `Dataset.raw` decode
         numeric columns. Defaults (0, 1) mean "not normalised".
     """
 
@@ -106,7 +106,7 @@ class Schema:
         return out
 
     def to_dict(self) -> dict:
-        """JSON-able form; :meth:`from_dict` inverts it exactly. ``image`` appears only when set,
+        """JSON-able form; `from_dict` inverts it exactly. ``image`` appears only when set,
         so tabular schemas (and the fingerprints of their cached models) are as before."""
         out = {
             "label": self.label,
@@ -148,7 +148,7 @@ class Dataset:
     """An encoded data set: ``x`` float32 [N, D], ``y`` int64 [N] in 0..C-1.
 
     ``eq=False`` because comparing arrays element-wise in ``==`` is never what a
-    caller means; use :meth:`fingerprint` to tell data sets apart.
+    caller means; use `fingerprint` to tell data sets apart.
     """
 
     name: str

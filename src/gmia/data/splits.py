@@ -47,7 +47,7 @@ def paper_split(dataset: Dataset, pool_size: int | None = None, seed: int = 0) -
     pool_size : int, optional
         Records in the target pool; must be even (the pool is halved per
         target) and ``2 <= pool_size < len(dataset)`` (the adversary needs
-        records). Defaults to :func:`default_pool_size`.
+        records). Defaults to `default_pool_size`.
     seed : int
         Non-negative; the same seed always gives the same split.
     """

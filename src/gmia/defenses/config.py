@@ -16,9 +16,9 @@ from gmia.select import check_thresholds
 
 @dataclass(frozen=True)
 class DefendConfig(ProtocolConfig):
-    """:class:`~gmia.config.ProtocolConfig`'s options, and
+    """`gmia.config.ProtocolConfig`'s options, and
 
-    sweep : ``NAME=V1,V2,...`` strings, one per swept defence (see :data:`gmia.defenses.DEFENCES`);
+    sweep : ``NAME=V1,V2,...`` strings, one per swept defence (see `gmia.defenses.DEFENCES`);
         every combination of their values is one setting. Default for ``table4``: training
         length (the preset's steps and a tenth of them); for ``table5``: λ = 0, 0.001, 0.01.
     delta, beta : selection thresholds (default: the paper's Table 1 for Cancer, δ0.2 β0.1 for Adult).

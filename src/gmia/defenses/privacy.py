@@ -1,6 +1,6 @@
 """Privacy accounting for DP-SGD: ε from (σ, q, steps, δ), or σ for a target ε (Opacus' accountants).
 
-The mechanics (clipping, noise) live in :mod:`gmia.zoo.dp`; this module only says what
+The mechanics (clipping, noise) live in `gmia.zoo.dp`; this module only says what
 guarantee a setting gives, as Opacus keeps its accountants apart from its optimiser. The RDP
 and PRV accountants both assume Poisson sampling with rate q = expected batch / n, which is how
 the stacked trainer samples (``dp_sampling="poisson"``).

@@ -110,10 +110,10 @@ def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
 
 @dataclass(frozen=True)
 class ReproduceConfig(ProtocolConfig):
-    """`gmia reproduce table1|table2`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+    """`gmia reproduce table1|table2`'s options: `gmia.config.ProtocolConfig`'s, and
 
     table : ``table1`` (the paper's Table 1 thresholds and cutoffs) or ``table2`` (its other thresholds).
-    settings : the selection thresholds (δ, β) evaluated; ``delta=``/``beta=`` in :meth:`resolve`
+    settings : the selection thresholds (δ, β) evaluated; ``delta=``/``beta=`` in `resolve`
         replace them with that one pair (the other value from Table 1).
     cutoffs : p-value cutoffs of a member call.
     seeds : repeat the whole protocol for seeds ``seed .. seed + seeds - 1``.

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
@@ -27,12 +28,12 @@ RESULT_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Table3Config(ProtocolConfig):
-    """`gmia reproduce table3`'s options: :class:`~gmia.config.ProtocolConfig`'s, and
+    """`gmia reproduce table3`'s options: `gmia.config.ProtocolConfig`'s, and
 
     record : the record to attack (default: the most isolated pool record the selection flags).
     delta, beta : the selection thresholds that choose it (default: the paper's Table 1).
     cutoffs : p-value cutoffs of a member call (default: the paper's Table 3 columns, 0.01 and 0.1).
-    indirect : the indirect attack's parameters; :meth:`resolve` also takes theta, n_candidates,
+    indirect : the indirect attack's parameters; `resolve` also takes theta, n_candidates,
         n_clusters, sigma, positive_steps, record_rate and correlation, which go into it.
     """
 
@@ -86,6 +87,20 @@ class Table3Result:
 
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cutoff: direct against indirect inference on the record, over every target."""
+        return pd.DataFrame([{"cutoff": d.cutoff, "direct_precision": d.precision, "direct_recall": d.recall,
+                              "direct_tp": d.tp, "direct_fp": d.fp, "indirect_precision": i.precision,
+                              "indirect_recall": i.recall, "indirect_tp": i.tp, "indirect_fp": i.fp}
+                             for d, i in zip(self.direct, self.indirect)])
+
+    def summary(self) -> str:
+        lines = [f"Record {self.record} of {self.dataset} ({self.chosen_by}; N'_n = {self.neighbours}): "
+                 f"{self.n_enhancing} enhancing queries, {self.queries_sent} sent to each target, never the record"]
+        for r in self.to_frame().itertuples():
+            lines.append(f"  p < {r.cutoff:g}: direct TP {r.direct_tp} FP {r.direct_fp}, indirect TP {r.indirect_tp} FP {r.indirect_fp}")
+        return "\n".join(lines)
 
 
 def choose_record(signals: ProtocolSignals, record: int | None, delta: float, beta: float, scaling: str, features: str):

@@ -2,7 +2,7 @@
 
 A report is a list of sections; each takes the run's results (and its per-record rows) and
 returns HTML, or None when it does not apply to that kind of run. A new attack or defence adds
-a section with :func:`section` without touching the others.
+a section with `section` without touching the others.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The prediction service: FastAPI routes over one :class:`~gmia.model.Model`.
+"""The prediction service: FastAPI routes over one `gmia.model.Model`.
 
 Every request is checked in the order that costs the server least: API key (401), rate
 (429 + Retry-After), body size (413), JSON (400), records against the schema (422), batch size

@@ -46,7 +46,7 @@ class ApiKey:
 
 
 class KeyRing:
-    """The accepted keys; :meth:`verify` compares digests in constant time."""
+    """The accepted keys; `verify` compares digests in constant time."""
 
     def __init__(self, keys: list[ApiKey]):
         names = [k.name for k in keys]

@@ -23,11 +23,11 @@ class Target(Protocol):
     """A model under audit: ``predict_proba(x)`` maps encoded rows ``x [n, D]`` to probabilities ``[n, C]``.
 
     ``D`` and the column order are the data set's encoding (``Dataset.schema``), ``C`` its
-    classes in ``schema.classes`` order. A fitted scikit-learn classifier, a :class:`gmia.Model`,
-    :class:`~gmia.targets.HttpTarget` (a prediction API, with a persistent answer cache) and any
+    classes in ``schema.classes`` order. A fitted scikit-learn classifier, a `gmia.Model`,
+    `gmia.targets.HttpTarget` (a prediction API, with a persistent answer cache) and any
     object of your own with that method all qualify. Optional attributes an audit uses when
     present: ``schema`` (checked against the data set's), ``policy`` (an
-    :class:`~gmia.outputs.OutputPolicy`: what the answers reveal), ``model_id`` (shown in the
+    `gmia.outputs.OutputPolicy`: what the answers reveal), ``model_id`` (shown in the
     results) and ``close()``.
     """
 
@@ -56,9 +56,9 @@ class CountingTarget:
     model_id : a name for the results.
     budget : the most distinct records ever answered, or None for no limit. When a request
         would pass it, the records still within it are answered, then
-        :class:`QueryBudgetExhausted` is raised; :meth:`answered` returns every answer so far.
+        `QueryBudgetExhausted` is raised; `answered` returns every answer so far.
     on_batch : called with the number of records answered (progress).
-    close : called by :meth:`close` (a target holding a connection or a session).
+    close : called by `close` (a target holding a connection or a session).
     """
 
     def __init__(self, predict_proba: Callable[[np.ndarray], np.ndarray], schema: Schema, *,
@@ -124,8 +124,8 @@ class CountingTarget:
 
 
 def as_target(target, schema: Schema, budget: int | None = None) -> "CountingTarget":
-    """``target`` as an audit target: an :class:`~gmia.targets.HttpTarget` as it is (its budget set
-    to ``budget`` if given), anything else with ``predict_proba`` wrapped in :class:`CountingTarget`."""
+    """``target`` as an audit target: an `gmia.targets.HttpTarget` as it is (its budget set
+    to ``budget`` if given), anything else with ``predict_proba`` wrapped in `CountingTarget`."""
     from gmia.targets.http import HttpTarget
 
     if isinstance(target, HttpTarget):

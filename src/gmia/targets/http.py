@@ -1,6 +1,6 @@
 """A model behind a prediction API as a black-box target (the paper's MLaaS setting).
 
-:class:`HttpTarget` turns encoded query rows into records, asks the service in batches, and
+`HttpTarget` turns encoded query rows into records, asks the service in batches, and
 keeps every answer in a SQLite cache keyed by the service's model id and the record, so a
 resumed audit never spends a query twice. Transient failures (HTTP 429 rate limits, 5xx,
 connection errors, timeouts) are retried with exponential backoff, honouring Retry-After.

@@ -8,8 +8,8 @@ from gmia.targets.base import CountingTarget
 
 
 class LocalTarget(CountingTarget):
-    """``predict_proba`` of a :class:`~gmia.model.Model` through an output policy, counting queries
-    against an optional ``budget`` (see :class:`~gmia.targets.base.CountingTarget`)."""
+    """``predict_proba`` of a `gmia.model.Model` through an output policy, counting queries
+    against an optional ``budget`` (see `gmia.targets.base.CountingTarget`)."""
 
     def __init__(self, model: Model, policy: OutputPolicy = OutputPolicy(), budget: int | None = None):
         self.model = model

@@ -1,6 +1,6 @@
 """Where stacks are trained: in this process (``local``, the default) or on a Ray cluster (``ray``).
 
-Both train the same chunks with the same per-chunk seeds (:func:`gmia.zoo.store.chunk_seed`
+Both train the same chunks with the same per-chunk seeds (`gmia.zoo.store.chunk_seed`
 depends on the seed and the chunk index only), so a stack is the same bit for bit whichever
 executor trained it. A Ray task trains one chunk and returns it serialised; the driver writes it
 into the content-addressed store as soon as it arrives, so the store needs no shared file

@@ -30,13 +30,13 @@ class TrainSpec(BaseModel):
     image : ``(channels, height, width)`` the flat features fold into; required with ``conv``.
     activation : non-linearity after each hidden layer.
     optimizer, lr, momentum : the optimiser (momentum is used by SGD only).
-    steps : number of SGD steps (the paper's "epochs" read as steps, GMIA.md CHOICE).
+    steps : number of SGD steps (the paper's "epochs" read as steps, docs/algorithm.md CHOICE).
     batch_size : records per step and per model.
     l2 : L2 penalty λ on the weights (not biases), added to each model's mean loss as λ‖W‖².
     dropout : drop probability after each hidden activation, during training only.
     dp_clip : DP-SGD's clipping norm C on each record's gradient; None trains without DP.
     dp_noise : DP-SGD's noise multiplier σ: Gaussian noise of std σ·C is added to each step's
-        sum of clipped gradients (ε comes from :mod:`gmia.defenses.privacy`, not from here).
+        sum of clipped gradients (ε comes from `gmia.defenses.privacy`, not from here).
     dp_sampling : ``poisson`` (each record joins each batch with probability q = batch/n, the
         sampling the accountant assumes; ``batch_size`` is then the expected batch size) or
         ``shuffle`` (the plain trainer's fixed-size batches, for the equivalence tests).
