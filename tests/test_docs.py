@@ -43,13 +43,22 @@ def runnable(block: str) -> bool:
 
 
 def section(markdown: str, heading: str) -> str:
-    """The text under the ``## heading`` (any level), up to the next heading of the same or a higher level."""
-    match = re.search(rf"^(#+)[ \t]+{re.escape(heading)}[ \t]*$", markdown, re.M)
-    assert match, f"no heading {heading!r} found"
-    level = len(match.group(1))
-    rest = markdown[match.end():]
-    end = re.search(rf"^#{{1,{level}}}[ \t]", rest, re.M)
-    return rest[: end.start()] if end else rest
+    """The text under the ``## heading`` (any level), up to the next heading of the same or a higher
+    level; a ``#`` comment inside a fenced code block is not a heading."""
+    lines, fenced, start, level = markdown.splitlines(keepends=True), False, None, 0
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        match = None if fenced else re.match(r"(#+)[ \t]+(.*?)[ \t]*$", line)
+        if match is None:
+            continue
+        if start is None and match.group(2) == heading:
+            start, level = i + 1, len(match.group(1))
+        elif start is not None and len(match.group(1)) <= level:
+            return "".join(lines[start:i])
+    assert start is not None, f"no heading {heading!r} found"
+    return "".join(lines[start:])
 
 
 def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -23,6 +23,7 @@ from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset, decode_records, paper_split
 from gmia.choices import AttackMode, Features, choice
 from gmia.config import ProtocolConfig, check_count
+from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA
 from gmia.errors import GmiaError, ResumableError
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
@@ -54,9 +55,9 @@ class AuditConfig(ProtocolConfig):
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta",)
 
     features: Features = Features.RAW
-    delta: float = 0.1
-    beta: float = 0.1
-    cutoff: float = 0.01
+    delta: float = DEFAULT_DELTA
+    beta: float = DEFAULT_BETA
+    cutoff: float = DEFAULT_CUTOFF
     train_size: int | None = None
     max_records: int | None = None
     attack: AttackMode = AttackMode.DIRECT
@@ -246,7 +247,9 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     return AuditResult(
         dataset=dataset.name, target=getattr(target, "url", "local model"), model_id=str(target.model_id),
         output=policy.to_dict(),
-        config={**cfg.to_dict(), "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
+        # n_targets is the protocol's: an audit has one target.
+        config={**{k: v for k, v in cfg.to_dict().items() if k != "n_targets"},
+                "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
                 "n_train": n_train, "n_records": len(dataset),
                 "n_features": int(dataset.x.shape[1])},
         n_candidates=len(split.pool), n_selected=len(selected), n_tested=len(tested),

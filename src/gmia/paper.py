@@ -179,10 +179,14 @@ CPU_SCALE: dict[str, Scale] = {
 }
 
 
+# (δ, β) for a data set the paper did not run: Cancer's Table 1 setting (CHOICE).
+GENERIC_THRESHOLDS = (0.1, 0.1)
+
+
 def table1_thresholds(dataset_name: str) -> tuple[float, float]:
     """The selection thresholds (δ, β) of the paper's Table 1 for a known set; (0.1, 0.1) otherwise."""
     preset = PRESETS.get(dataset_name)
-    return (preset.table1.delta, preset.table1.beta) if preset else (0.1, 0.1)
+    return (preset.table1.delta, preset.table1.beta) if preset else GENERIC_THRESHOLDS
 
 
 def scaled_preset(dataset_name: str, scale: str | None, device: str) -> tuple[str, Scale | None]:

@@ -1,5 +1,8 @@
 """Every default in one place: a preset per data set and command.
 
+The config classes' own field defaults are the generic preset below (a data set the paper did
+not run); ``Config.resolve(dataset)`` replaces them by the data set's.
+
 The command line and the Python API both resolve their options here, so ``gmia defend
 --dataset adult`` and ``gmia.defend("adult", ...)`` run the same configuration. An option left
 as ``None`` means "the preset's". The published setups and numbers themselves live in
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 from gmia.choices import Features, Scale, choice
 from gmia.errors import GmiaError
-from gmia.paper import CPU_SCALE, DEFEND_THRESHOLDS, PRESETS, TABLE4, TABLE5, TABLE7, scaled_preset, table1_thresholds, training_spec
+from gmia.paper import CPU_SCALE, DEFEND_THRESHOLDS, GENERIC_THRESHOLDS, PRESETS, TABLE4, TABLE5, TABLE7, scaled_preset, table1_thresholds, training_spec
 from gmia.zoo import TrainSpec
 
 COMMANDS = ("table1", "table2", "table3", "table4", "table5", "table7", "compare", "audit", "defend", "train")
@@ -23,6 +26,11 @@ PAPER_ONLY = ("table3", "table4", "table5", "table7")  # commands that need the 
 DEFAULT_K = 100  # reference models; the paper's figures imply 100
 DEFAULT_TARGETS = 100  # target models: 50 half-splits of the pool
 DEFAULT_CUTOFF = 0.01
+DEFAULT_DELTA, DEFAULT_BETA = GENERIC_THRESHOLDS
+DEFAULT_INOUT = 64  # in/out shadow models of the comparison
+DEFAULT_BOOTSTRAP = 200  # bootstrap resamples of the comparison's intervals
+DEFAULT_POPULATION = 5000  # RMIA's population records
+DEFAULT_DP_CLIP, DEFAULT_DP_DELTA = 1.0, 1e-5  # DP-SGD's clipping norm and delta, unless swept
 DEFAULT_THETA = 0.9  # indirect inference's θ for a data set the paper did not run
 DEFAULT_CONFIDENCE = 0.5  # Shokri's threshold on P(in) where the paper gives none
 TABLE3_CUTOFFS = (0.01, 0.1)  # the paper's Table 3 columns

@@ -9,6 +9,9 @@ from gmia.attacks import ATTACKS
 from gmia.attacks.direct import check_cutoffs
 from gmia.comparison.inputs import check_inout
 from gmia.config import ProtocolConfig, check_count
+from gmia.presets import (
+    DEFAULT_BETA, DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_INOUT, DEFAULT_POPULATION,
+)
 from gmia.errors import GmiaError, check_choice
 from gmia.select import check_thresholds
 
@@ -30,13 +33,13 @@ class CompareConfig(ProtocolConfig):
 
     COMMAND: ClassVar[str] = "compare"
 
-    n_inout: int = 64
-    delta: float = 0.1
-    beta: float = 0.1
-    cutoffs: tuple[float, ...] = (0.01,)
-    n_bootstrap: int = 200
-    n_population: int = 5000
-    shokri_confidence: float = 0.5
+    n_inout: int = DEFAULT_INOUT
+    delta: float = DEFAULT_DELTA
+    beta: float = DEFAULT_BETA
+    cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    n_population: int = DEFAULT_POPULATION
+    shokri_confidence: float = DEFAULT_CONFIDENCE
     attacks: tuple[str, ...] = ()
 
     def __post_init__(self):

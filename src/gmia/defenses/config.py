@@ -8,6 +8,7 @@ from typing import ClassVar
 from gmia.attacks.direct import check_cutoff
 from gmia.choices import Accountant, choice
 from gmia.config import ProtocolConfig
+from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA
 from gmia.defenses.settings import grid
 from gmia.errors import GmiaError
 from gmia.paper import TABLE4, TABLE5
@@ -31,11 +32,11 @@ class DefendConfig(ProtocolConfig):
     COMMAND: ClassVar[str] = "defend"
 
     sweep: tuple[str, ...] = ()
-    delta: float = 0.1
-    beta: float = 0.1
-    cutoff: float = 0.01
-    dp_clip: float = 1.0
-    dp_delta: float = 1e-5
+    delta: float = DEFAULT_DELTA
+    beta: float = DEFAULT_BETA
+    cutoff: float = DEFAULT_CUTOFF
+    dp_clip: float = DEFAULT_DP_CLIP
+    dp_delta: float = DEFAULT_DP_DELTA
     accountant: Accountant = Accountant.RDP
     settings: tuple[dict, ...] = ()
 

@@ -18,6 +18,7 @@ from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
 from gmia.paper import PRESETS, PaperSetting
 from gmia.config import ProtocolConfig, check_count
+from gmia.presets import DEFAULT_CUTOFF, GENERIC_THRESHOLDS
 from gmia.protocol import Timer, build_signals
 from gmia.select import check_thresholds
 from gmia.zoo import ZooStore
@@ -123,8 +124,8 @@ class ReproduceConfig(ProtocolConfig):
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("delta", "beta")
 
     table: str = "table1"
-    settings: tuple[tuple[float, float], ...] = ((0.1, 0.1),)
-    cutoffs: tuple[float, ...] = (0.01,)
+    settings: tuple[tuple[float, float], ...] = (GENERIC_THRESHOLDS,)
+    cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
     seeds: int = 1
 
     def __post_init__(self):

@@ -12,6 +12,7 @@ import pandas as pd
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
 from gmia.config import ProtocolConfig, check_count
+from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
@@ -42,9 +43,9 @@ class Table3Config(ProtocolConfig):
                                                 "record_rate", "correlation")
 
     record: int | None = None
-    delta: float = 0.1
-    beta: float = 0.1
-    cutoffs: tuple[float, ...] = (0.01, 0.1)
+    delta: float = DEFAULT_DELTA
+    beta: float = DEFAULT_BETA
+    cutoffs: tuple[float, ...] = TABLE3_CUTOFFS
     indirect: IndirectConfig = field(default_factory=IndirectConfig)
 
     def __post_init__(self):

@@ -138,6 +138,12 @@ def as_target(target, schema: Schema, budget: int | None = None) -> "CountingTar
             check_budget(budget)
             target.budget = budget
         return target
+    from gmia.model import Model
+
+    if isinstance(target, Model):
+        from gmia.targets.local import LocalTarget
+
+        return LocalTarget(target, budget=budget)
     if not callable(getattr(target, "predict_proba", None)):
         raise GmiaError(f"target of type {type(target).__name__} has no predict_proba(x) method; expected a gmia Model, a "
                         "fitted scikit-learn classifier, an HttpTarget, or any object whose predict_proba maps encoded "
