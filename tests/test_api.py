@@ -179,3 +179,8 @@ def test_every_command_runs_from_python_with_frames_and_summaries(tmp_path):
     assert list(defended.to_frame()["setting"]) == ["l2=0", "l2=0.01"]
     assert "l2=0.01: test accuracy" in defended.summary()
     assert (tmp_path / "d" / "tradeoff.png").is_file()
+
+
+def test_members_must_be_record_indices(cancer, model_file):
+    with pytest.raises(GmiaError, match="are not all record indices of 'cancer'"):
+        gmia.audit(gmia.Model.load(model_file), cancer, members=[3, 10_000], progress=False)

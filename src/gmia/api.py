@@ -115,6 +115,17 @@ def _run(engine, data: Dataset, store: ZooStore, cfg, progress, **kwargs):
         return engine(data, store, cfg, progress=bar.task if bar else None, on_stage=bar.stage if bar else None, **kwargs)
 
 
+def _members(members, data: Dataset) -> np.ndarray:
+    """Sorted record indices from a members file or an array of indices into ``data``."""
+    if isinstance(members, str | Path):
+        return load_members(members, data)
+    records = np.unique(np.asarray(members))
+    if records.size and (records.dtype.kind not in "iu" or records.min() < 0 or records.max() >= len(data)):
+        raise GmiaError(f"members {records[:5].tolist()} ... are not all record indices of {data.name!r}; expected whole "
+                        f"numbers from 0 to {len(data) - 1} (or the path of a members file)")
+    return records.astype(np.int64)
+
+
 def _checked_out(out) -> Path | None:
     if out is None:
         return None
@@ -201,16 +212,10 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     data = _data(data, cache_dir)
     cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)
     wrapped = as_target(target, data.schema, budget)  # a bad budget fails before any model trains
-    truth = None
-    if members is not None:
-        truth = load_members(members, data) if isinstance(members, str | Path) else np.unique(np.asarray(members, dtype=np.int64))
+    truth = None if members is None else _members(members, data)
     out = _checked_out(out)
     store = store or make_store(cache_dir, executor, ray_address, device)
-    try:
-        result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, members=truth, **kw), data, store, cfg, progress)
-    finally:
-        if wrapped is not target:
-            wrapped.close()
+    result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, members=truth, **kw), data, store, cfg, progress)
     if out is not None:
         from gmia.report import write_run
 

@@ -79,6 +79,8 @@ class AuditConfig(ProtocolConfig):
         indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
         if theta is not None:
             indirect = replace(indirect, theta=theta)
+        if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
+            indirect = replace(indirect, tail=options["tail"])
         return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
                 "cutoff": preset.cutoff, "indirect": indirect}
 

@@ -10,7 +10,7 @@ sentence naming it and what was expected, at construction.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import ClassVar
 
 from gmia.choices import Features, Sampling, Scaling, Tail, choice
@@ -142,10 +142,6 @@ class ProtocolConfig:
         values.update({name: value for name, value in options.items() if value is not None})
         return cls(dataset=dataset, spec=build_spec(spec or preset.spec, **overrides), scale_note=preset.scale_note,
                    **values)
-
-    def updated(self, **changes):
-        """A copy with ``changes`` applied and validated again."""
-        return replace(self, **changes)
 
     def to_dict(self) -> dict:
         out = {}

@@ -60,6 +60,8 @@ class Table3Config(ProtocolConfig):
         given = {name: options.pop(name) for name in cls.EXTRA_OPTIONS if name in options}
         indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
         indirect = replace(indirect, **{k: v for k, v in given.items() if v is not None})
+        if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
+            indirect = replace(indirect, tail=options["tail"])
         return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
                 "cutoffs": preset.cutoffs, "indirect": indirect}
 

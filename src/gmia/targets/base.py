@@ -58,14 +58,13 @@ class CountingTarget:
         would pass it, the records still within it are answered, then
         `QueryBudgetExhausted` is raised; `answered` returns every answer so far.
     on_batch : called with the number of records answered (progress).
-    close : called by `close` (a target holding a connection or a session).
     """
 
     def __init__(self, predict_proba: Callable[[np.ndarray], np.ndarray], schema: Schema, *,
                  policy: OutputPolicy | None = None, model_id: str = "local model", budget: int | None = None,
-                 on_batch: Callable[[int], None] | None = None, close: Callable[[], None] | None = None):
+                 on_batch: Callable[[int], None] | None = None):
         check_budget(budget)
-        self._predict, self._close = predict_proba, close
+        self._predict = predict_proba
         self.schema, self.policy, self.model_id = schema, policy or OutputPolicy(), model_id
         self.budget, self.on_batch = budget, on_batch
         self.sent = 0
@@ -119,8 +118,7 @@ class CountingTarget:
         return proba
 
     def close(self) -> None:
-        if self._close is not None:
-            self._close()
+        """Nothing to release: the wrapped model belongs to the caller, who closes it if it needs closing."""
 
 
 def as_target(target, schema: Schema, budget: int | None = None) -> "CountingTarget":
@@ -149,8 +147,6 @@ def as_target(target, schema: Schema, budget: int | None = None) -> "CountingTar
                         "fitted scikit-learn classifier, an HttpTarget, or any object whose predict_proba maps encoded "
                         "rows [n, D] to probabilities [n, classes]")
     kind = type(target)
-    closer = getattr(target, "close", None)
     return CountingTarget(target.predict_proba, getattr(target, "schema", None) or schema,
                           policy=getattr(target, "policy", None), budget=budget,
-                          model_id=str(getattr(target, "model_id", "") or f"{kind.__module__}.{kind.__qualname__}"),
-                          close=closer if callable(closer) else None)
+                          model_id=str(getattr(target, "model_id", "") or f"{kind.__module__}.{kind.__qualname__}"))
