@@ -30,6 +30,12 @@ from gmia.errors import GmiaError, check_choice
 FEATURES = ("raw", "sorted")
 
 
+def check_confidence(confidence: float) -> None:
+    """The member call's threshold on P(in) must be a probability strictly inside (0, 1)."""
+    if not 0.0 < confidence < 1.0:
+        raise GmiaError(f"Shokri confidence threshold {confidence} is out of range; expected a value in (0, 1)")
+
+
 @dataclass
 class Shokri(Attack):
     """One attack network per class; ``score`` returns P(in) ``[T, n]``.
@@ -59,8 +65,7 @@ class Shokri(Attack):
     networks_: dict | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        if not 0.0 < self.confidence < 1.0:
-            raise GmiaError(f"Shokri confidence threshold {self.confidence} is out of range; expected a value in (0, 1)")
+        check_confidence(self.confidence)
         if self.hidden < 1 or self.max_pairs_per_class < 2 or self.max_iter < 1:
             raise GmiaError(f"Shokri settings hidden={self.hidden}, max_pairs_per_class={self.max_pairs_per_class}, "
                             f"max_iter={self.max_iter} are invalid; expected hidden >= 1, pairs >= 2, max_iter >= 1")

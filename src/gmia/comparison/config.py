@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from gmia.attacks import ATTACKS
 from gmia.attacks.direct import check_cutoffs
+from gmia.attacks.shokri import check_confidence
 from gmia.comparison.inputs import check_inout
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import (
@@ -50,8 +51,7 @@ class CompareConfig(ProtocolConfig):
         check_cutoffs(self.cutoffs)
         check_count("number of bootstrap resamples", self.n_bootstrap, 0)
         check_count("RMIA population size", self.n_population, 1)
-        if not 0.0 < self.shokri_confidence < 1.0:
-            raise GmiaError(f"Shokri confidence threshold {self.shokri_confidence} is out of range; expected a value in (0, 1)")
+        check_confidence(self.shokri_confidence)
         for name in self.attacks:
             check_choice("attack", name, tuple(ATTACKS))
         if "gmia-direct" not in self.attacks:

@@ -9,6 +9,7 @@ from gmia.attacks.direct import check_cutoff
 from gmia.choices import Accountant, choice
 from gmia.config import ProtocolConfig
 from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA
+from gmia.defenses.privacy import check_clip
 from gmia.defenses.settings import grid
 from gmia.errors import GmiaError
 from gmia.paper import TABLE4, TABLE5
@@ -47,8 +48,7 @@ class DefendConfig(ProtocolConfig):
                   accountant=choice(Accountant, self.accountant, "privacy accountant"))
         check_thresholds(self.delta, self.beta)
         check_cutoff(self.cutoff)
-        if not 0.0 < self.dp_clip < float("inf"):
-            raise GmiaError(f"DP clipping norm {self.dp_clip:g} is invalid; expected a finite norm > 0")
+        check_clip(self.dp_clip)
         if not 0.0 < self.dp_delta < 1.0:
             raise GmiaError(f"DP delta={self.dp_delta:g} is out of range; expected a value in (0, 1)")
 

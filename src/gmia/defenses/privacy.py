@@ -41,13 +41,18 @@ class DpGuarantee:
                 f"sampling rate {self.sample_rate:.3g}, {self.steps} steps ({self.accountant.upper()} accountant)")
 
 
+def check_clip(clip: float) -> None:
+    """DP-SGD's clipping norm C must be finite and positive."""
+    if not clip > 0 or math.isinf(clip):
+        raise GmiaError(f"clipping norm {clip:g} is invalid; expected a finite norm > 0")
+
+
 def check_dp(epsilon: float | None, delta: float, clip: float, n_train: int, accountant: str = "rdp") -> None:
     """The bad-input checks of a DP setting, each one sentence."""
     check_choice("privacy accountant", accountant, ACCOUNTANTS)
     if epsilon is not None and not epsilon > 0:
         raise GmiaError(f"privacy budget epsilon={epsilon:g} is not positive; expected epsilon > 0 (inf for no DP)")
-    if not clip > 0 or math.isinf(clip):
-        raise GmiaError(f"clipping norm {clip:g} is invalid; expected a finite norm > 0")
+    check_clip(clip)
     if not 0 < delta < 1.0 / n_train:
         raise GmiaError(f"delta={delta:g} is out of range for a training set of {n_train} records; expected 0 < delta < 1/N = {1.0 / n_train:.3g}")
 
