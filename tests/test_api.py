@@ -136,20 +136,30 @@ def test_any_object_with_predict_proba_is_a_target_and_a_budget_holds_for_it(tmp
     assert isinstance(user, gmia.Target)
     kw = dict(k=10, beta=5.0, steps=200, lr=1e-2, cache_dir=tmp_path, progress=False, members=members)
     full = gmia.audit(user, cancer, **kw)
-    assert full.n_tested >= 3 and user.calls == full.queries["sent"] <= full.n_tested
+    # The tested records, then the calibration records (Cancer: 249 held out of the references).
+    assert full.n_tested >= 3 and full.calibration["answered"] == 249
+    assert user.calls == full.queries["sent"] <= full.n_tested + 249
     frame = full.to_frame()
     assert list(frame["record"]) == [r["record"] for r in full.records]
-    assert {"p_value", "p_interval", "verdict", "neighbours", "expected_neighbours", "member"} <= set(frame.columns)
+    assert {"p_value", "p_raw", "p_calibrated", "p_interval", "verdict", "neighbours", "expected_neighbours",
+            "member"} <= set(frame.columns)
+    assert (frame["p_value"] == frame["p_calibrated"]).all() and (frame["p_value"] >= 1 / 250).all()
     assert (frame["p_interval"].map(lambda iv: iv[0] <= iv[1])).all()
-    assert "called member" in full.summary()
+    assert "called member" in full.summary() and "calibration: the target answered 249" in full.summary()
 
     limited = gmia.audit(OnlyProba(model), cancer, budget=2, **kw)
     assert limited.stopped and "budget of 2 records is spent" in limited.stopped
     assert limited.queries["sent"] == 2
-    answered = limited.to_frame()["p_value"].notna()
-    assert answered.sum() == 2 and (limited.to_frame().loc[~answered, "verdict"] == "not queried").all()
-    # The answered records got exactly the p-values of the unlimited audit.
-    assert np.allclose(limited.to_frame()["p_value"][answered], frame["p_value"][: 2])
+    lim = limited.to_frame()
+    answered = lim["p_raw"].notna()
+    assert answered.sum() == 2 and (lim.loc[~answered, "verdict"] == "not queried").all()
+    # No budget left for calibration: no calibrated verdict rather than a raw one passed off as calibrated.
+    assert (lim.loc[answered, "verdict"] == "no calibration answers").all() and lim["p_value"].isna().all()
+    # The answered records got exactly the raw p-values of the unlimited audit.
+    assert np.allclose(lim["p_raw"][answered], frame["p_raw"][: 2])
+
+    raw = gmia.audit(OnlyProba(model), cancer, budget=2, pvalues="raw", **kw).to_frame()
+    assert np.allclose(raw["p_value"][answered], frame["p_raw"][: 2])
 
 
 def test_a_target_without_predict_proba_is_one_sentence(cancer):

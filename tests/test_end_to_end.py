@@ -57,6 +57,10 @@ def test_user_csv_through_the_command_line(tmp_path, capsys):
     assert code == 0, out
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     assert result["config"]["n_records"] == n and result["paper"] == []
+    # No paper numbers for this data: δ is derived from the data, and the rule and value are printed.
+    ev = result["runs"][0]["evaluations"][0]
+    assert ev["delta_derived"] and 0 < ev["delta"] < 2 and result["pooled"][0]["delta"] is None
+    assert "delta derived from the data" in " ".join(out.split()) and f"seed 0: {ev['delta']:.4g}" in out
 
 
 def test_every_attack_finds_membership_in_an_overfit_model(tmp_path):

@@ -16,13 +16,17 @@ from gmia.attacks.indirect import (
     positive_references,
     run_indirect,
 )
+from gmia.attacks.indirect_null import NOT_CALIBRATED, NullCheck, choose_null_records, excess_p, null_check
+from gmia.auditing import AuditConfig, run_audit
 from gmia.cli import main
 from gmia.data import load_dataset
 from gmia.errors import GmiaError
-from gmia.experiments.table3 import Table3Config, run_table3
-from gmia.protocol import build_signals
+from gmia.evaluate import run_selection
+from gmia.experiments.table3 import Table3Config, choose_record, run_table3
+from gmia.protocol import build_signals, split_adversary, train_references
+from gmia.select import count_neighbours, selection_features
 from gmia.queries import gaussian_queries, project, same_record, uniform_queries
-from gmia.targets import QueryBudgetExhausted, QueryLog, ZooTargets
+from gmia.targets import CountingTarget, QueryBudgetExhausted, QueryLog, ZooTargets
 from gmia.zoo import TrainSpec, ZooStore
 
 SPEC = TrainSpec(steps=300, batch_size=10, lr=1e-2)
@@ -131,8 +135,9 @@ def test_indirect_attack_never_queries_the_record(small, tmp_path, monkeypatch):
     r = ds.x[result.record]
     duplicates = np.flatnonzero(same_record(ds.x, r))  # the record and every exact twin of it
     assert result.record in duplicates
-    assert not same_record(queried, r).any()
-    assert len(queried) == result.n_enhancing == result.queries_sent > 0
+    assert not same_record(queried, r).any()  # nor while the null check ran
+    assert result.n_enhancing == result.queries_sent > 0
+    assert len(queried) == result.queries_sent + result.null_check["n_queries"]
     assert len(result.direct) == len(result.indirect) == 2
     assert json.loads((tmp_path / "partial.json").read_text())["record"] == result.record
 
@@ -143,8 +148,8 @@ def test_run_indirect_guard_raises_if_the_record_itself_is_queried(small, monkey
     r = int(signals.split.pool[0])
     real = indirect_mod.find_enhancing
 
-    def leaky(positives, references, dataset, record, cfg, rng):
-        found = real(positives, references, dataset, record, cfg, rng)
+    def leaky(positives, references, dataset, record, cfg, rng, avoid=None):
+        found = real(positives, references, dataset, record, cfg, rng, avoid=avoid)
         twin = dataset.x[[record]].copy()  # an exact duplicate of r, not the row object itself
         return dataclasses.replace(found, queries=np.vstack([found.queries, twin]))
 
@@ -200,3 +205,167 @@ def test_table3_bad_input_exit_code(args, words, tmp_path, capsys):
                  "--cache-dir", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert code == 2 and words in err and "Traceback" not in err
+
+
+# --- The indirect test's null check (gmia.attacks.indirect_null) ---------------------------------
+
+def overconfident(predict_proba, label: int, power: float = 0.2):
+    """A black box that answers p_y -> p_y ** power (renormalised) for class ``label`` at every query."""
+    def answer(x):
+        p = np.array(predict_proba(x), dtype=np.float64)
+        p[..., label] = p[..., label] ** power
+        return p / p.sum(axis=-1, keepdims=True)
+    return answer
+
+
+@pytest.fixture(scope="module")
+def attacked(small):
+    """The record table3 attacks on the small protocol, and its null records."""
+    ds, store, signals = small
+    cfg = Table3Config(spec=SPEC, indirect=SMALL, k=10, n_targets=4)
+    r = choose_record(signals, None, cfg.delta, cfg.beta, cfg.scaling, cfg.features)[0]
+    delta = run_selection(signals, cfg.delta, cfg.beta, cfg.scaling, cfg.features).delta  # as selection used it
+    f = selection_features(cfg.features, signals.reference_logits, ds.x)
+    chosen = choose_null_records(ds, r, signals.calibration, signals.split.adversary, f, delta, 5)
+    return dataclasses.replace(cfg, delta=delta), r, chosen
+
+
+def test_null_rule_is_a_one_sided_binomial_test():
+    assert excess_p(0, 5, 0.01) == 1.0
+    assert excess_p(1, 5, 0.01) == pytest.approx(1 - 0.99**5)  # < 0.05: one null call of 5 flags p < 0.01
+    assert excess_p(2, 5, 0.1) > 0.05 > excess_p(3, 5, 0.1)
+
+    def check(p):
+        p = np.asarray(p, dtype=float)
+        return NullCheck(record=0, records=np.arange(len(p)), pvalues=p, n_enhancing=np.ones(len(p), int), n_queries=0)
+
+    one = check([[0.001], [0.5], [0.7], [0.2], [0.9]])
+    assert one.calls(0.01) == 1 and one.n_pairs == 5 and one.fraction(0.01) == 0.2
+    assert one.calibrated(0.01) is False and one.verdict(0.001, 0.01) == NOT_CALIBRATED
+    assert one.calibrated(0.1) is True and one.verdict(0.05, 0.1) == "member" and one.verdict(0.5, 0.1) == "no evidence"
+    # A calibrated test: uniform null p-values are not flagged at any cutoff; NaN pairs do not count.
+    uniform = check(np.r_[(np.arange(1000) + 0.5) / 1000, np.nan].reshape(-1, 1))
+    assert uniform.n_pairs == 1000 and all(uniform.calibrated(c) for c in (0.01, 0.05, 0.1, 0.5))
+    # No pair (no enhancing query, or nothing answered): unchecked, the claim stays.
+    none = check([[np.nan]])
+    assert none.calibrated(0.01) is None and none.verdict(0.001, 0.01) == "member"
+
+
+def test_null_records_are_isolated_untrained_calibration_records_of_the_class(small, attacked):
+    ds, store, signals = small
+    cfg, r, chosen = attacked
+    assert len(chosen) == 5 and set(chosen) <= set(signals.calibration.tolist())
+    assert (ds.y[chosen] == ds.y[r]).all()
+    assert not np.isin(chosen, signals.references.index_sets).any()  # no reference model trained on them
+    assert not np.isin(chosen, signals.split.pool).any()  # nor any target
+    outside = np.setdiff1d(np.arange(len(ds)), signals.calibration)
+    for c in chosen:  # no exact twin outside the calibration set, so none of r's twins
+        assert not same_record(ds.x[outside], ds.x[c]).any()
+    # Most isolated first: no eligible calibration record of the class has fewer neighbours.
+    f = selection_features(cfg.features, signals.reference_logits, ds.x)
+    every = choose_null_records(ds, r, signals.calibration, signals.split.adversary, f, cfg.delta, len(ds))
+    counts = count_neighbours(f[every], f[signals.split.adversary], cfg.delta)
+    assert (np.diff(counts) >= 0).all() and (every[:5] == chosen).all()
+    assert len(choose_null_records(ds, r, signals.calibration, signals.split.adversary, f, cfg.delta, 0)) == 0
+
+
+def test_overconfident_targets_are_flagged_not_calibrated_and_keep_their_pvalues(small, attacked, monkeypatch):
+    ds, store, signals = small
+    cfg, r, chosen = attacked
+    sent = []
+    real = ZooTargets.predict_proba
+
+    def spy(self, x):
+        sent.append(np.array(x))
+        return overconfident(lambda q: real(self, q), int(ds.y[r]))(x)
+
+    monkeypatch.setattr(ZooTargets, "predict_proba", spy)
+    result = run_table3(ds, store, dataclasses.replace(cfg, record=r))
+    null = result.null_check
+    assert null["records"] == chosen.tolist() and null["n_queries"] > 0
+    for c in cfg.cutoffs:
+        at = null["cutoffs"][f"{c:g}"]
+        assert at["calibrated"] is False and at["calls"] > c * at["pairs"] and at["excess_p"] < 0.05
+        assert result.indirect_verdicts[f"{c:g}"] == [NOT_CALIBRATED] * 4
+    # The raw p-values and raw calls stay in the result (and in results.json).
+    assert len(result.card["p_values"]) == 4 and sum(row.tp + row.fp for row in result.indirect) > 0
+    assert np.asarray(null["pvalues"]).shape == (5, 4)
+    frame = result.to_frame()
+    assert (frame["indirect_not_calibrated"] == 4).all() and not frame["indirect_calibrated"].any()
+    assert NOT_CALIBRATED in result.summary()
+    json.dumps(result.to_dict())
+    # Neither the record nor a null record was ever sent.
+    queried = np.concatenate(sent)
+    for record in (r, *chosen):
+        assert not same_record(queried, ds.x[record]).any()
+
+
+def test_reference_like_targets_are_not_flagged_where_the_test_holds(small, attacked):
+    """Targets trained exactly like the references: the null check reports their null fraction,
+    and at a cutoff where the test holds its level they keep membership claims while the
+    overconfident version of the same targets is flagged (so the flag is not always on)."""
+    ds, store, signals = small
+    cfg, r, chosen = attacked
+    reference_records, _ = split_adversary(signals.split.adversary, 0)
+    like = ZooTargets(train_references(ds, SPEC, store, reference_records, 10, signals.n_train, seed=101))
+    plain = null_check(store, ds, signals.references, r, chosen, SMALL, like.predict_proba, 0)
+    sharp = null_check(store, ds, signals.references, r, chosen, SMALL, overconfident(like.predict_proba, int(ds.y[r])), 0)
+    assert plain.n_pairs == sharp.n_pairs == 50
+    assert 0.0 <= plain.fraction(0.01) <= 1.0  # reported at every cutoff, whatever it is
+    assert plain.calibrated(0.5) is True and plain.verdict(0.3, 0.5) == "member"
+    assert sharp.calibrated(0.5) is False and sharp.fraction(0.5) > plain.fraction(0.5)
+
+
+def test_null_check_never_sends_the_record_or_a_null_record(small, attacked, monkeypatch):
+    ds, store, signals = small
+    cfg, r, chosen = attacked
+    log = QueryLog(ZooTargets(signals.targets).predict_proba)
+    check = null_check(store, ds, signals.references, r, chosen, SMALL, log.predict_proba, 0)
+    assert check.n_queries == log.n_queries == check.n_enhancing.sum() > 0
+    assert not any(log.sent(ds.x[c]) for c in (r, *chosen))
+    # The guard is live: a search that (wrongly) returns the attacked record fails loudly.
+    real = indirect_mod.find_enhancing
+
+    def leaky(positives, references, dataset, record, cfg, rng, avoid=None):
+        found = real(positives, references, dataset, record, cfg, rng, avoid=avoid)
+        return dataclasses.replace(found, queries=np.vstack([found.queries, avoid]))
+
+    monkeypatch.setattr(indirect_mod, "find_enhancing", leaky)
+    with pytest.raises(RuntimeError, match="queried a record it must never send; this is a bug"):
+        null_check(store, ds, signals.references, r, chosen[:1], SMALL, ZooTargets(signals.targets).predict_proba, 0)
+
+
+def test_audit_flags_an_overconfident_target_and_a_spent_budget_keeps_the_answers(small):
+    ds, store, signals = small
+    model = ZooTargets(signals.targets)
+    first = lambda x: model.predict_proba(x)[0]  # noqa: E731  one target of the protocol
+    cfg = AuditConfig(spec=SPEC, k=10, features="logits", attack="indirect", max_records=1, indirect=SMALL)
+    r = run_audit(ds, CountingTarget(first, ds.schema), store, dataclasses.replace(cfg, attack="direct")).records[0]["record"]
+    label = int(ds.y[r])
+    result = run_audit(ds, CountingTarget(overconfident(first, label), ds.schema), store, cfg)
+    row = result.records[0]
+    assert row["record"] == r and row["verdict_indirect"] == NOT_CALIBRATED and row["indirect_calibrated"] is False
+    assert 0.0 <= row["p_indirect"] <= 1.0 and row["null_pairs"] == 5 and row["null_calls"] >= 1
+    assert len(row["null_p"]) == len(row["null_records"]) == 5 and result.stopped is None
+    assert NOT_CALIBRATED in result.summary()
+    # Null queries count against the budget: room for r's queries and the first null record's only.
+    budget = row["n_enhancing"] + row["null_enhancing"][0]
+    spent = run_audit(ds, CountingTarget(overconfident(first, label), ds.schema, budget=budget), store, cfg)
+    kept = spent.records[0]
+    assert spent.stopped and "budget" in spent.stopped
+    assert kept["p_indirect"] == row["p_indirect"] and kept["null_pairs"] == 1
+    assert kept["null_p"][0] == row["null_p"][0] and np.isnan(kept["null_p"][1:]).all()
+    # Off: no null check, the raw verdict stays.
+    off = run_audit(ds, CountingTarget(overconfident(first, label), ds.schema), store,
+                    dataclasses.replace(cfg, indirect=dataclasses.replace(SMALL, null_records=0))).records[0]
+    assert "null_calls" not in off and off["verdict_indirect"] in ("member", "no evidence")
+
+
+@pytest.mark.parametrize("command", [["reproduce", "table3", "--k", "4", "--targets", "2"],
+                                     ["audit", "--target-model", "missing.safetensors", "--attack", "indirect"]])
+def test_negative_null_records_is_refused_in_one_sentence(command, tmp_path, capsys):
+    code = main([*command, "--dataset", "cancer", "--null-records", "-1", "--cache-dir", str(tmp_path),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "number of null records -1 is invalid" in err and "Traceback" not in err
+    assert "\n" not in err.split("number of null records")[1]

@@ -23,7 +23,7 @@ LAYERS = [
     {"errors", "choices", "io", "formatting", "extras"},
     {"data"},
     {"zoo", "model", "paper"},
-    {"signals", "outputs", "queries", "stats", "roc"},
+    {"signals", "outputs", "queries", "stats", "roc", "calibration"},
     {"select"},
     {"attacks"},
     {"targets", "presets"},

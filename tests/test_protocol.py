@@ -79,3 +79,34 @@ def test_evaluate_on_a_small_protocol(cancer_signals):
 def test_raw_feature_mode(cancer_signals):
     ev = evaluate(cancer_signals, 0.01, 1.0, cutoffs=(0.1,), features="raw")
     assert ev.features == "raw" and ev.n_candidates == 200
+
+
+def test_calibration_records_are_held_out_of_every_reference_model(cancer_signals):
+    s = cancer_signals
+    assert s.calibration.size == 249  # half of Cancer's 499 adversary records (gmia.calibration.calibration_size)
+    assert not np.isin(s.calibration, s.references.index_sets).any()
+    assert not np.isin(s.calibration, s.targets.index_sets).any()
+    assert set(s.calibration.tolist()) <= set(s.split.adversary.tolist())
+    assert s.calibration_target_loss.shape == (10, 249) and s.calibration_reference_loss.shape == (20, 249)
+
+
+def test_evaluation_reports_raw_and_calibrated_pvalues_and_every_feature_kind(cancer_signals):
+    ev = evaluate(cancer_signals, 0.1, 1.0, cutoffs=(0.05, 0.1))
+    assert ev.pvalues_kind == "calibrated" and ev.features == "centred-logits"
+    assert set(ev.rows_by_pvalues) == {"raw", "calibrated"} and ev.rows == ev.rows_by_pvalues["calibrated"]
+    assert set(ev.count_by_features) == {"logits", "centred-logits", "raw"}
+    assert ev.count_by_features["centred-logits"] == len(ev.selected)
+    assert set(ev.calibration_calibrated) == {"0.01", "0.05", "0.1"}
+    raw = evaluate(cancer_signals, 0.1, 1.0, cutoffs=(0.05, 0.1), pvalues="raw")
+    assert raw.rows == raw.rows_by_pvalues["raw"] == ev.rows_by_pvalues["raw"]
+    # The smallest calibrated p-value is 1 / (1 + |C|): never zero.
+    assert ev.pvalues.min() >= 1 / 250
+
+
+def test_no_calibration_set_means_raw_pvalues_only(tmp_path):
+    from gmia.errors import GmiaError
+    from gmia.experiments.reproduce import ReproduceConfig
+
+    with pytest.raises(GmiaError, match="calibration size is 0"):
+        ReproduceConfig.resolve("cancer", calibration_size=0)
+    assert ReproduceConfig.resolve("cancer", calibration_size=0, pvalues="raw").calibration_size == 0

@@ -84,3 +84,24 @@ def test_zero_rows_are_each_others_neighbours_and_nobody_elses():
     queries = np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32)
     refs = np.array([[0.0, 0.0], [0.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     assert count_neighbours(queries, refs, delta=0.1).tolist() == [2, 1]
+
+
+def test_derived_delta_selects_the_stated_fraction_of_new_records():
+    from gmia.select import DELTA_FRACTION, derived_delta
+
+    rng = np.random.default_rng(3)
+    adversary, pool = rng.normal(size=(3000, 8)), rng.normal(size=(2000, 8))
+    for beta, n_train in ((0.1, 1000), (2.5, 1000)):  # m = 1 and m = 8 neighbours
+        delta = derived_delta(adversary, beta, n_train)
+        sel = select_vulnerable(pool, adversary, np.arange(2000), delta, beta, n_train)
+        assert 0.004 <= sel.mask().mean() <= 0.02, (beta, delta, sel.mask().mean())
+        assert abs(sel.mask().mean() - DELTA_FRACTION) < 0.01
+
+
+def test_no_delta_means_derived_and_says_so():
+    rng = np.random.default_rng(4)
+    adversary = rng.normal(size=(1000, 4))
+    sel = select_vulnerable(adversary[:200], adversary, np.arange(200), None, 0.1, 500)
+    assert sel.delta_derived and 0 < sel.delta < 2
+    given = select_vulnerable(adversary[:200], adversary, np.arange(200), 0.3, 0.1, 500)
+    assert not given.delta_derived and given.delta == 0.3

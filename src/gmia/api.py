@@ -200,14 +200,15 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     **options
         `AuditConfig` fields: attack (`"direct"`, `"indirect"`, `"both"`), k, delta, beta,
         cutoff, features, scaling, tail, seed, pool_size, train_size, reference_sampling,
-        max_records, indirect_records, theta; and the training spec's steps, hidden,
-        activation, optimizer, lr, batch_size, l2, dropout.
+        max_records, indirect_records, theta, null_records, pvalues (`"calibrated"`, the
+        default, or `"raw"`), calibration_size, calibration_queries; and the training spec's
+        steps, hidden, activation, optimizer, lr, batch_size, l2, dropout.
 
     Returns
     -------
     AuditResult
-        `.summary()`, `.to_frame()` (one row per tested record: p-value and its interval,
-        verdict, N'_n, E[N_n]) and `.to_dict()`.
+        `.summary()`, `.to_frame()` (one row per tested record: the verdict's p-value, the raw
+        and calibrated ones, the interval, verdict, N'_n, E[N_n]) and `.to_dict()`.
     """
     data = _data(data, cache_dir)
     cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)

@@ -12,6 +12,7 @@ where the evidence is strongest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
@@ -20,15 +21,18 @@ import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
 from gmia.attacks.indirect import IndirectConfig, run_indirect
+from gmia.attacks.indirect_null import choose_null_records, null_check
 from gmia.data import Dataset, decode_records, paper_split
+from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
 from gmia.config import ProtocolConfig, check_count
-from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA
+from gmia.formatting import fmt_delta
+from gmia.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
 from gmia.errors import GmiaError, ResumableError
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
-from gmia.protocol import Timer, train_references
-from gmia.select import check_thresholds, select_vulnerable, selection_features
+from gmia.protocol import Timer, split_adversary, train_references
+from gmia.select import check_thresholds, delta_rule_text, select_vulnerable, selection_features
 from gmia.signals import accuracy, proba_loss
 from gmia.stats import clopper_pearson
 from gmia.targets import as_target
@@ -47,15 +51,18 @@ class AuditConfig(ProtocolConfig):
     train_size : N, the target's training-set size (default: half the pool, as in the protocol).
     max_records : test at most this many selected records, most isolated first.
     attack : direct, indirect (never queries the record) or both.
-    indirect : the indirect attack's parameters (``theta=`` sets θ in `resolve`).
+    indirect : the indirect attack's parameters (``theta=`` and ``null_records=`` set them in `resolve`).
     indirect_records : records, most isolated first, attacked indirectly.
+    calibration_queries : calibration records (held out of the references) the target is asked,
+        after the tested records, for calibrated p-values; the smallest calibrated p is
+        1 / (1 + answered), so this must exceed 1 / cutoff.
     """
 
     COMMAND: ClassVar[str] = "audit"
-    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta",)
+    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "null_records")
 
     features: Features = Features.RAW
-    delta: float = DEFAULT_DELTA
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoff: float = DEFAULT_CUTOFF
     train_size: int | None = None
@@ -63,6 +70,7 @@ class AuditConfig(ProtocolConfig):
     attack: AttackMode = AttackMode.DIRECT
     indirect: IndirectConfig = field(default_factory=IndirectConfig)
     indirect_records: int = 1
+    calibration_queries: int = DEFAULT_CALIBRATION_QUERIES
 
     def __post_init__(self):
         super().__post_init__()
@@ -72,13 +80,19 @@ class AuditConfig(ProtocolConfig):
         check_count("training-set size N", self.train_size, 1, optional=True)
         check_count("number of records to test (max records)", self.max_records, 1, optional=True)
         check_count("number of records attacked indirectly", self.indirect_records, 1)
+        check_count("number of calibration queries", self.calibration_queries, 1)
+        if self.pvalues == "calibrated" and self.calibration_queries + 1 <= 1.0 / self.cutoff:
+            raise GmiaError(f"{self.calibration_queries} calibration queries cannot give a calibrated p-value below the cutoff "
+                            f"{self.cutoff:g}; expected more than {math.ceil(1.0 / self.cutoff) - 1} (or raw p-values)")
 
     @classmethod
     def _from_preset(cls, preset, options: dict) -> dict:
-        theta = options.pop("theta", None)
+        theta, null_records = options.pop("theta", None), options.pop("null_records", None)
         indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
         if theta is not None:
             indirect = replace(indirect, theta=theta)
+        if null_records is not None:
+            indirect = replace(indirect, null_records=null_records)
         if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
             indirect = replace(indirect, tail=options["tail"])
         return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
@@ -102,6 +116,7 @@ class AuditResult:
     truth: dict | None
     seconds: dict
     stopped: str | None = None
+    calibration: dict | None = None  # held-out calibration records, how many the target answered, per class or not
 
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
@@ -110,10 +125,13 @@ class AuditResult:
         """One row per tested record, most isolated first: its p-value and 95% interval, the
         verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
 
-        ``p_interval`` is the Clopper-Pearson interval of F(L(M, r)), the fraction of reference
-        losses at or below the target's, from the k reference models.
+        ``p_value`` is the one the verdict used (``config["pvalues"]``); ``p_raw`` is the paper's
+        F(L(M, r)) and ``p_calibrated`` its rank among the target's raw p-values on the held-out
+        calibration records (`gmia.calibration`). ``p_interval`` is the Clopper-Pearson interval of
+        the fraction of reference losses at or below the target's, from the k reference models.
         """
-        rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"],
+        rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"], "p_raw": r["p_raw"],
+                 "p_calibrated": r["p_calibrated"],
                  "p_interval": tuple(r["p_interval"]), "verdict": r["verdict"], "neighbours": r["neighbours"],
                  "expected_neighbours": r["expected_neighbours"], "target_loss": r["target_loss"],
                  **{k: r[k] for k in ("p_indirect", "verdict_indirect", "n_enhancing", "member") if k in r}}
@@ -127,7 +145,7 @@ class AuditResult:
         calls = sum(r["verdict"] == "member" or r.get("verdict_indirect") == "member" for r in self.records)
         lines = [
             f"GMIA audit of {self.model_id} ({self.target}) on {self.dataset}: k={cfg['k']} reference models, "
-            f"delta={cfg['delta']:g}, beta={cfg['beta']:g} on {cfg['features']} features, cutoff {cfg['cutoff']:g}, attack {cfg['attack']}",
+            f"delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g} on {cfg['features']} features, cutoff {cfg['cutoff']:g}, attack {cfg['attack']}",
             f"{self.n_selected} of {self.n_candidates} pool records selected (E[N_n] < beta); {self.n_tested} tested; "
             f"{calls} called member",
         ]
@@ -135,8 +153,13 @@ class AuditResult:
             truth = "" if "member" not in r else f"  (truly {'a member' if r['member'] else 'not a member'})"
             indirect = f", indirect p={r['p_indirect']:.4g} {r['verdict_indirect']}" if "p_indirect" in r else ""
             lo, hi = r["p_interval"]
-            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} [{lo:.3f}, {hi:.3f}] {r['verdict']}{indirect}; "
+            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} ({cfg['pvalues']}; raw {r['p_raw']:.4g} "
+                         f"[{lo:.3f}, {hi:.3f}]) {r['verdict']}{indirect}; "
                          f"N'_n={r['neighbours']}, E[N_n]={r['expected_neighbours']:.3g}{truth}")
+        if self.calibration and self.calibration["records"]:
+            c = self.calibration
+            lines.append(f"calibration: the target answered {c['answered']} of the {c['records']} records held out of the references "
+                         f"(ranked {'within each class' if c['by_class'] else 'over all classes'})")
         lines.append(f"queries: {self.queries['sent']} sent, {self.queries['from_cache']} answered from the cache")
         if self.truth:
             for name in ("direct", "indirect"):
@@ -185,7 +208,8 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         raise GmiaError(f"training-set size N={n_train} is out of range; expected 1 to {len(dataset)}")
     stage(f"training (or loading) {cfg.k} reference models on the adversary's {len(split.adversary)} records")
     with timer.stage("train references"):  # the protocol's references: the same models as `reproduce`
-        refs = train_references(dataset, spec, store, split.adversary, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
+        reference_records, calibration = split_adversary(split.adversary, cfg.seed, cfg.calibration_size)
+        refs = train_references(dataset, spec, store, reference_records, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
                                 progress=progress)
     with timer.stage("selection"):
         ref_logits = refs.logits(dataset.x)
@@ -196,10 +220,12 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         tested = selected[: cfg.max_records] if cfg.max_records else selected
         at = np.searchsorted(selection.candidates, tested)  # candidates are the sorted pool
         neighbours, expected = selection.neighbours[at], selection.expected()[at]
-    stage(f"{len(selected)} of {len(split.pool)} pool records selected (delta={cfg.delta:g}, beta={cfg.beta:g}, "
+    stage(f"{len(selected)} of {len(split.pool)} pool records selected (delta={selection.delta:.4g}"
+          + (f", {delta_rule_text()}" if selection.delta_derived else "") + f", beta={cfg.beta:g}, "
           f"{cfg.features} features); querying the target with {len(tested)}")
     rows = []
     stopped = None
+    n_null, by_class = 0, False
     y = dataset.y[tested]
     if len(tested) and cfg.attack in ("direct", "both"):
         if progress is not None and hasattr(target, "on_batch"):
@@ -214,12 +240,25 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         tgt_loss = proba_loss(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
+        p_cal = np.full(len(tested), np.nan)
         if answered.any():
             p[answered] = GmiaDirect(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
+            if stopped is None and calibration.size:
+                stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
+                with timer.stage("calibration queries"):
+                    null, y_null, stopped = _null_pvalues(dataset, target, policy, ref_logits, calibration, cfg)
+                n_null = len(null)
+                note = resolution_note(n_null, cfg.cutoff)
+                if note:
+                    stage(f"warning: {note}")
+                if n_null:
+                    by_class = per_class(y_null, dataset.n_classes, cfg.cutoff)
+                    p_cal[answered] = calibrated_pvalues(p[None, answered], null[None], y[answered], y_null, by_class)[0]
     else:
         ref_loss = np.empty((cfg.k, len(tested)))
-        tgt_loss = p = np.full(len(tested), np.nan)
+        tgt_loss = p = p_cal = np.full(len(tested), np.nan)
         answered = np.zeros(len(tested), bool)
+    used = p_cal if cfg.pvalues == "calibrated" else p
     raw = decode_records(dataset.x[tested], dataset.schema) if len(tested) else []
     for i, r in enumerate(tested):
         below = int((ref_loss[:, i] <= tgt_loss[i]).sum()) if answered[i] else None
@@ -228,11 +267,12 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             "record": int(r), "class": dataset.schema.classes[y[i]], "features": raw[i],
             "neighbours": int(neighbours[i]), "expected_neighbours": float(expected[i]),
             "target_loss": float(tgt_loss[i]), "reference_loss_median": float(np.median(ref_loss[:, i])) if answered[i] else np.nan,
-            "p_direct": float(p[i]), "p_interval": [lo, hi],
-            "verdict": _verdict(p[i], cfg.cutoff) if cfg.attack != "indirect" else "-",
+            "p_direct": float(used[i]), "p_raw": float(p[i]), "p_calibrated": float(p_cal[i]), "p_interval": [lo, hi],
+            "verdict": _verdict(used[i], cfg.cutoff, answered[i]) if cfg.attack != "indirect" else "-",
         })
     if cfg.attack in ("indirect", "both") and stopped is None:
-        stopped = _indirect(dataset, target, refs, store, cfg, tested, rows, timer, progress, stage)
+        stopped = _indirect(dataset, target, refs, store, cfg, tested, rows, timer, progress, stage,
+                            null_pool=(calibration, split.adversary, f, selection.delta))
     truth = None
     if members is not None:
         member = np.isin(tested, members)
@@ -251,6 +291,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         output=policy.to_dict(),
         # n_targets is the protocol's: an audit has one target.
         config={**{k: v for k, v in cfg.to_dict().items() if k != "n_targets"},
+                "delta": selection.delta, "delta_derived": selection.delta_derived,
                 "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
                 "n_train": n_train, "n_records": len(dataset),
                 "n_features": int(dataset.x.shape[1])},
@@ -261,18 +302,49 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         records=rows,
         queries={"sent": int(target.sent), "from_cache": int(target.cache_hits), "service": dict(target.server_queries)},
         truth=truth, seconds=dict(timer.seconds), stopped=stopped,
+        calibration={"records": int(calibration.size), "answered": n_null, "by_class": by_class, "pvalues": cfg.pvalues},
     )
 
 
-def _verdict(p: float, cutoff: float) -> str:
+def _verdict(p: float, cutoff: float, answered: bool = True) -> str:
     if np.isnan(p):
-        return "not queried"
+        return "no calibration answers" if answered else "not queried"
     return "member" if p < cutoff else "no evidence"
 
 
-def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, timer, progress, stage) -> str | None:
+def _null_pvalues(dataset: Dataset, target, policy: OutputPolicy, ref_logits: np.ndarray, calibration: np.ndarray,
+                  cfg: "AuditConfig") -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
+    random subset, so a stopped run's answers are still a random sample of the null), their
+    classes, and why the queries stopped early (None if they did not)."""
+    order = np.random.default_rng([cfg.seed, 17]).permutation(calibration)[: cfg.calibration_queries]
+    stopped = None
+    try:
+        proba = target.predict_proba(dataset.x[order])
+    except ResumableError as exc:
+        stopped, proba = str(exc), target.answered(dataset.x[order])
+    y = dataset.y[order]
+    loss = proba_loss(proba, y)
+    ok = ~np.isnan(loss)
+    if not ok.any():
+        return np.empty(0), y[:0], stopped
+    null = GmiaDirect(cfg.tail).fit_losses(policy.losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
+    return null, y[ok], stopped
+
+
+def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, timer, progress, stage,
+              null_pool=None) -> str | None:
     """Indirect inference on the first ``indirect_records`` tested records; never queries them.
-    Returns why it stopped early (a spent budget, an unreachable target), or None."""
+
+    Each record's test is then checked on its own null (`gmia.attacks.indirect_null`): the same
+    pipeline on ``cfg.indirect.null_records`` calibration records of its class, the most isolated
+    in the selection features (``null_pool``: calibration records, the adversary's records, every
+    record's selection features, the δ selection used). When the null calls at the cutoff are significantly more than
+    cutoff × pairs, ``verdict_indirect`` is "test not calibrated on this data"; ``p_indirect``
+    and the null p-values stay. Null queries count against the budget like any other.
+    Returns why it stopped early (a spent budget, an unreachable target), or None; a budget spent
+    during a null check keeps the null records answered so far, and the verdict uses them."""
+    memo: dict = {}
     for i, r in enumerate(tested[: cfg.indirect_records]):
         row = rows[i]
 
@@ -290,4 +362,18 @@ def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, time
             continue
         p = float(result.pvalues[0])
         row["p_indirect"], row["verdict_indirect"] = p, _verdict(p, cfg.cutoff)
+        if not cfg.indirect.null_records or null_pool is None:
+            continue
+        calibration, adversary, features, delta = null_pool
+        chosen = choose_null_records(dataset, int(r), calibration, adversary, features, delta, cfg.indirect.null_records)
+        null = null_check(store, dataset, refs, int(r), chosen, cfg.indirect, target.predict_proba, cfg.seed,
+                          progress=progress, timer=timer, on_stage=stage, memo=memo)
+        at = null.at([cfg.cutoff])[f"{cfg.cutoff:g}"]
+        row.update({"null_records": [int(c) for c in null.records], "null_p": null.pvalues[:, 0].tolist(),
+                    "null_calls": at["calls"], "null_pairs": at["pairs"], "null_fraction": at["fraction"],
+                    "null_excess_p": at["excess_p"], "indirect_calibrated": at["calibrated"], "null_queries": null.n_queries,
+                    "null_enhancing": [int(v) for v in null.n_enhancing],
+                    "verdict_indirect": null.verdict(p, cfg.cutoff)})
+        if null.stopped:
+            return null.stopped
     return None

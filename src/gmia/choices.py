@@ -34,6 +34,13 @@ class Features(StrEnum):
     RAW = "raw"
 
 
+class PValues(StrEnum):
+    """Which p-value a verdict uses: calibrated on held-out population records, or the paper's raw one."""
+
+    CALIBRATED = "calibrated"
+    RAW = "raw"
+
+
 class Sampling(StrEnum):
     """How the reference models' training sets are drawn from the adversary's records."""
 

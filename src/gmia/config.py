@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import ClassVar
 
-from gmia.choices import Features, Sampling, Scaling, Tail, choice
+from gmia.choices import Features, PValues, Sampling, Scaling, Tail, choice
 from gmia.errors import GmiaError
 from gmia.presets import DEFAULT_K, DEFAULT_TARGETS, Preset, preset_for
 from gmia.zoo import TrainSpec
@@ -81,6 +81,10 @@ class ProtocolConfig:
     pool_size : records in the target pool (default: the paper's, or half the data).
     chunk_size : models trained and stored per chunk (a rerun resumes chunk by chunk).
     scaling, tail, features, reference_sampling : see `gmia.choices`.
+    pvalues : the p-value verdicts use: ``calibrated`` (default) or the paper's ``raw`` one
+        (both are always computed and shown; `gmia.calibration`).
+    calibration_size : the adversary's records held out of the references to calibrate
+        p-values (default: `gmia.calibration.calibration_size`; 0 for raw p-values only).
     scale_note : what a reduced setup stands for, printed with every result.
     """
 
@@ -95,21 +99,28 @@ class ProtocolConfig:
     pool_size: int | None = None
     chunk_size: int = 100
     scaling: Scaling = Scaling.N_OVER_NPRIME
-    tail: Tail = Tail.PCHIP
-    features: Features = Features.LOGITS
+    tail: Tail = Tail.GAUSSIAN  # docs/algorithm.md, "The tail rule"
+    features: Features = Features.CENTRED_LOGITS
     reference_sampling: Sampling = Sampling.BOOTSTRAP
+    pvalues: PValues = PValues.CALIBRATED
+    calibration_size: int | None = None
     scale_note: str | None = None
 
     def __post_init__(self):
         self._set(scaling=choice(Scaling, self.scaling, "scaling"), tail=choice(Tail, self.tail, "tail rule"),
                   features=choice(Features, self.features, "selection features"),
-                  reference_sampling=choice(Sampling, self.reference_sampling, "reference sampling"))
+                  reference_sampling=choice(Sampling, self.reference_sampling, "reference sampling"),
+                  pvalues=choice(PValues, self.pvalues, "p-values"))
         if not isinstance(self.spec, TrainSpec):
             raise GmiaError(f"training spec {self.spec!r} is not a TrainSpec; expected gmia.zoo.TrainSpec(...)")
         check_k(self.k)
         check_targets(self.n_targets)
         check_count("seed", self.seed, 0)
         check_count("chunk size", self.chunk_size, 1)
+        check_count("calibration size", self.calibration_size, 0, optional=True)
+        if self.calibration_size == 0 and self.pvalues == PValues.CALIBRATED:
+            raise GmiaError("calibrated p-values need calibration records but the calibration size is 0; "
+                            "expected a calibration size > 0, or raw p-values")
         if self.pool_size is not None and (not _is_int(self.pool_size) or self.pool_size < 2 or self.pool_size % 2):
             raise GmiaError(f"pool size {self.pool_size!r} is invalid; expected an even whole number >= 2")
 

@@ -2,7 +2,9 @@
 
 A (record, target) pair is a positive call iff p < cutoff. Precision = TP / (TP + FP) with a
 Clopper-Pearson 95% interval; recall = TP / (member pairs), which is TP / (50·n) in the paper's
-protocol with 100 targets.
+protocol with 100 targets. Every figure is computed for both p-values: the paper's raw
+p = F_r(L(M, r)) and the population-calibrated p̂ (`gmia.calibration`); the run's ``pvalues``
+option says which one the verdicts use.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
+from gmia.calibration import calibrated_pvalues, null_fraction, per_class
+from gmia.choices import Features, values
 from gmia.data import duplicate_groups
 from gmia.protocol import ProtocolSignals
 from gmia.select import Selection, select_vulnerable
 from gmia.roc import roc_summary
+from gmia.errors import GmiaError
 from gmia.stats import TAIL_RULES, clopper_pearson
 
 CALIBRATION_ALPHAS = (0.01, 0.05, 0.1)
@@ -64,11 +69,12 @@ class CutoffRow:
 class Evaluation:
     """Direct-attack results for one selection setting (δ, β) on one protocol run."""
 
-    delta: float
+    delta: float  # the δ used: given, or derived from the data (``delta_derived``)
     beta: float
     scaling: str
     tail: str
     features: str
+    pvalues_kind: str  # "calibrated" or "raw": what ``rows`` and the tail comparison use
     n_candidates: int
     selected: tuple[int, ...]  # record indices, most isolated first
     selected_neighbours: tuple[int, ...]
@@ -77,9 +83,16 @@ class Evaluation:
     rows_without_twins: tuple[CutoffRow, ...]  # selected records with an exact duplicate in the pool left out
     n_selected_with_twin: int
     tail_comparison: dict[str, tuple[CutoffRow, ...]]
-    roc: dict[str, float] = field(default_factory=dict)  # all pool records × all targets
-    calibration: dict[str, float] = field(default_factory=dict)  # P(p < α) over non-member pairs
+    rows_by_pvalues: dict[str, tuple[CutoffRow, ...]] = field(default_factory=dict)  # "raw" and "calibrated"
+    count_by_features: dict[str, int] = field(default_factory=dict)  # records each feature kind selects at (δ, β)
+    calibrated_by_class: bool = False  # p̂ ranked within r's class (else among all calibration records)
+    n_calibration: int = 0  # |C|, records held out of the references
+    delta_derived: bool = False
+    roc: dict[str, float] = field(default_factory=dict)  # all pool records × all targets, raw p
+    calibration: dict[str, float] = field(default_factory=dict)  # P(p < α) over non-member pairs, raw p
     calibration_without_twins: dict[str, float] = field(default_factory=dict)  # same, records with no exact twin in the pool
+    calibration_calibrated: dict[str, float] = field(default_factory=dict)  # P(p̂ < α) over non-member pairs
+    calibration_selected: dict[str, dict[str, float]] = field(default_factory=dict)  # non-member pairs of the selected records, by p-value
     # What the numbers above were computed from, for the run folder's per-record rows; kept in
     # memory only (a results file would grow by T x P values).
     selection: Selection | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
@@ -118,7 +131,38 @@ def pool_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
     return _cached(signals, ("pvalues", tail), compute)
 
 
-def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: str, features: str = "logits") -> Selection:
+def calibration_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
+    """Raw p-values ``[T, m]`` of the held-out calibration records: the null sample of each target."""
+
+    def compute():
+        with signals.timer.stage("p-values"):
+            return GmiaDirect(tail).fit_losses(signals.calibration_reference_loss).pvalues_of(signals.calibration_target_loss)
+
+    return _cached(signals, ("calibration pvalues", tail), compute)
+
+
+def by_class(signals: ProtocolSignals, smallest_cutoff: float) -> bool:
+    return per_class(signals.dataset.y[signals.calibration], signals.dataset.n_classes, smallest_cutoff)
+
+
+def calibrate(signals: ProtocolSignals, raw: np.ndarray, positions: np.ndarray, tail: str, smallest_cutoff: float) -> np.ndarray:
+    """p̂ of the pool records at ``positions`` from their raw p-values ``raw [T, len(positions)]``."""
+    y = signals.dataset.y
+    return calibrated_pvalues(raw, calibration_pvalues(signals, tail), y[signals.split.pool[positions]],
+                              y[signals.calibration], by_class(signals, smallest_cutoff))
+
+
+def pool_calibrated(signals: ProtocolSignals, tail: str, smallest_cutoff: float) -> np.ndarray:
+    """p̂ ``[T, P]`` of every pool record against every target, cached."""
+
+    def compute():
+        with signals.timer.stage("p-values"):
+            return calibrate(signals, pool_pvalues(signals, tail), np.arange(signals.split.pool.size), tail, smallest_cutoff)
+
+    return _cached(signals, ("calibrated", tail, by_class(signals, smallest_cutoff)), compute)
+
+
+def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: str, features: str = "centred-logits") -> Selection:
     """Selection over the pool, cached per setting: the run folder's recorder reads it again."""
 
     def compute():
@@ -140,28 +184,47 @@ def evaluate(
     beta: float,
     cutoffs=(0.01,),
     scaling: str = "n_over_nprime",
-    tail: str = "pchip",
-    features: str = "logits",
+    tail: str = "gaussian",
+    features: str = "centred-logits",
+    pvalues: str = "calibrated",
 ) -> Evaluation:
+    """Select at (δ, β), then call every (selected record, target) pair at each cutoff, with the
+    ``pvalues`` kind for the verdicts; both kinds' figures are kept side by side."""
     check_cutoffs(cutoffs)
+    calibrated = signals.calibration.size > 0
+    if pvalues == "calibrated" and not calibrated:
+        raise GmiaError("calibrated p-values need a calibration set but it is empty; expected a calibration size > 0 or raw p-values")
     selection = run_selection(signals, delta, beta, scaling, features)
     pos = np.searchsorted(signals.split.pool, selection.selected)  # pool positions of the selected
     member = signals.membership[:, pos]
-    p_all = pool_pvalues(signals, tail)
+    smallest = min(cutoffs)
+    p_raw = pool_pvalues(signals, tail)
+    kinds = {"raw": p_raw}
+    if calibrated:
+        kinds["calibrated"] = pool_calibrated(signals, tail, smallest)
+    p_all = kinds[pvalues]
     groups = duplicate_groups(signals.dataset.x[signals.split.pool])
     twin = np.bincount(groups)[groups] > 1
     no_twin = ~twin[pos]
     tails = {}
     for rule in TAIL_RULES:
-        p_rule = p_all[:, pos] if rule == tail else GmiaDirect(rule).fit_losses(signals.reference_loss[:, pos]).pvalues_of(signals.target_loss[:, pos])
+        if rule == tail:
+            p_rule = p_all[:, pos]
+        else:
+            p_rule = GmiaDirect(rule).fit_losses(signals.reference_loss[:, pos]).pvalues_of(signals.target_loss[:, pos])
+            if pvalues == "calibrated":
+                p_rule = calibrate(signals, p_rule, pos, rule, smallest)
         tails[rule] = _rows(p_rule, member, cutoffs)
     non_member = ~signals.membership
+    # The other feature kinds at the same δ (a derived δ is derived again on each kind's features).
+    counts = {kind: int(run_selection(signals, delta, beta, scaling, kind).mask().sum()) for kind in values(Features)}
     return Evaluation(
-        delta=delta,
+        delta=selection.delta,
         beta=beta,
         scaling=scaling,
         tail=tail,
         features=features,
+        pvalues_kind=pvalues,
         n_candidates=int(selection.candidates.size),
         selected=tuple(int(i) for i in selection.selected),
         selected_neighbours=tuple(int(v) for v in np.sort(selection.neighbours[selection.mask()], kind="stable")),
@@ -170,18 +233,23 @@ def evaluate(
         rows_without_twins=_rows(p_all[:, pos][:, no_twin], member[:, no_twin], cutoffs),
         n_selected_with_twin=int((~no_twin).sum()),
         tail_comparison=tails,
-        roc=roc_summary(-p_all, signals.membership),
-        calibration={f"{a:g}": float((p_all[non_member] < a).mean()) for a in CALIBRATION_ALPHAS},
-        calibration_without_twins={
-            f"{a:g}": float((p_all[non_member & ~twin[None, :]] < a).mean()) for a in CALIBRATION_ALPHAS
-        },
+        rows_by_pvalues={kind: _rows(p[:, pos], member, cutoffs) for kind, p in kinds.items()},
+        count_by_features=counts,
+        calibrated_by_class=calibrated and by_class(signals, smallest),
+        n_calibration=int(signals.calibration.size),
+        delta_derived=selection.delta_derived,
+        roc=roc_summary(-p_raw, signals.membership),
+        calibration=null_fraction(p_raw[non_member], CALIBRATION_ALPHAS),
+        calibration_without_twins=null_fraction(p_raw[non_member & ~twin[None, :]], CALIBRATION_ALPHAS),
+        calibration_calibrated=null_fraction(kinds["calibrated"][non_member], CALIBRATION_ALPHAS) if calibrated else {},
+        calibration_selected={kind: null_fraction(p[:, pos][~member], CALIBRATION_ALPHAS) for kind, p in kinds.items()},
         selection=selection,
         pvalues=p_all,
     )
 
 
 def leave_one_out_calibration(
-    losses: np.ndarray, alphas=CALIBRATION_ALPHAS, tail: str = "pchip", statistic=None
+    losses: np.ndarray, alphas=CALIBRATION_ALPHAS, tail: str = "gaussian", statistic=None
 ) -> dict[str, float]:
     """P(p < α) when each model in turn is the target and the others are its references.
 

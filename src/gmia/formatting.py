@@ -16,3 +16,8 @@ def pct(v: float | None, digits: int = 2) -> str:
 def ci(lo_hi) -> str:
     lo, hi = lo_hi
     return "-" if math.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def fmt_delta(delta: float | None) -> str:
+    """δ as printed: its value, or "derived" where it is derived from the data per seed (`gmia.select.derived_delta`)."""
+    return "derived" if delta is None else f"{delta:g}"

@@ -179,14 +179,16 @@ CPU_SCALE: dict[str, Scale] = {
 }
 
 
-# (δ, β) for a data set the paper did not run: Cancer's Table 1 setting (CHOICE).
-GENERIC_THRESHOLDS = (0.1, 0.1)
+# (δ, β) for a data set the paper did not run: β as in the paper's Table 1 settings, δ derived per run
+# (CHOICE: a fixed δ has no basis on other data; 0.1 on logits once selected 18% of a user's pool).
+GENERIC_THRESHOLDS = (None, 0.1)  # δ derived from the data (gmia.select.derived_delta)
 
 
-def table1_thresholds(dataset_name: str) -> tuple[float, float]:
-    """The selection thresholds (δ, β) of the paper's Table 1 for a known set; (0.1, 0.1) otherwise."""
+def table1_thresholds(dataset_name: str) -> tuple[float | None, float]:
+    """The selection thresholds (δ, β) of the paper's Table 1 for a set the paper ran; otherwise
+    δ derived from the data (None) and β = 0.1."""
     preset = PRESETS.get(dataset_name)
-    return (preset.table1.delta, preset.table1.beta) if preset else GENERIC_THRESHOLDS
+    return (preset.table1.delta, preset.table1.beta) if preset and preset.table1.n_selected is not None else GENERIC_THRESHOLDS
 
 
 def scaled_preset(dataset_name: str, scale: str | None, device: str) -> tuple[str, Scale | None]:

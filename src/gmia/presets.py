@@ -34,6 +34,7 @@ DEFAULT_DP_CLIP, DEFAULT_DP_DELTA = 1.0, 1e-5  # DP-SGD's clipping norm and delt
 DEFAULT_THETA = 0.9  # indirect inference's θ for a data set the paper did not run
 DEFAULT_CONFIDENCE = 0.5  # Shokri's threshold on P(in) where the paper gives none
 TABLE3_CUTOFFS = (0.01, 0.1)  # the paper's Table 3 columns
+DEFAULT_CALIBRATION_QUERIES = 1000  # an audit's queries for calibrated p-values: cutoffs down to 0.001
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Preset:
     spec: TrainSpec
     k: int
     n_targets: int
-    settings: tuple[tuple[float, float], ...]
+    settings: tuple[tuple[float | None, float], ...]  # δ None: derived from the data
     cutoffs: tuple[float, ...]
     theta: float
     features: Features
@@ -58,7 +59,7 @@ class Preset:
     scale_note: str | None  # printed with every run of a reduced setup
 
     @property
-    def delta(self) -> float:
+    def delta(self) -> float | None:
         return self.settings[0][0]
 
     @property
@@ -90,7 +91,7 @@ def preset_for(command: str, dataset: str, scale: str | None = None, device: str
     n_targets = reduced.n_targets if reduced else DEFAULT_TARGETS
     table1 = (table1_thresholds(dataset),)
     settings, cutoffs = table1, (DEFAULT_CUTOFF,)
-    features = Features.LOGITS
+    features = Features.CENTRED_LOGITS  # softmax ignores the logits' mean: it only adds noise (docs/algorithm.md)
     if command == "table1" and paper is not None:
         cutoffs = paper.table1_cutoffs
     elif command == "table2" and paper is not None:

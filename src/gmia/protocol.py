@@ -4,7 +4,10 @@ The target pool is split at random into two halves, each training one target mod
 ``n_targets / 2`` times, so every pool record is a member of exactly half the targets. The k
 reference models train on bootstrap samples (with replacement) of the adversary's records, each
 the size of a target training set (the paper's design; ``reference_sampling="subsample"`` draws
-without replacement instead, so references see as many distinct records as targets do). Everything after training is numpy on matrices.
+without replacement instead, so references see as many distinct records as targets do). Before
+they are sampled, a calibration set is held out of the adversary's records: no reference model
+trains on it, so the targets' p-values on it are a sample of the null (`gmia.calibration`).
+Everything after training is numpy on matrices.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmia.calibration import calibration_size, check_calibration_size
 from gmia.choices import Sampling, values
 from gmia.config import check_k, check_targets
 from gmia.data import Dataset, Split, paper_split
@@ -53,6 +57,25 @@ def subsample_index_sets(records: np.ndarray, k: int, size: int, rng: np.random.
     return np.stack([np.sort(rng.choice(records, size=size, replace=False)) for _ in range(k)])
 
 
+def split_adversary(adversary: np.ndarray, seed: int, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(reference records, calibration records): ``size`` of the adversary's records held out
+    for calibration (default `gmia.calibration.calibration_size`), the rest for the references.
+    Drawn from the seed's own stream, so targets and the other streams are unchanged by it."""
+    size = calibration_size(adversary.size) if size is None else size
+    check_calibration_size(size, adversary.size)
+    held = np.zeros(adversary.size, bool)
+    held[np.random.default_rng(_streams(seed)[-1]).choice(adversary.size, size=size, replace=False)] = True
+    return adversary[~held], adversary[held]
+
+
+def target_train_size(pool: np.ndarray, exclude: np.ndarray | None = None) -> int:
+    """N, the records each target trains on: half the pool; with ``exclude`` (records no target
+    trains on), half of the pool records left, their count rounded down to even. The DP
+    accountant's sampling rate q = batch / N must use exactly this N (`gmia.defenses.run`)."""
+    kept = pool.size if exclude is None else np.setdiff1d(pool, exclude).size
+    return kept // 2
+
+
 @dataclass
 class Timer:
     seconds: dict[str, float] = field(default_factory=dict)
@@ -84,6 +107,10 @@ class ProtocolSignals:
     reference_logits: np.ndarray  # [k, N, C] the reference models on every record
     accuracies: dict[str, float]
     timer: Timer
+    calibration: np.ndarray  # [m] record indices held out of the references: known non-members of every model
+    calibration_reference_loss: np.ndarray  # [k, m]
+    calibration_target_loss: np.ndarray  # [T, m]
+    calibration_target_logits: np.ndarray  # [T, m, C]
 
     @property
     def n_train(self) -> int:
@@ -97,9 +124,13 @@ class ProtocolSignals:
 
 def _streams(seed: int) -> list[np.random.SeedSequence]:
     """The protocol's random streams for a seed: target index sets, reference index sets, target
-    training, reference training. Every caller that promises the protocol's models (`audit`,
-    `model train`) goes through `train_targets` and `train_references`, not this."""
-    return np.random.SeedSequence(seed).spawn(4)
+    training, reference training (children 0-3), and the calibration hold-out (child 9; 4-8 are
+    the comparison's). Every caller that promises the protocol's models (`audit`, `model
+    train`) goes through `train_targets`, `split_adversary` and `train_references`, not this.
+    (A SeedSequence's n-th child does not depend on how many are spawned, so adding a stream
+    keeps the others.)"""
+    streams = np.random.SeedSequence(seed).spawn(10)
+    return [*streams[:4], streams[9]]
 
 
 def train_targets(dataset: Dataset, spec: TrainSpec, store: ZooStore, pool: np.ndarray, n_targets: int, seed: int,
@@ -113,7 +144,8 @@ def train_targets(dataset: Dataset, spec: TrainSpec, store: ZooStore, pool: np.n
 
 def train_references(dataset: Dataset, spec: TrainSpec, store: ZooStore, adversary: np.ndarray, k: int, n_train: int,
                      seed: int, reference_sampling: str = "bootstrap", chunk_size: int = 100, progress=None) -> Zoo:
-    """The k reference models, each on a sample of size N = ``n_train`` of the adversary's records."""
+    """The k reference models, each on a sample of size N = ``n_train`` of ``adversary``, the
+    adversary's records less the calibration set (`split_adversary`)."""
     check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
     streams = _streams(seed)
     sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
@@ -135,8 +167,12 @@ def build_signals(
     progress=None,
     timer: Timer | None = None,
     exclude: np.ndarray | None = None,
+    calibration_size: int | None = None,
 ) -> ProtocolSignals:
     """Split, train (or load) targets and references, and compute the signal matrices.
+
+    ``calibration_size``: adversary records held out of the references for calibration
+    (default: `gmia.calibration.calibration_size`; 0 for none).
 
     ``exclude``: pool records no target trains on (training-set selection, a defence); the
     targets split the rest (one more left out if that count is odd), and the excluded records
@@ -146,18 +182,20 @@ def build_signals(
     split = paper_split(dataset, pool_size=pool_size, seed=seed)
     check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
     trainable = split.pool if exclude is None else np.setdiff1d(split.pool, exclude)
-    if exclude is not None and len(trainable) % 2:
-        trainable = trainable[:-1]
+    trainable = trainable[: 2 * target_train_size(split.pool, exclude)]
     if len(trainable) < 2:
         raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
     with timer.stage("train targets"):
         targets = train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, progress)
+    reference_records, calibration = split_adversary(split.adversary, seed, calibration_size)
     with timer.stage("train references"):
-        references = train_references(dataset, spec, store, split.adversary, k, targets.index_sets.shape[1], seed,
+        references = train_references(dataset, spec, store, reference_records, k, targets.index_sets.shape[1], seed,
                                       reference_sampling, chunk_size, progress)
     with timer.stage("signals"):
         ref_logits = references.logits(dataset.x)  # [k, N, C]
         tgt_logits = targets.logits(dataset.x[split.pool])  # [T, P, C]
+        y_cal = dataset.y[calibration]
+        cal_logits = targets.logits(dataset.x[calibration])
         y_pool = dataset.y[split.pool]
         membership = targets.membership[:, split.pool]
         ref_member = references.membership
@@ -179,5 +217,9 @@ def build_signals(
             reference_logits=ref_logits,
             accuracies=accs,
             timer=timer,
+            calibration=calibration,
+            calibration_reference_loss=log_loss(ref_logits[:, calibration], y_cal),
+            calibration_target_loss=log_loss(cal_logits, y_cal),
+            calibration_target_logits=cal_logits,
         )
     return signals

@@ -98,7 +98,8 @@ class Selection:
     scaling: str
     n_train: int  # N, the target training-set size
     n_reference: int  # N', the adversary's reference-record count
-    mode: str  # "logits" or "raw"
+    mode: str  # the selection features: "logits", "centred-logits" or "raw"
+    delta_derived: bool = False  # δ came from `derived_delta` (none was given)
 
     def expected(self, scaling: str | None = None) -> np.ndarray:
         return expected_neighbours(self.neighbours, self.n_train, self.n_reference, scaling or self.scaling)
@@ -117,8 +118,49 @@ class Selection:
         return {s: int(self.mask(s).sum()) for s in SCALINGS}
 
 
-def check_thresholds(delta: float, beta: float) -> None:
-    if not (0.0 < delta < 2.0):
+DELTA_FRACTION = 0.01  # the share of the adversary's own records a derived δ would select
+DELTA_SAMPLE = 5000  # adversary records whose neighbour distances estimate it
+
+
+def delta_rule_text(fraction: float = DELTA_FRACTION) -> str:
+    return (f"delta derived from the data: the largest cosine distance at which {100 * fraction:g}% of the adversary's "
+            "own records would still be selected (each against the others)")
+
+
+def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str = "n_over_nprime",
+                  fraction: float = DELTA_FRACTION, sample: int = DELTA_SAMPLE, seed: int = 0) -> float:
+    """δ for a data set the paper did not run, from the adversary's own records.
+
+    A record is selected iff E[N_n] < β, i.e. iff it has fewer than m = ⌈β / s⌉ neighbours among
+    the N' adversary records (s = N/N' or N'/N, the scaling): iff its m-th nearest adversary
+    record is at cosine distance ≥ δ. So the δ at which a ``fraction`` of the adversary's own
+    records (each against the others) would be selected is the (1 − fraction) quantile of their
+    m-th nearest-neighbour distance, computed on up to ``sample`` of them. The pool is drawn
+    from the same population, so about that fraction of the pool is selected.
+    """
+    check_choice("scaling", scaling, SCALINGS)
+    check_thresholds(None, beta)
+    f = _unit_rows(features)
+    n_ref = f.shape[0]
+    scale = n_train / n_ref if scaling == "n_over_nprime" else n_ref / n_train
+    m = max(1, int(np.ceil(beta / scale - 1e-12)))
+    if m >= n_ref:  # every record is selected at any δ: the most permissive δ is as good as any
+        return 2.0 - 1e-6
+    rows = np.random.default_rng(seed).choice(n_ref, size=min(sample, n_ref), replace=False)
+    kth = np.empty(rows.size, dtype=np.float64)
+    block = max(1, int(256 * 2**20 // (4 * n_ref)))
+    for s in range(0, rows.size, block):
+        r = rows[s : s + block]
+        dist = 1.0 - f[r] @ f.T  # [b, N'] cosine distances
+        dist[np.arange(r.size), r] = np.inf  # not its own neighbour
+        kth[s : s + block] = np.partition(dist, m - 1, axis=1)[:, m - 1]
+    delta = float(np.quantile(kth, 1.0 - fraction))
+    return float(np.clip(delta, 1e-6, 2.0 - 1e-6))
+
+
+def check_thresholds(delta: float | None, beta: float) -> None:
+    """δ in (0, 2) or None (derived from the data, `derived_delta`); β > 0."""
+    if delta is not None and not (0.0 < delta < 2.0):
         raise GmiaError(f"neighbour threshold delta={delta} is out of range; expected a cosine distance in (0, 2)")
     if not beta > 0.0:
         raise GmiaError(f"probability threshold beta={beta} is out of range; expected beta > 0")
@@ -128,7 +170,7 @@ def select_vulnerable(
     candidate_features: np.ndarray,
     reference_features: np.ndarray,
     candidates: np.ndarray,
-    delta: float,
+    delta: float | None,
     beta: float,
     n_train: int,
     scaling: str = "n_over_nprime",
@@ -139,10 +181,13 @@ def select_vulnerable(
 
     ``candidate_features`` rows belong to ``candidates``; ``reference_features`` are the
     adversary's records (logit features from `logit_features`, or raw features in
-    ``mode="raw"`` when the target's structure is hidden).
+    ``mode="raw"`` when the target's structure is hidden). ``delta=None``: `derived_delta`.
     """
     check_thresholds(delta, beta)
     check_choice("scaling", scaling, SCALINGS)
+    derived = delta is None
+    if derived:
+        delta = derived_delta(reference_features, beta, n_train, scaling)
     counts = count_neighbours(candidate_features, reference_features, delta, max_block_mb)
     return Selection(
         candidates=np.asarray(candidates),
@@ -153,4 +198,5 @@ def select_vulnerable(
         n_train=n_train,
         n_reference=int(reference_features.shape[0]),
         mode=mode,
+        delta_derived=derived,
     )

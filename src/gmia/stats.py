@@ -12,8 +12,12 @@ tail rule used below it (docs/algorithm.md, Pitfalls). The rules, all non-decrea
 - ``pchip``: the paper's extrapolation of the first cubic piece, made monotone by taking its
   running minimum over [L, L_(1)] (the largest non-decreasing function below the extrapolant).
 - ``zero``: p = 0 below the smallest reference loss.
-- ``gaussian``: a Gaussian fitted to the references' logit-scaled confidence
-  φ = log(p_y / (1 − p_y)) (as LiRA does), its tail rescaled to meet F at L_(1).
+- ``gaussian`` (the default): a Gaussian fitted to the references' logit-scaled confidence
+  φ = log(p_y / (1 − p_y)) (as LiRA does), its tail rescaled to meet F at L_(1). It is the
+  only rule that is strictly increasing below L_(1), so the most extreme losses get the
+  smallest p-values: ``pchip`` stays at F(L_(1)) = 1/k wherever the cubic turns upward
+  (saturation) and, like ``zero``, gives many pairs exactly 0 (ties that no cutoff splits).
+  docs/algorithm.md, "The tail rule", has the measurement behind the choice.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def _pchip_tail(interp: PchipInterpolator, x0: float, y0: float, obs: np.ndarray
     return np.clip(best, 0.0, y0)
 
 
-def ecdf_pvalue(reference: np.ndarray, observed: np.ndarray, tail: str = "pchip") -> np.ndarray:
+def ecdf_pvalue(reference: np.ndarray, observed: np.ndarray, tail: str = "gaussian") -> np.ndarray:
     """p = F(L) for one record: ``reference`` its k reference losses, ``observed`` target losses."""
     # Losses closer than 1e-12 are ties: float32 logits carry no more, and nearer knots make
     # PCHIP's slopes overflow.
@@ -90,7 +94,7 @@ def ecdf_pvalue(reference: np.ndarray, observed: np.ndarray, tail: str = "pchip"
     return out
 
 
-def ecdf_pvalues(reference: np.ndarray, observed: np.ndarray, tail: str = "pchip") -> np.ndarray:
+def ecdf_pvalues(reference: np.ndarray, observed: np.ndarray, tail: str = "gaussian") -> np.ndarray:
     """Vectorised over records: ``reference [k, n]``, ``observed [T, n]`` → p-values ``[T, n]``."""
     check_choice("tail rule", tail, TAIL_RULES)
     reference = np.asarray(reference)

@@ -19,7 +19,7 @@ class AttackSettings:
     seed : seeds attacks that draw random numbers (Shokri's pair sample and networks).
     """
 
-    tail: str = "pchip"
+    tail: str = "gaussian"
     confidence: float = 0.5
     seed: int = 0
 

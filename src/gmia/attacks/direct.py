@@ -36,7 +36,7 @@ class GmiaDirect(Attack):
     A (record, target) pair is called "member" iff p < cutoff.
     """
 
-    tail: str = "pchip"
+    tail: str = "gaussian"
     name: str = field(default="gmia-direct", init=False)
     reference_: np.ndarray | None = field(default=None, init=False, repr=False)
 

@@ -11,7 +11,8 @@ margin of the optimisation.
 
 `run_indirect` is the whole pipeline for one record (M^r_i → enhancing queries → the
 target queried through a `gmia.queries.QueryLog` → the guard that r was never sent →
-Kost-combined p-values); ``gmia audit`` and ``gmia reproduce table3`` both call it.
+Kost-combined p-values); ``gmia audit`` and ``gmia reproduce table3`` both call it, and
+both check the test's own null with it (`gmia.attacks.indirect_null`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class IndirectConfig:
     positive_steps : further-training steps of the positive reference models M^r_i.
     record_rate : expected copies of r per batch while training M^r_i.
     gamma, opt_steps, opt_lr, max_optimised : the hinge optimisation of rejected candidates.
+    null_records : population records run through the same pipeline in place of r to check the
+        test's own null (`gmia.attacks.indirect_null`); 0 turns the check off.
     correlation : ρ for Kost's method: between the queries' reference-loss vectors (default:
         Brown's method needs the correlation of the test statistics under H_out, and the k
         reference losses are a sample of exactly that), or between their feature vectors (the
@@ -73,7 +76,8 @@ class IndirectConfig:
     opt_lr: float = 0.05
     max_optimised: int = 50
     correlation: str = "losses"
-    tail: str = "pchip"
+    tail: str = "gaussian"
+    null_records: int = 5
 
     def __post_init__(self):
         if not 0.0 < self.theta < 1.0:
@@ -83,6 +87,8 @@ class IndirectConfig:
         if self.positive_steps < 1 or self.record_rate <= 0:
             raise GmiaError(f"positive reference training needs steps >= 1 and record_rate > 0, got {self.positive_steps} and {self.record_rate}")
         check_choice("correlation", self.correlation, CORRELATIONS)
+        if isinstance(self.null_records, bool) or not isinstance(self.null_records, int | np.integer) or self.null_records < 0:
+            raise GmiaError(f"number of null records {self.null_records!r} is invalid; expected a whole number >= 0 (0 turns the null check off)")
 
 
 def positive_references(
@@ -183,17 +189,28 @@ def query_sigma(cfg: IndirectConfig, dataset: Dataset) -> float | None:
     return IMAGE_SIGMA if dataset.schema.image is not None else None
 
 
+def _never(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which queries equal one of ``rows [n, D]`` (exact duplicates)."""
+    hit = np.zeros(len(queries), bool)
+    for row in rows:
+        hit |= same_record(queries, row)
+    return hit
+
+
 def find_enhancing(
-    positives: Zoo, references: Zoo, dataset: Dataset, record: int, cfg: IndirectConfig, rng: np.random.Generator
+    positives: Zoo, references: Zoo, dataset: Dataset, record: int, cfg: IndirectConfig, rng: np.random.Generator,
+    avoid: np.ndarray | None = None,
 ) -> EnhancingSearch:
-    """Random queries → medoids → Algorithm 1 (I > θ) → optimisation when too few pass."""
+    """Random queries → medoids → Algorithm 1 (I > θ) → optimisation when too few pass.
+    Neither r nor any row of ``avoid [n, D]`` is ever among the queries."""
     r, label = dataset.x[record], int(dataset.y[record])
+    never = r[None, :] if avoid is None else np.vstack([r[None, :], np.atleast_2d(avoid)])
     sigma = query_sigma(cfg, dataset)
     if sigma is None:
         cand = uniform_queries(dataset.schema, cfg.n_candidates, rng)
     else:
         cand = gaussian_queries(r, dataset.schema, cfg.n_candidates, sigma, rng)
-    cand = cand[~same_record(cand, r)]  # never the record itself
+    cand = cand[~_never(cand, never)]  # never the record itself
     medoids = cand[cluster_medoids(probability_features(references, cand), cfg.n_clusters)]
     score = influence(positives, references, medoids, label)
     accepted = score > cfg.theta
@@ -201,7 +218,7 @@ def find_enhancing(
     if accepted.sum() < cfg.min_accepted and (~accepted).any():
         rejected = medoids[~accepted][np.argsort(-score[~accepted], kind="stable")][: cfg.max_optimised]
         moved = optimise_queries(positives, references, rejected, label, dataset, cfg)
-        moved = np.unique(moved[~same_record(moved, r)], axis=0)
+        moved = np.unique(moved[~_never(moved, never)], axis=0)
         moved_score = influence(positives, references, moved, label) if len(moved) else np.empty(0)
         ok = moved_score > cfg.theta
         queries.append(moved[ok])
@@ -258,6 +275,7 @@ def run_indirect(
     timer=None,
     on_stage=None,
     on_search: Callable[[EnhancingSearch], None] | None = None,
+    avoid: np.ndarray | None = None,
 ) -> IndirectResult:
     """Indirect inference on ``record`` against the black box ``predict_proba`` (``[m, C]`` for one
     target or ``[T, m, C]`` for several), which is only ever asked the enhancing queries.
@@ -266,10 +284,11 @@ def run_indirect(
     a rerun finds the same queries (and reads the same cached stack). ``timer`` is anything with
     a ``stage(name)`` context manager; ``on_search`` sees the search before the target is asked,
     so a caller can record it even if the target then fails. Errors of the target, such as a
-    spent query budget (``ResumableError``), propagate unchanged.
+    spent query budget (``ResumableError``), propagate unchanged. ``avoid [n, D]``: more rows
+    never to send (the null check passes the record under attack while it runs on a null record).
 
-    Raises RuntimeError if the query log saw r or an exact duplicate of it: that would break
-    the attack's one promise, so it is a bug, never a result.
+    Raises RuntimeError if the query log saw r, a row of ``avoid``, or an exact duplicate of
+    either: that would break the attack's one promise, so it is a bug, never a result.
     """
     stage = on_stage or (lambda text: None)
     timed = timer.stage if timer is not None else (lambda name: nullcontext())
@@ -278,7 +297,8 @@ def run_indirect(
         positives = positive_references(store, dataset, references, record, cfg, seed + 1, progress)
     stage(f"indirect inference on record {record}: searching for enhancing queries")
     with timed("enhancing queries"):
-        search = find_enhancing(positives, references, dataset, record, cfg, np.random.default_rng([seed, record]))
+        search = find_enhancing(positives, references, dataset, record, cfg, np.random.default_rng([seed, record]),
+                                avoid=avoid)
     if on_search is not None:
         on_search(search)
     if search.n_found == 0:
@@ -289,5 +309,7 @@ def run_indirect(
         proba = np.asarray(log.predict_proba(search.queries))
         if log.sent(dataset.x[record]):
             raise RuntimeError(f"the indirect attack queried record {record} itself; this is a bug")
+        if avoid is not None and any(log.sent(row) for row in np.atleast_2d(avoid)):
+            raise RuntimeError(f"the indirect attack on record {record} queried a record it must never send; this is a bug")
         p = indirect_pvalues(search, references, proba[None] if proba.ndim == 2 else proba, cfg)
     return IndirectResult(search=search, pvalues=p, n_queries=log.n_queries, positives=positives)

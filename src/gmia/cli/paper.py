@@ -9,9 +9,11 @@ import typer
 from gmia.cli.common import app, console, finished, out_folder, register, reproduce_app, say_scale, setup
 from gmia.cli.options import (
     AccountantOpt, BatchOpt, BetaOpt, CacheOpt, ChunkOpt, CutoffOpt, DatasetOpt, DeltaOpt, DeviceOpt, DpClipOpt,
-    DpDeltaOpt, DropoutOpt, ExecutorOpt, FeaturesOpt, HiddenOpt, KOpt, L2Opt, LrOpt, OptimizerOpt, OutOpt, PoolOpt,
+    CalibrationOpt, DpDeltaOpt, DropoutOpt, ExecutorOpt, FeaturesOpt, HiddenOpt, KOpt, L2Opt, LrOpt, OptimizerOpt, OutOpt,
+    NullRecordsOpt, PoolOpt, PValuesOpt,
     RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt, StepsOpt, TailOpt, TargetsOpt, spec_options,
 )
+from gmia.formatting import fmt_delta
 
 
 def _table_command(table: str):
@@ -24,7 +26,7 @@ def _table_command(table: str):
         ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
         hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = None,
-        selection_features: FeaturesOpt = None,
+        selection_features: FeaturesOpt = None, pvalues: PValuesOpt = None, calibration_size: CalibrationOpt = None,
     ):
         from gmia.api import reproduce
         from gmia.console.reproduce import render
@@ -37,6 +39,7 @@ def _table_command(table: str):
             data.name, table=table, scale=scale, device=device, k=k, n_targets=targets, delta=delta, beta=beta,
             cutoffs=tuple(cutoff) if cutoff else None, scaling=scaling, tail=tail, seed=seed, seeds=seeds,
             pool_size=pool_size, chunk_size=chunk_size, reference_sampling=reference_sampling, features=selection_features,
+            pvalues=pvalues, calibration_size=calibration_size,
             **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
         say_scale(con, cfg, device)
         result = reproduce(table, data, config=cfg, store=store, out=out)
@@ -62,6 +65,7 @@ def table3(
     positive_steps: Annotated[Optional[int], typer.Option(help="further-training steps of the positive reference models (default 1000)")] = None,
     record_rate: Annotated[Optional[float], typer.Option(help="expected copies of the record per batch while training them (default 1)")] = None,
     correlation: Annotated[Optional[str], typer.Option(help="ρ for Kost's method: losses (default) or features")] = None,
+    null_records: NullRecordsOpt = None,
     k: KOpt = None, targets: TargetsOpt = None, seed: SeedOpt = None, cutoff: CutoffOpt = None,
     cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu",
     scale: ScaleOpt = None, out: OutOpt = None,
@@ -76,7 +80,7 @@ def table3(
     store, data = setup(dataset, None, cache_dir, out, executor, ray_address, device)
     cfg = Table3Config.resolve(data.name, scale=scale, device=device, record=record, theta=theta, n_candidates=candidates,
                                n_clusters=clusters, sigma=sigma, positive_steps=positive_steps, record_rate=record_rate,
-                               correlation=correlation, k=k, n_targets=targets, seed=seed,
+                               correlation=correlation, null_records=null_records, k=k, n_targets=targets, seed=seed,
                                cutoffs=tuple(cutoff) if cutoff else None)
     say_scale(con, cfg, device)
     result = reproduce("table3", data, config=cfg, store=store, out=out)
@@ -99,6 +103,7 @@ def _compare_command(view: str):
         population: Annotated[Optional[int], typer.Option(help="RMIA population records drawn from the adversary's records (default 5000)")] = None,
         confidence: Annotated[Optional[float], typer.Option(help="Shokri threshold on P(in) (default: the paper's Table 7)")] = None,
         attack: Annotated[Optional[list[str]], typer.Option(help="attack to run; repeat for several (default: all; gmia-direct is always needed)")] = None,
+        calibration_size: CalibrationOpt = None,
     ):
         from gmia.api import compare
         from gmia.comparison.config import CompareConfig
@@ -113,7 +118,8 @@ def _compare_command(view: str):
             delta=delta, beta=beta, cutoffs=tuple(cutoff) if cutoff else None, scaling=scaling, tail=tail,
             features=selection_features, n_bootstrap=bootstrap, n_population=population, shokri_confidence=confidence,
             attacks=tuple(attack) if attack else None, pool_size=pool_size, chunk_size=chunk_size,
-            reference_sampling=reference_sampling, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+            reference_sampling=reference_sampling, calibration_size=calibration_size,
+            **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
         say_scale(con, cfg, device)
         result = compare(data, command=view, config=cfg, store=store, out=out)
         if view == "table7":
@@ -155,7 +161,8 @@ def defend(
     pool_size: PoolOpt = None, chunk_size: ChunkOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
     steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None,
-    batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None,
+    batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, pvalues: PValuesOpt = None,
+    calibration_size: CalibrationOpt = None,
 ):
     """Defences swept over the paper's protocol: test accuracy against GMIA's success, a table and a figure."""
     from gmia.defenses import grid
@@ -168,8 +175,8 @@ def defend(
     cfg = DefendConfig.resolve(
         data.name, scale=scale, device=device, sweep=tuple(sweep), k=k, n_targets=targets, delta=delta, beta=beta,
         cutoff=cutoff, features=selection_features, dp_clip=dp_clip, dp_delta=dp_delta, accountant=accountant,
-        scaling=scaling, tail=tail, seed=seed, pool_size=pool_size, chunk_size=chunk_size,
-        **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+        scaling=scaling, tail=tail, seed=seed, pool_size=pool_size, chunk_size=chunk_size, pvalues=pvalues,
+        calibration_size=calibration_size, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
     _defend("defend", data, store, out, con, cfg, device)
 
 
@@ -193,7 +200,7 @@ def _paper_defence_command(table: str):
             scaled = f"{other}steps {values} (the preset's, and a tenth of it) for the paper's 1,000 and 10,000"
         else:
             scaled = (f"{data.name} instead of MNIST, with {data.name}'s model; " if other else "") + "λ as in the paper"
-        header = (f"{'Scaled down' if other else 'Setup'}: {scaled}; selection at the paper's delta={cfg.delta:g}, "
+        header = (f"{'Scaled down' if other else 'Setup'}: {scaled}; selection at the paper's delta={fmt_delta(cfg.delta)}, "
                   f"beta={cfg.beta:g}.")
         _defend(table, data, store, out, con, cfg, device, header)
 

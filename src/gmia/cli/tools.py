@@ -9,9 +9,9 @@ import typer
 
 from gmia.cli.common import app, console, data_app, err_console, finished, keys_app, model_app, out_folder, say_scale, setup
 from gmia.cli.options import (
-    BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
+    CalibrationOpt, PValuesOpt, BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
     LrOpt, OptimizerOpt, OutOpt, PoolOpt, RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt,
-    StepsOpt, TailOpt, spec_options,
+    NullRecordsOpt, StepsOpt, TailOpt, spec_options,
 )
 from gmia.errors import GmiaError
 
@@ -29,6 +29,7 @@ def audit(
     attack: Annotated[Optional[str], typer.Option(help="direct (default), indirect (never queries the record) or both")] = None,
     indirect_records: Annotated[Optional[int], typer.Option(help="records, most isolated first, attacked indirectly (default 1)")] = None,
     theta: Annotated[Optional[float], typer.Option(help="indirect influence threshold θ (default: the paper's)")] = None,
+    null_records: NullRecordsOpt = None,
     max_records: Annotated[Optional[int], typer.Option(help="test at most this many selected records, most isolated first")] = None,
     budget: Annotated[Optional[int], typer.Option(help="most records ever sent to the target, cached answers included")] = None,
     batch_records: Annotated[int, typer.Option(help="records per request")] = 100,
@@ -41,6 +42,8 @@ def audit(
     optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
     dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
     device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
+    pvalues: PValuesOpt = None, calibration_size: CalibrationOpt = None,
+    calibration_queries: Annotated[Optional[int], typer.Option(help="calibration records the target is asked for calibrated p-values (default 1000)")] = None,
 ):
     """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
     from gmia.api import audit as run
@@ -60,7 +63,8 @@ def audit(
         data.name, scale=scale, device=device, k=k, delta=delta, beta=beta, scaling=scaling, features=selection_features,
         cutoff=cutoff, tail=tail, seed=seed, pool_size=pool_size, train_size=train_size,
         reference_sampling=reference_sampling, max_records=max_records, attack=attack, indirect_records=indirect_records,
-        theta=theta, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+        theta=theta, null_records=null_records, pvalues=pvalues, calibration_size=calibration_size,
+        calibration_queries=calibration_queries, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
     say_scale(con, cfg, device)
     target = _target(target_url, api_key_file, target_model, query_cache or store.root / "queries.sqlite", budget,
                      batch_records, retries, timeout)

@@ -35,7 +35,7 @@ class CompareConfig(ProtocolConfig):
     COMMAND: ClassVar[str] = "compare"
 
     n_inout: int = DEFAULT_INOUT
-    delta: float = DEFAULT_DELTA
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
     n_bootstrap: int = DEFAULT_BOOTSTRAP

@@ -29,6 +29,7 @@ from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_thr
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
+from gmia.formatting import fmt_delta
 from gmia.presets import preset_for
 from gmia.protocol import Timer, build_signals
 from gmia.roc import pr_points, roc_points
@@ -90,7 +91,7 @@ class CompareResult:
 
     def summary(self) -> str:
         lines = [f"Attacks on {self.dataset}: {self.config['n_targets']} targets, {len(self.selected)} records selected by GMIA "
-                 f"(delta={self.config['delta']:g}, beta={self.config['beta']:g})"]
+                 f"(delta={fmt_delta(self.config['delta'])}, beta={self.config['beta']:g})"]
         for a in self.attacks:
             tpr = ", ".join(f"TPR@{k} {v:.4f}" for k, v in a.roc.tpr.items())
             lines.append(f"  {a.name}: AUC {a.roc.auc:.3f} [{a.roc.auc_ci[0]:.3f}, {a.roc.auc_ci[1]:.3f}], {tpr}")
@@ -119,12 +120,13 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
     stage = on_stage or (lambda text: None)
     start = time.perf_counter()
     timer = Timer()
-    # Children 0-3 of this seed are the protocol's (build_signals); the comparison uses 4-8.
+    # Children 0-3 and 9 of this seed are the protocol's (build_signals); the comparison uses 4-8.
     seeds = np.random.SeedSequence(seed).spawn(9)
 
     stage(f"training {n_targets} targets and {k} reference models")
     signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, pool_size=pool_size,
-                            chunk_size=chunk_size, reference_sampling=reference_sampling, progress=progress, timer=timer)
+                            chunk_size=chunk_size, reference_sampling=reference_sampling, progress=progress, timer=timer,
+                            calibration_size=cfg.calibration_size)
     stage(f"training {n_inout} in/out shadow models")
     with timer.stage("train in/out shadows"):
         shadows = train_shadows(signals, store, n_inout, seeds[4:6], chunk_size, progress)
@@ -169,7 +171,7 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
     return CompareResult(
         dataset=dataset.name,
         config={
-            "k": k, "n_targets": n_targets, "n_inout": n_inout, "seed": seed, "delta": delta, "beta": beta,
+            "k": k, "n_targets": n_targets, "n_inout": n_inout, "seed": seed, "delta": selection.delta, "delta_derived": selection.delta_derived, "beta": beta,
             "cutoffs": list(cutoffs), "scaling": scaling, "tail": tail, "features": features,
             "n_bootstrap": n_bootstrap, "n_population": int(population.size), "shokri_confidence": confidence,
             "attacks": list(attacks), "attack_parameters": parameters, "fprs": list(FPRS), "pool_size": int(signals.split.pool.size),

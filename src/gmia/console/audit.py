@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.formatting import pct
+from gmia.formatting import pct, fmt_delta
 
 FEATURES_SHOWN = 3
 
@@ -21,7 +21,7 @@ def render_audit(result, console: Console) -> None:
     console.print(
         f"[bold]GMIA audit of {result.target}[/bold] (model {result.model_id[:16]}, output: "
         f"{'full probabilities' if not any(result.output.values()) else result.output}) on {result.dataset}: "
-        f"{result.n_selected} of {result.n_candidates} pool records selected at delta={cfg['delta']:g}, "
+        f"{result.n_selected} of {result.n_candidates} pool records selected at delta={fmt_delta(cfg['delta'])}, "
         f"beta={cfg['beta']:g} on {cfg['features']} features (N={cfg['n_train']}, other scaling: "
         f"{result.counts_by_scaling}); {result.n_tested} tested; reference models: train accuracy "
         f"{result.reference_accuracy['train']:.3f}, test {result.reference_accuracy['test']:.3f}"
@@ -34,7 +34,9 @@ def render_audit(result, console: Console) -> None:
         indirect = any("p_indirect" in r for r in result.records)
         truth = any("member" in r for r in result.records)
         cols = ["record", "class", "N'_n", "E[N_n]", "target loss", "p direct", "95% interval", "verdict"]
+        null = any("null_calls" in r for r in result.records)
         cols += ["enhancing", "p indirect", "indirect verdict"] if indirect else []
+        cols += ["null calls"] if null else []
         cols += ["member (truth)"] if truth else []
         cols += ["features"]
         for c in cols:
@@ -46,10 +48,17 @@ def render_audit(result, console: Console) -> None:
                    _p(r["target_loss"]), _p(r["p_direct"]), f"[{_p(lo)}, {_p(hi)}]", r["verdict"]]
             if indirect:
                 row += [str(r.get("n_enhancing", "-")), _p(r.get("p_indirect")), r.get("verdict_indirect", "-")]
+            if null:
+                row += [f"{r['null_calls']} of {r['null_pairs']}" if "null_calls" in r else "-"]
             if truth:
                 row += ["yes" if r["member"] else "no"]
             table.add_row(*row, feats)
         console.print(table)
+        if null:
+            console.print(f"Null calls: the indirect test on population records of the record's class in its place "
+                          f"(--null-records), called at p < {cfg['cutoff']:g}; when they are significantly more than "
+                          f"{cfg['cutoff']:g} of the pairs (binomial test at 0.05), the indirect verdict is "
+                          f"\"test not calibrated on this data\".")
     if result.truth:
         for name in ("direct", "indirect"):
             row = result.truth.get(name)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from gmia.comparison.run import CompareResult
 from gmia.paper import ShokriPaperRow
-from gmia.formatting import SCALING_TEXT, ci, pct
+from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 
 
 def _ci(lo_hi, digits: int = 3) -> str:
@@ -37,7 +37,7 @@ def _header(result: CompareResult, console: Console) -> None:
         f"{acc['shadow_train']:.4f}/{acc['shadow_test']:.4f}"
     )
     console.print(
-        f"Selection: delta={cfg['delta']:g}, beta={cfg['beta']:g}, E[N_n] = {SCALING_TEXT[cfg['scaling']]}, "
+        f"Selection: delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g}, E[N_n] = {SCALING_TEXT[cfg['scaling']]}, "
         f"features {cfg['features']}: {len(result.selected)} of {result.n_candidates} pool records selected; "
         f"GMIA tail rule {cfg['tail']}"
     )

@@ -7,12 +7,16 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from gmia.calibration import resolution_note
 from gmia.evaluate import CutoffRow
-from gmia.formatting import SCALING_TEXT, ci, pct
+from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.paper import PaperSetting
+from gmia.select import delta_rule_text
 from gmia.experiments.reproduce import ReproduceResult
 
 def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
+    if delta is None:  # derived from the data: not a setting the paper ran
+        return None, None
     for s in paper:
         if math.isclose(s.delta, delta) and math.isclose(s.beta, beta):
             for r in s.rows:
@@ -20,6 +24,15 @@ def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
                     return s, r
             return s, None
     return None, None
+
+
+def _pvalue_text(result: ReproduceResult) -> str:
+    ev = result.runs[0].evaluations[0]
+    if ev.pvalues_kind == "raw":
+        return "raw p-values (the paper's)"
+    how = "within each class" if ev.calibrated_by_class else "over all classes"
+    return (f"calibrated p-values (ranked {how} among the raw p-values of {ev.n_calibration} population records "
+            "held out of the references)")
 
 
 def render(result: ReproduceResult, console: Console) -> None:
@@ -31,8 +44,17 @@ def render(result: ReproduceResult, console: Console) -> None:
         f"{cfg['n_targets']} targets; model hidden={tuple(spec['hidden'])} {spec['optimizer']} lr={spec['lr']} "
         f"steps={spec['steps']} batch={spec['batch_size']}; E[N_n] = {SCALING_TEXT[cfg['scaling']]}; "
         f"tail rule below the smallest reference loss: {cfg['tail']}; selection features: {cfg['features']}; "
-        f"reference training sets: {cfg['reference_sampling']}"
+        f"reference training sets: {cfg['reference_sampling']}; verdicts on {_pvalue_text(result)}"
     )
+
+    first = result.runs[0].evaluations[0]
+    note = resolution_note(first.n_calibration, min(cfg["cutoffs"])) if first.pvalues_kind == "calibrated" else None
+    if note:
+        console.print(f"Warning: {note}.", style="yellow")
+    for i, pooled in enumerate(result.pooled):
+        if pooled.delta is None:
+            console.print(f"{delta_rule_text()}: " + ", ".join(
+                f"seed {run.seed}: {run.evaluations[i].delta:.4g}" for run in result.runs) + f" (beta={pooled.beta:g})")
 
     acc = Table(title="Accuracy (mean over models)")
     for col in ("seed", "target train", "target test", "gap", "reference train", "reference test"):
@@ -46,7 +68,7 @@ def render(result: ReproduceResult, console: Console) -> None:
                     f"{result.paper_accuracy[0] - result.paper_accuracy[1]:+.2f}", "", "")
     console.print(acc)
 
-    main = Table(title="Direct inference on the selected records (pairs: record x target)")
+    main = Table(title=f"Direct inference on the selected records (pairs: record x target), {result.runs[0].evaluations[0].pvalues_kind} p-values")
     for col in ("delta", "beta", "cutoff", "seed", "# selected", "precision", "95% CI", "recall", "TP", "FP",
                 "paper # sel.", "paper precision", "paper recall", "paper TP", "paper FP"):
         main.add_column(col, justify="right")
@@ -65,32 +87,47 @@ def render(result: ReproduceResult, console: Console) -> None:
                 rows.append(("pooled", prow, sum(pooled.n_selected)))
             for n, (label, row, n_sel) in enumerate(rows):
                 last = n == len(rows) - 1
-                main.add_row(f"{pooled.delta:g}", f"{pooled.beta:g}", f"{prow.cutoff:g}", label, str(n_sel),
+                main.add_row(f"{fmt_delta(pooled.delta)}", f"{pooled.beta:g}", f"{prow.cutoff:g}", label, str(n_sel),
                              pct(row.precision), ci(row.precision_ci), pct(row.recall), str(row.tp), str(row.fp),
                              *(paper_cells if last else ("",) * 5))
     console.print(main)
     for pooled in result.pooled:
         if sum(pooled.n_selected) == 0:
             console.print(
-                f"No record was selected at delta={pooled.delta:g}, beta={pooled.beta:g} in any seed: every candidate "
+                f"No record was selected at delta={fmt_delta(pooled.delta)}, beta={pooled.beta:g} in any seed: every candidate "
                 "has a neighbour among the adversary's records. Try a smaller --delta, a larger --beta, or "
                 "--selection-features centred-logits (docs/reproduction.md).",
                 style="yellow",
             )
 
-    sel = Table(title="Selection: records each E[N_n] scaling selects, and exact duplicates")
-    for col in ("delta", "beta", "seed", "candidates", "N'_n x N/N'", "N'_n x N'/N", "with a twin in the pool",
-                "precision without twins (first cutoff)"):
+    kinds = Table(title="Raw (the paper's) against calibrated p-values on the selected records, pooled over seeds")
+    for col in ("delta", "beta", "cutoff", "p-value", "precision", "95% CI", "recall", "TP", "FP"):
+        kinds.add_column(col, justify="right")
+    for i, pooled in enumerate(result.pooled):
+        for kind in result.runs[0].evaluations[i].rows_by_pvalues:
+            used = " (used)" if kind == result.runs[0].evaluations[i].pvalues_kind else ""
+            for row in CutoffRow.pooled([r.evaluations[i].rows_by_pvalues[kind] for r in result.runs]):
+                kinds.add_row(f"{fmt_delta(pooled.delta)}", f"{pooled.beta:g}", f"{row.cutoff:g}", kind + used, pct(row.precision),
+                              ci(row.precision_ci), pct(row.recall), str(row.tp), str(row.fp))
+    console.print(kinds)
+
+    sel = Table(title="Selection: records each E[N_n] scaling and each feature kind selects, and exact duplicates")
+    feature_kinds = tuple(result.runs[0].evaluations[0].count_by_features)
+    for col in ("delta", "beta", "seed", "candidates", "N'_n x N/N'", "N'_n x N'/N",
+                *(f"on {kind}" + (" (used)" if kind == cfg["features"] else "") for kind in feature_kinds),
+                "with a twin in the pool", "precision without twins (first cutoff)"):
         sel.add_column(col, justify="right")
     for i, pooled in enumerate(result.pooled):
         for run in result.runs:
             ev = run.evaluations[i]
-            sel.add_row(f"{ev.delta:g}", f"{ev.beta:g}", str(run.seed), str(ev.n_candidates),
+            sel.add_row(f"{fmt_delta(ev.delta)}", f"{ev.beta:g}", str(run.seed), str(ev.n_candidates),
                         str(ev.count_by_scaling["n_over_nprime"]), str(ev.count_by_scaling["nprime_over_n"]),
+                        *(str(ev.count_by_features[kind]) for kind in feature_kinds),
                         str(ev.n_selected_with_twin), pct(ev.rows_without_twins[0].precision))
     console.print(sel)
 
-    tails = Table(title="Tail rule below the smallest reference loss (first setting, pooled over seeds)")
+    tails = Table(title="Tail rule below the smallest reference loss (first setting, pooled over seeds, "
+                        f"{result.runs[0].evaluations[0].pvalues_kind} p-values)")
     for col in ("tail rule", "cutoff", "precision", "recall", "TP", "FP"):
         tails.add_column(col, justify="right")
     for rule in result.runs[0].evaluations[0].tail_comparison:
@@ -102,12 +139,16 @@ def render(result: ReproduceResult, console: Console) -> None:
     cal = Table(title="Calibration: fraction of p < alpha where the record is not in the target's training set")
     for col in ("seed", "check", "alpha=0.01", "alpha=0.05", "alpha=0.1"):
         cal.add_column(col, justify="right")
+    alphas = ("0.01", "0.05", "0.1")
     for run in result.runs:
         ev = run.evaluations[0]
-        cal.add_row(str(run.seed), "protocol's non-member pairs (all pool records)",
-                    *(f"{ev.calibration[a]:.4f}" for a in ("0.01", "0.05", "0.1")))
-        cal.add_row(str(run.seed), "same, records with no exact twin in the pool",
-                    *(f"{ev.calibration_without_twins[a]:.4f}" for a in ("0.01", "0.05", "0.1")))
+        checks = [("protocol's non-member pairs (all pool records), raw p", ev.calibration),
+                  ("same, calibrated p", ev.calibration_calibrated),
+                  ("same, raw p, records with no exact twin in the pool", ev.calibration_without_twins),
+                  *((f"selected records' non-member pairs, {kind} p", fr) for kind, fr in ev.calibration_selected.items())]
+        for label, fractions in checks:
+            if fractions:
+                cal.add_row(str(run.seed), label, *(f"{fractions[a]:.4f}" for a in alphas))
         if run.reference_calibration:
             cal.add_row(str(run.seed), "each reference model as target vs the others (H_out exact)",
                         *(f"{run.reference_calibration[a]:.4f}" for a in ("0.01", "0.05", "0.1")))

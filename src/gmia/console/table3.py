@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from gmia.attacks.indirect_null import NOT_CALIBRATED
 from gmia.experiments.table3 import Table3Result
 from gmia.formatting import pct
 from gmia.paper import PRESETS
@@ -31,4 +32,30 @@ def render_table3(result: Table3Result, console: Console) -> None:
                       pct(i.precision), pct(i.recall), str(i.tp), str(i.fp),
                       fmt(pr.direct) if pr else "", fmt(pr.indirect) if pr else "")
     console.print(table)
+    render_null_check(result, console)
     console.print("Time per stage: " + ", ".join(f"{n} {s:.1f}s" for n, s in result.seconds.items()))
+
+
+def render_null_check(result: Table3Result, console: Console) -> None:
+    """The indirect test on population records in place of the record: its null calls per cutoff."""
+    null = result.null_check
+    if not null.get("records"):
+        console.print("Null check of the indirect test: off (--null-records 0, or no calibration record)")
+        return
+    n_targets = result.config["n_targets"]
+    table = Table(title=f"Null check: the same pipeline on {len(null['records'])} population records of class "
+                        f"{result.label} no model trained on ({', '.join(map(str, null['records']))}), in place of "
+                        f"record {result.record}")
+    for col in ("cutoff", "null calls", "pairs", "fraction", "P(Bin(n, cutoff) >= calls)", "indirect verdicts"):
+        table.add_column(col, justify="left" if col == "indirect verdicts" else "right")
+    for cutoff in result.config["cutoffs"]:
+        at = result.null_at(cutoff)
+        verdicts = result.indirect_verdicts.get(f"{cutoff:g}", [])
+        flagged = sum(v == NOT_CALIBRATED for v in verdicts)
+        shown = (f"{NOT_CALIBRATED} ({flagged} of {n_targets} targets)" if flagged
+                 else f"membership claims ({sum(v == 'member' for v in verdicts)} member)")
+        table.add_row(f"{cutoff:g}", str(at.get("calls")), str(at.get("pairs")), pct(at.get("fraction")),
+                      f"{at.get('excess_p', float('nan')):.3g}", shown)
+    console.print(table)
+    if null.get("stopped"):
+        console.print(f"[yellow]Null check stopped early:[/yellow] {null['stopped']}", highlight=False)

@@ -33,7 +33,7 @@ class DefendConfig(ProtocolConfig):
     COMMAND: ClassVar[str] = "defend"
 
     sweep: tuple[str, ...] = ()
-    delta: float = DEFAULT_DELTA
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoff: float = DEFAULT_CUTOFF
     dp_clip: float = DEFAULT_DP_CLIP

@@ -6,6 +6,11 @@ adversary would) and no target trains on the records it flags; with an output po
 targets' answers and the adversary's reference outputs pass through it before the losses. Then
 the direct attack is measured as in `reproduce`: selected records, precision and recall at the
 cutoff, and ROC AUC and TPR at low FPR over all pool records × targets.
+
+DP accounting uses the sampling rate the trainer uses: q = batch / N, N the records each target
+of the setting trains on (`gmia.protocol.target_train_size`). With ``drop-vulnerable`` that N is only known
+once the selection stage has flagged records, so the guarantee (and the noise, for a target
+epsilon) is computed again at the smaller N before the final targets train.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ import pandas as pd
 from gmia.data import Dataset, paper_split
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
-from gmia.evaluate import CutoffRow, evaluate, pool_pvalues, run_selection
+from gmia.evaluate import CutoffRow, evaluate, run_selection
 from gmia.outputs import OutputPolicy
-from gmia.protocol import ProtocolSignals, Timer, build_signals
+from gmia.protocol import ProtocolSignals, Timer, build_signals, target_train_size
 from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
@@ -35,6 +40,7 @@ class DefenceRow:
     output: dict
     dp: dict | None
     dropped: int  # records no target trained on (drop-vulnerable)
+    n_train: int  # N, the records each target trained on (q = batch / N for DP)
     train_accuracy: float
     test_accuracy: float
     n_selected: int
@@ -66,7 +72,7 @@ class DefendResult:
             "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"), "train_accuracy": r.train_accuracy,
             "test_accuracy": r.test_accuracy, "n_selected": r.n_selected, "tp": r.tp, "fp": r.fp,
             "precision": r.precision, "recall": r.recall, "auc": r.roc.get("auc"),
-            "tpr_at_fpr_0.001": r.roc.get("tpr_at_fpr_0.001"), "dropped": r.dropped,
+            "tpr_at_fpr_0.001": r.roc.get("tpr_at_fpr_0.001"), "dropped": r.dropped, "n_train": r.n_train,
             "baseline_tp": r.baseline_records.get("tp"), "baseline_fp": r.baseline_records.get("fp"),
         } for r in self.rows])
 
@@ -84,6 +90,9 @@ def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:
     y = signals.dataset.y[signals.split.pool]
     signals.reference_loss = policy.losses(signals.reference_logits[:, signals.split.pool], y)
     signals.target_loss = policy.losses(signals.target_logits, y)
+    y_cal = signals.dataset.y[signals.calibration]
+    signals.calibration_reference_loss = policy.losses(signals.reference_logits[:, signals.calibration], y_cal)
+    signals.calibration_target_loss = policy.losses(signals.calibration_target_logits, y_cal)
 
 
 def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=None, on_stage=None) -> DefendResult:
@@ -92,20 +101,35 @@ def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=No
     delta, beta, cutoff, scaling, tail, features = cfg.delta, cfg.beta, cfg.cutoff, cfg.scaling, cfg.tail, cfg.features
     pool_size, chunk_size, dp_clip, dp_delta, accountant = cfg.pool_size, cfg.chunk_size, cfg.dp_clip, cfg.dp_delta, cfg.accountant
     stage = on_stage or (lambda text: None)
-    n_train = len(paper_split(dataset, pool_size=pool_size, seed=seed).pool) // 2
-    # Every setting is checked (and DP noise found) before any training starts.
-    applied = [apply(s, spec, n_train, clip=dp_clip, delta=dp_delta, accountant=accountant) for s in settings]
-    warnings = tuple(w for a in applied for w in a.warnings)
-    for w in warnings:
+    n_train = target_train_size(paper_split(dataset, pool_size=pool_size, seed=seed).pool)
+
+    def make(setting: dict, n: int) -> Applied:
+        return apply(setting, spec, n, clip=dp_clip, delta=dp_delta, accountant=accountant)
+
+    # Every setting is checked (and DP noise found) before any training starts; a drop-vulnerable
+    # setting's DP is accounted again at its smaller N once the records to drop are known.
+    applied = [make(s, n_train) for s in settings]
+    for w in dict.fromkeys(w for a in applied for w in a.warnings):
         stage(f"warning: {w}")
     stage("the undefended protocol, for the baseline records")
-    common = dict(k=k, n_targets=n_targets, seed=seed, pool_size=pool_size, chunk_size=chunk_size, progress=progress)
-    baseline = run_selection(build_signals(dataset, spec, store, **common), delta, beta, scaling, features).selected
-    rows = []
+    common = dict(k=k, n_targets=n_targets, seed=seed, pool_size=pool_size, chunk_size=chunk_size, progress=progress,
+                  calibration_size=cfg.calibration_size)
+    first = run_selection(build_signals(dataset, spec, store, **common), delta, beta, scaling, features)
+    baseline = first.selected
+    rows, trained, shown = [], [], {w for a in applied for w in a.warnings}
     for i, a in enumerate(applied, 1):
         stage(f"setting {i}/{len(applied)}: {a.label}" + (f"; {a.dp.describe()}" if a.dp else ""))
-        rows.append(_measure(dataset, a, store, common, delta, beta, cutoff, scaling, tail, features, baseline))
-    config = {"k": k, "n_targets": n_targets, "seed": seed, "delta": delta, "beta": beta, "cutoff": cutoff,
+        row, final = _measure(dataset, a, store, common, delta, beta, cutoff, scaling, tail, features, cfg.pvalues, baseline,
+                              lambda n, s=a.setting: make(s, n), stage)
+        rows.append(row)
+        trained.append(final)
+        for w in (w for w in final.warnings if w not in shown):
+            shown.add(w)
+            stage(f"warning: {w}")
+    warnings = tuple(dict.fromkeys(w for a in trained for w in a.warnings))
+    # A derived δ is derived again in each setting's protocol (its references may differ); the undefended one is shown.
+    config = {"k": k, "n_targets": n_targets, "seed": seed, "delta": first.delta, "delta_derived": first.delta_derived,
+              "beta": beta, "cutoff": cutoff, "pvalues": cfg.pvalues,
               "scaling": scaling, "tail": tail, "features": features, "dp_clip": dp_clip, "dp_delta": dp_delta,
               "accountant": accountant, "spec": spec.model_dump(mode="json"), "n_train": n_train,
               "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
@@ -113,27 +137,40 @@ def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=No
     return DefendResult(dataset=dataset.name, config=config, rows=tuple(rows), warnings=warnings)
 
 
-def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scaling, tail, features,
-             baseline: np.ndarray) -> DefenceRow:
+def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scaling, tail, features, pvalues,
+             baseline: np.ndarray, reapply, stage) -> tuple[DefenceRow, Applied]:
+    """One setting's row, and the setting as its final targets trained (``reapply(N)``: the
+    setting at training-set size N; a drop-vulnerable setting trains on fewer records)."""
     timer = Timer()
     common = {**common, "timer": timer}
     signals = build_signals(dataset, a.spec, store, **common)
     dropped = 0
     if a.drop_vulnerable:
+        # The provider's own audit above trained at the full N; its targets then train without
+        # the flagged records, so at a smaller N and a larger q.
         flagged = run_selection(signals, delta, beta, scaling, features).selected
         dropped = len(flagged)
+        n = target_train_size(signals.split.pool, flagged)
+        if n != a.n_train:
+            a = reapply(n)
+            if a.dp:
+                stage(f"  N={n} without the {dropped} flagged record(s): {a.dp.describe()}")
         signals = build_signals(dataset, a.spec, store, exclude=flagged, **common)
+    if signals.n_train != a.n_train:
+        raise RuntimeError(f"setting {a.label}: the targets trained on N={signals.n_train} records but the privacy "
+                           f"accountant was given N={a.n_train}; gmia.protocol.target_train_size no longer follows build_signals")
     if not a.policy.is_identity:
         perturb_outputs(signals, a.policy)
-    ev = evaluate(signals, delta, beta, cutoffs=(cutoff,), scaling=scaling, tail=tail, features=features)
+    ev = evaluate(signals, delta, beta, cutoffs=(cutoff,), scaling=scaling, tail=tail, features=features, pvalues=pvalues)
     row = ev.rows[0]
     pos = np.searchsorted(signals.split.pool, baseline)
-    fixed = CutoffRow.from_calls(pool_pvalues(signals, tail)[:, pos] < cutoff, signals.membership[:, pos], cutoff)
+    fixed = CutoffRow.from_calls(ev.pvalues[:, pos] < cutoff, signals.membership[:, pos], cutoff)
     return DefenceRow(
         label=a.label, setting={key: (None if isinstance(v, float) and math.isinf(v) else v) for key, v in a.setting.items()},
         spec=a.spec.model_dump(mode="json"), output=a.policy.to_dict(), dp=asdict(a.dp) if a.dp else None, dropped=dropped,
+        n_train=signals.n_train,
         train_accuracy=signals.accuracies["target_train"], test_accuracy=signals.accuracies["target_test"],
         n_selected=len(ev.selected), tp=row.tp, fp=row.fp, precision=row.precision, precision_ci=row.precision_ci,
         recall=row.recall, roc=ev.roc, seconds=sum(timer.seconds.values()),
         baseline_records={"n": len(baseline), **asdict(fixed)},
-    )
+    ), a

@@ -114,6 +114,7 @@ class Applied:
     drop_vulnerable: bool
     dp: DpGuarantee | None
     warnings: tuple[str, ...] = field(default=())
+    n_train: int | None = None  # N the DP accountant was given: q = batch / N
 
     @property
     def label(self) -> str:
@@ -122,7 +123,12 @@ class Applied:
 
 def apply(setting: dict, base: TrainSpec, n_train: int, clip: float = 1.0, delta: float = 1e-5,
           accountant: str = "rdp") -> Applied:
-    """The spec, output policy and selection flag of ``setting`` on top of ``base``."""
+    """The spec, output policy and selection flag of ``setting`` on top of ``base``.
+
+    ``n_train`` must be the number of records each target trains on, since the DP trainer
+    samples at q = batch / N with that N: the guarantee, and the noise solved for a target
+    epsilon, are computed at that q (`gmia.protocol.target_train_size`).
+    """
     spec_update = {k: setting[k] for k in ("l2", "dropout", "steps") if k in setting}
     spec = TrainSpec.build(**{**base.model_dump(), **spec_update})
     dp, warns = None, []
@@ -135,4 +141,4 @@ def apply(setting: dict, base: TrainSpec, n_train: int, clip: float = 1.0, delta
             warns.append(f"{label(setting)}: {w}")
     policy = OutputPolicy(top_k=setting.get("top-k"), decimals=setting.get("round"), label_only=setting.get("label-only", False))
     return Applied(setting=setting, spec=spec, policy=policy, drop_vulnerable=bool(setting.get("drop-vulnerable", False)),
-                   dp=dp, warnings=tuple(warns))
+                   dp=dp, warnings=tuple(warns), n_train=n_train)

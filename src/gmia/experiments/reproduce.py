@@ -16,6 +16,7 @@ from gmia.attacks.direct import check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
+from gmia.formatting import fmt_delta
 from gmia.paper import PRESETS, PaperSetting
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import DEFAULT_CUTOFF, GENERIC_THRESHOLDS
@@ -41,7 +42,7 @@ class SeedRun:
 
 @dataclass(frozen=True)
 class Pooled:
-    delta: float
+    delta: float | None  # None: derived from the data in each seed (the seeds' evaluations hold the values)
     beta: float
     n_selected: tuple[int, ...]  # per seed
     rows: tuple[CutoffRow, ...]  # TP, FP and member pairs summed over seeds
@@ -63,16 +64,23 @@ class ReproduceResult:
         return {"schema_version": RESULT_SCHEMA_VERSION, **to_plain(self)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per (δ, β) setting and cutoff, pooled over seeds, the paper's numbers beside ours."""
+        """One row per (δ, β) setting and cutoff, pooled over seeds, the paper's numbers beside ours.
+
+        ``pvalues`` says which p-value the verdicts used; the ``raw_*`` columns are the paper's raw
+        p-value's figures on the same pairs.
+        """
         rows = []
-        for pooled in self.pooled:
+        for i, pooled in enumerate(self.pooled):
             paper = _paper_setting(self.paper, pooled.delta, pooled.beta)
-            for row in pooled.rows:
+            kind = self.runs[0].evaluations[i].pvalues_kind
+            raw = CutoffRow.pooled([r.evaluations[i].rows_by_pvalues["raw"] for r in self.runs])
+            for row, raw_row in zip(pooled.rows, raw):
                 theirs = next((r for r in paper.rows if math.isclose(r.cutoff, row.cutoff)), None) if paper else None
                 rows.append({
                     "delta": pooled.delta, "beta": pooled.beta, "cutoff": row.cutoff,
-                    "n_selected": sum(pooled.n_selected) / len(pooled.n_selected), "tp": row.tp, "fp": row.fp,
+                    "n_selected": sum(pooled.n_selected) / len(pooled.n_selected), "pvalues": kind, "tp": row.tp, "fp": row.fp,
                     "precision": row.precision, "precision_ci": row.precision_ci, "recall": row.recall,
+                    "raw_tp": raw_row.tp, "raw_fp": raw_row.fp, "raw_precision": raw_row.precision, "raw_recall": raw_row.recall,
                     "paper_n_selected": paper.n_selected if paper else None,
                     "paper_precision": theirs.precision if theirs else None, "paper_recall": theirs.recall if theirs else None,
                 })
@@ -88,9 +96,16 @@ class ReproduceResult:
         for r in self.to_frame().itertuples():
             paper = ("" if r.paper_precision is None and r.paper_recall is None else
                      f"; paper {_pct(r.paper_precision)} / {_pct(r.paper_recall)} on {r.paper_n_selected} records")
-            lines.append(f"  delta={r.delta:g} beta={r.beta:g} p<{r.cutoff:g}: {r.n_selected:g} records selected, precision "
-                         f"{_pct(r.precision)} [{_pct(r.precision_ci[0])}, {_pct(r.precision_ci[1])}], recall {_pct(r.recall)} "
-                         f"(TP {r.tp}, FP {r.fp}){paper}")
+            lines.append(f"  delta={fmt_delta(r.delta)} beta={r.beta:g} p<{r.cutoff:g}: {r.n_selected:g} records selected, {r.pvalues} "
+                         f"p: precision {_pct(r.precision)} [{_pct(r.precision_ci[0])}, {_pct(r.precision_ci[1])}], recall "
+                         f"{_pct(r.recall)} (TP {r.tp}, FP {r.fp}); raw p: {_pct(r.raw_precision)}, {_pct(r.raw_recall)} "
+                         f"(TP {r.raw_tp}, FP {r.raw_fp}){paper}")
+        lines.append("  non-member pairs with p < 0.01 / 0.05 / 0.1 (at most alpha when calibrated), per seed:")
+        for run in self.runs:
+            ev = run.evaluations[0]
+            fractions = [("raw", ev.calibration), ("calibrated", ev.calibration_calibrated)]
+            lines.append(f"    seed {run.seed}: " + "; ".join(
+                f"{kind} " + " / ".join(f"{fr[a]:.3f}" for a in ("0.01", "0.05", "0.1")) for kind, fr in fractions if fr))
         return "\n".join(lines)
 
 
@@ -98,7 +113,9 @@ def _pct(v) -> str:
     return "none" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}%"
 
 
-def _paper_setting(paper: tuple[PaperSetting, ...], delta: float, beta: float) -> PaperSetting | None:
+def _paper_setting(paper: tuple[PaperSetting, ...], delta: float | None, beta: float) -> PaperSetting | None:
+    if delta is None:
+        return None
     return next((s for s in paper if math.isclose(s.delta, delta) and math.isclose(s.beta, beta)), None)
 
 
@@ -124,14 +141,15 @@ class ReproduceConfig(ProtocolConfig):
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("delta", "beta")
 
     table: str = "table1"
-    settings: tuple[tuple[float, float], ...] = (GENERIC_THRESHOLDS,)
+    settings: tuple[tuple[float | None, float], ...] = (GENERIC_THRESHOLDS,)
     cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
     seeds: int = 1
 
     def __post_init__(self):
         super().__post_init__()
         check_choice("table", self.table, TABLES)
-        self._set(settings=tuple((float(d), float(b)) for d, b in self.settings), cutoffs=tuple(self.cutoffs))
+        self._set(settings=tuple((None if d is None else float(d), float(b)) for d, b in self.settings),
+                  cutoffs=tuple(self.cutoffs))
         if not self.settings:
             raise GmiaError("no selection setting given; expected at least one (delta, beta) pair")
         for delta, beta in self.settings:
@@ -174,10 +192,10 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
         timer = Timer()
         signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=s,
                                 pool_size=pool_size, chunk_size=chunk_size, reference_sampling=reference_sampling,
-                                progress=progress, timer=timer)
+                                progress=progress, timer=timer, calibration_size=cfg.calibration_size)
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
-        evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features) for d, b in settings)
+        evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features, cfg.pvalues) for d, b in settings)
         if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.run_records.RunRecorder)
             on_seed(s, signals, evals)
         with timer.stage("calibration"):
@@ -199,6 +217,7 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
             "k": k, "n_targets": n_targets, "settings": [list(x) for x in settings], "cutoffs": list(cutoffs),
             "scaling": scaling, "tail": tail, "seed": seed, "seeds": seeds, "pool_size": pool_size,
             "chunk_size": chunk_size, "reference_sampling": reference_sampling, "features": features, "spec": spec.model_dump(mode="json"),
+            "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration if runs[0].evaluations else None,
             "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
         },
         runs=runs,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
+from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, unchecked
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
@@ -18,7 +19,7 @@ from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, run_selection
 from gmia.protocol import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
-from gmia.select import check_thresholds, expected_neighbours
+from gmia.select import check_thresholds, expected_neighbours, selection_features
 from gmia.signals import log_loss
 from gmia.targets import ZooTargets
 from gmia.zoo import ZooStore
@@ -35,12 +36,12 @@ class Table3Config(ProtocolConfig):
     delta, beta : the selection thresholds that choose it (default: the paper's Table 1).
     cutoffs : p-value cutoffs of a member call (default: the paper's Table 3 columns, 0.01 and 0.1).
     indirect : the indirect attack's parameters; `resolve` also takes theta, n_candidates,
-        n_clusters, sigma, positive_steps, record_rate and correlation, which go into it.
+        n_clusters, sigma, positive_steps, record_rate, correlation and null_records, which go into it.
     """
 
     COMMAND: ClassVar[str] = "table3"
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "n_candidates", "n_clusters", "sigma", "positive_steps",
-                                                "record_rate", "correlation")
+                                                "record_rate", "correlation", "null_records")
 
     record: int | None = None
     delta: float = DEFAULT_DELTA
@@ -87,22 +88,47 @@ class Table3Result:
     accuracies: dict[str, float]
     seconds: dict[str, float]
     card: dict  # the record's evidence for the report: losses at r, positive references, p-values
+    # The indirect test's own null (gmia.attacks.indirect_null): null records, their p-values
+    # [n, T], and per cutoff the null calls, pairs, fraction, P(Bin(n, α) >= calls), calibrated.
+    null_check: dict = field(default_factory=dict)
+    # Per cutoff, each target's indirect verdict: "member", "no evidence", or "test not
+    # calibrated on this data" where the null check flags the cutoff (`indirect` keeps the raw calls).
+    indirect_verdicts: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
+    def null_at(self, cutoff: float) -> dict:
+        """The null check at ``cutoff`` (calls, pairs, fraction, excess_p, calibrated), or {} when it did not run."""
+        return self.null_check.get("cutoffs", {}).get(f"{cutoff:g}", {})
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per cutoff: direct against indirect inference on the record, over every target."""
-        return pd.DataFrame([{"cutoff": d.cutoff, "direct_precision": d.precision, "direct_recall": d.recall,
-                              "direct_tp": d.tp, "direct_fp": d.fp, "indirect_precision": i.precision,
-                              "indirect_recall": i.recall, "indirect_tp": i.tp, "indirect_fp": i.fp}
-                             for d, i in zip(self.direct, self.indirect)])
+        """One row per cutoff: direct against indirect inference on the record, over every target.
+        The indirect TP / FP are the raw calls; ``indirect_not_calibrated`` counts the verdicts
+        the null check turned into "test not calibrated on this data" (all targets, or none)."""
+        rows = []
+        for d, i in zip(self.direct, self.indirect):
+            null = self.null_at(d.cutoff)
+            verdicts = self.indirect_verdicts.get(f"{d.cutoff:g}", [])
+            rows.append({"cutoff": d.cutoff, "direct_precision": d.precision, "direct_recall": d.recall,
+                         "direct_tp": d.tp, "direct_fp": d.fp, "indirect_precision": i.precision,
+                         "indirect_recall": i.recall, "indirect_tp": i.tp, "indirect_fp": i.fp,
+                         "null_calls": null.get("calls"), "null_pairs": null.get("pairs"),
+                         "null_fraction": null.get("fraction"), "null_excess_p": null.get("excess_p"),
+                         "indirect_calibrated": null.get("calibrated"),
+                         "indirect_not_calibrated": sum(v == NOT_CALIBRATED for v in verdicts)})
+        return pd.DataFrame(rows)
 
     def summary(self) -> str:
         lines = [f"Record {self.record} of {self.dataset} ({self.chosen_by}; N'_n = {self.neighbours}): "
                  f"{self.n_enhancing} enhancing queries, {self.queries_sent} sent to each target, never the record"]
         for r in self.to_frame().itertuples():
-            lines.append(f"  p < {r.cutoff:g}: direct TP {r.direct_tp} FP {r.direct_fp}, indirect TP {r.indirect_tp} FP {r.indirect_fp}")
+            null = ""
+            if self.null_check.get("records"):
+                null = (f"; null check: {r.null_calls} of {r.null_pairs} null calls"
+                        + (f", {NOT_CALIBRATED}" if r.indirect_calibrated is False else ""))
+            lines.append(f"  p < {r.cutoff:g}: direct TP {r.direct_tp} FP {r.direct_fp}, indirect TP {r.indirect_tp} "
+                         f"FP {r.indirect_fp}{null}")
         return "\n".join(lines)
 
 
@@ -122,9 +148,10 @@ def choose_record(signals: ProtocolSignals, record: int | None, delta: float, be
         return record, "given", int(selection.neighbours[pos])
     if len(selection.selected):
         r = int(selection.selected[0])
-        return r, f"most isolated selected record (delta={delta:g}, beta={beta:g})", int(selection.neighbours.min())
+        return r, f"most isolated selected record (delta={selection.delta:g}, beta={beta:g})", int(selection.neighbours.min())
     best = int(np.argmin(selection.neighbours))
-    return int(signals.split.pool[best]), f"fewest neighbours in the pool (none passed beta={beta:g} at delta={delta:g})", int(selection.neighbours[best])
+    return (int(signals.split.pool[best]), f"fewest neighbours in the pool (none passed beta={beta:g} at delta={selection.delta:g})",
+            int(selection.neighbours[best]))
 
 
 def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Path | None = None, progress=None,
@@ -150,7 +177,8 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
                 "medoid_influence": search.medoid_influence.tolist(), "n_enhancing": search.n_found,
             })
 
-    indirect = run_indirect(store, dataset, signals.references, r, cfg, ZooTargets(signals.targets).predict_proba, seed,
+    targets = ZooTargets(signals.targets)
+    indirect = run_indirect(store, dataset, signals.references, r, cfg, targets.predict_proba, seed,
                             progress=progress, timer=timer, on_stage=stage, on_search=keep_partial)
     search, p_indirect, positives = indirect.search, indirect.pvalues, indirect.positives
     if p_indirect is None:
@@ -160,6 +188,14 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
             f"influence among the {search.n_medoids} medoids: {best:.2f}); try a lower --theta, more "
             f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
         )
+    null = unchecked(r)
+    if cfg.null_records:  # δ as the selection used it (derived from the data when none was given)
+        used_delta = run_selection(signals, delta, beta, scaling, features).delta
+        chosen = choose_null_records(dataset, r, signals.calibration, signals.split.adversary,
+                                     selection_features(features, signals.reference_logits, dataset.x), used_delta,
+                                     cfg.null_records)
+        null = null_check(store, dataset, signals.references, r, chosen, cfg, targets.predict_proba, seed,
+                          progress=progress, timer=timer, on_stage=stage)
     with timer.stage("inference"):
         pos = int(np.searchsorted(signals.split.pool, r))
         p_direct = GmiaDirect(cfg.tail).fit_losses(signals.reference_loss[:, [pos]]).pvalues_of(signals.target_loss[:, [pos]])[:, 0]
@@ -183,5 +219,6 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
         queries_sent=indirect.n_queries, record_sent=False,
         direct=tuple(CutoffRow.from_calls(p_direct < c, member, c) for c in cutoffs),
         indirect=tuple(CutoffRow.from_calls(p_indirect < c, member, c) for c in cutoffs),
-        accuracies=signals.accuracies, seconds=dict(timer.seconds), card=card,
+        accuracies=signals.accuracies, seconds=dict(timer.seconds), card=card, null_check=null.to_dict(cutoffs),
+        indirect_verdicts={f"{c:g}": [null.verdict(float(p), c) for p in p_indirect] for c in cutoffs},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.paper import TABLE7
-from gmia.formatting import pct
+from gmia.formatting import pct, fmt_delta
 from gmia.report import figures
 from gmia.roc import pr_points, roc_points
 from gmia.report.html import esc, figure, num, section, table
@@ -58,11 +58,11 @@ def selection(results, records):
     per = (first["expected_neighbours"] / first["neighbours"].where(first["neighbours"] > 0)).dropna()
     threshold = ev["beta"] / float(per.iloc[0]) if len(per) else None
     svg = figures.neighbour_histogram(first["neighbours"].to_numpy(), threshold,
-                                      f"delta={ev['delta']:g}, beta={ev['beta']:g}, seed {results['runs'][0]['seed']}")
+                                      f"delta={fmt_delta(ev['delta'])}, beta={ev['beta']:g}, seed {results['runs'][0]['seed']}")
     rows = []
     for run in results["runs"]:
         for e in run["evaluations"]:
-            rows.append([run["seed"], f"{e['delta']:g}", f"{e['beta']:g}", e["n_candidates"], e["count_by_scaling"]["n_over_nprime"],
+            rows.append([run["seed"], f"{fmt_delta(e['delta'])}", f"{e['beta']:g}", e["n_candidates"], e["count_by_scaling"]["n_over_nprime"],
                          e["count_by_scaling"]["nprime_over_n"], e["n_selected_with_twin"]])
     return ("<h2>Vulnerable-record selection</h2>" + figure(svg, "Neighbour counts of the candidate (pool) records")
             + table(["seed", "delta", "beta", "candidates", "selected, N'_n·N/N'", "selected, N'_n·N'/N", "with an exact twin"], rows)
@@ -80,12 +80,13 @@ def direct_results(results, records):
         for r in pooled["rows"]:
             prow = next((x for x in (pp or {}).get("rows", []) if abs(x["cutoff"] - r["cutoff"]) < 1e-12), None)
             ci = r["precision_ci"]
-            rows.append([f"{pooled['delta']:g}", f"{pooled['beta']:g}", f"{r['cutoff']:g}", sum(pooled["n_selected"]),
+            rows.append([f"{fmt_delta(pooled['delta'])}", f"{pooled['beta']:g}", f"{r['cutoff']:g}", sum(pooled["n_selected"]),
                          pct(r["precision"]), "-" if ci[0] is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]",
                          pct(r["recall"]), r["tp"], r["fp"], pp["n_selected"] if pp and pp["n_selected"] is not None else "",
                          pct(prow["precision"]) if prow else "", pct(prow["recall"]) if prow else ""])
     seeds = len(results["runs"])
-    return ("<h2>Direct inference on the selected records</h2>"
+    kind = results["runs"][0]["evaluations"][0].get("pvalues_kind", "raw") if results["runs"] and results["runs"][0]["evaluations"] else "raw"
+    return (f"<h2>Direct inference on the selected records ({esc(kind)} p-values)</h2>"
             + table(["delta", "beta", "cutoff", "# selected", "precision", "95% CI", "recall", "TP", "FP",
                      "paper # selected", "paper precision", "paper recall"], rows)
             + f'<p class="muted">Pairs (record, target); {seeds} seed(s) pooled: TP and FP summed. '
@@ -118,7 +119,12 @@ def calibration(results, records):
     rows = []
     for run in results["runs"]:
         ev = run["evaluations"][0]
-        rows.append([run["seed"], "protocol's non-member pairs", *(num(ev["calibration"][a]) for a in ("0.01", "0.05", "0.1"))])
+        checks = [("protocol's non-member pairs, raw p", ev["calibration"]),
+                  ("same, calibrated p", ev.get("calibration_calibrated")),
+                  *((f"selected records' non-member pairs, {kind} p", fr) for kind, fr in ev.get("calibration_selected", {}).items())]
+        for label, fractions in checks:
+            if fractions:
+                rows.append([run["seed"], label, *(num(fractions[a]) for a in ("0.01", "0.05", "0.1"))])
         if run.get("reference_calibration"):
             rows.append([run["seed"], "each reference as target (H_out exact)",
                          *(num(run["reference_calibration"][a]) for a in ("0.01", "0.05", "0.1"))])
@@ -146,7 +152,27 @@ def indirect(results, records):
             f"{num(results['distance']['min'], 3)} to {num(results['distance']['max'], 3)}; {results['queries_sent']} queries "
             f"sent to each target, never the record.</p>"
             + table(["cutoff", "direct precision", "direct recall", "TP", "FP", "indirect precision", "indirect recall", "TP", "FP"], rows)
+            + _null_check(results)
             + (table(["cutoff", "paper direct", "paper indirect"], prow) if prow else ""))
+
+
+def _null_check(results) -> str:
+    """The indirect test's null check (gmia.attacks.indirect_null): null calls per cutoff."""
+    null = results.get("null_check") or {}
+    if not null.get("records"):
+        return ""
+    rows = []
+    for cutoff, at in null["cutoffs"].items():
+        verdicts = results.get("indirect_verdicts", {}).get(cutoff, [])
+        flagged = sum(v != "member" and v != "no evidence" for v in verdicts)
+        rows.append([cutoff, at["calls"], at["pairs"], pct(at["fraction"]), f"{at['excess_p']:.3g}",
+                     "not calibrated on this data" if at["calibrated"] is False else "calibrated",
+                     f"{flagged} of {len(verdicts)}"])
+    return (f"<p>Null check: the same pipeline on population records {esc(', '.join(map(str, null['records'])))} "
+            f"(no model trained on them) in place of the record; a cutoff is not calibrated when "
+            f"P(Bin(n, cutoff) &ge; null calls) &lt; {null['level']:g}, and its verdicts then make no membership claim.</p>"
+            + table(["cutoff", "null calls", "pairs", "fraction", "P(Bin(n, cutoff) >= calls)", "check",
+                     "verdicts not calibrated"], rows))
 
 
 @section
@@ -172,7 +198,7 @@ def audit(results, records):
     stopped = f'<p><b>Stopped early:</b> {esc(results["stopped"])}</p>' if results.get("stopped") else ""
     return (f"<h2>Audit of {esc(results['target'])}</h2>"
             f"<p>Model {esc(results['model_id'])}; {results['n_selected']} of {results['n_candidates']} pool records selected "
-            f"at delta={cfg['delta']:g}, beta={cfg['beta']:g} on {esc(cfg['features'])} features; {results['n_tested']} tested; "
+            f"at delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g} on {esc(cfg['features'])} features; {results['n_tested']} tested; "
             f"verdict \"member\" at p &lt; {cfg['cutoff']:g}. Queries: {q['sent']} sent in this run, {q['from_cache']} from the "
             f"cache{'; the service counts ' + str(service.get('used')) + ' used' if service else ''}.</p>{stopped}"
             + (table(head, rows) if rows else "<p>No record was selected.</p>"))
@@ -194,7 +220,7 @@ def defences(results, records):
                      f"{pct(b.get('precision'))} / {pct(b.get('recall'))}"] + ([paper.get(r["label"], "")] if paper else []))
     cfg = results["config"]
     return (f"<h2>Defences: utility against attack success</h2><p>Each setting is the full protocol with the adversary "
-            f"mirroring it; selection at delta={cfg['delta']:g}, beta={cfg['beta']:g}; cutoff p &lt; {cfg['cutoff']:g}. "
+            f"mirroring it; selection at delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g}; cutoff p &lt; {cfg['cutoff']:g}. "
             f"Baseline records: the {results['rows'][0]['baseline_records'].get('n', 0) if results['rows'] else 0} records "
             f"the undefended protocol selects.</p>" + table(head, rows, left=1)
             + "".join(f'<p class="muted">warning: {esc(w)}</p>' for w in results.get("warnings", [])))
