@@ -110,3 +110,7 @@ def test_no_calibration_set_means_raw_pvalues_only(tmp_path):
     with pytest.raises(GmiaError, match="calibration size is 0"):
         ReproduceConfig.resolve("cancer", calibration_size=0)
     assert ReproduceConfig.resolve("cancer", calibration_size=0, pvalues="raw").calibration_size == 0
+    # Commands whose numbers rank on the raw p-value need no calibration set.
+    from gmia.comparison.config import CompareConfig
+
+    assert CompareConfig.resolve("cancer", calibration_size=0).calibration_size == 0

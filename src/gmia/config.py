@@ -90,6 +90,7 @@ class ProtocolConfig:
 
     COMMAND: ClassVar[str] = ""
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ()  # options that are not fields, turned into fields by _from_preset
+    CALIBRATED_VERDICTS: ClassVar[bool] = True  # the command's verdicts use ``pvalues`` (compare and table3 rank on raw p)
 
     dataset: str = ""
     spec: TrainSpec = field(default_factory=TrainSpec)
@@ -118,7 +119,7 @@ class ProtocolConfig:
         check_count("seed", self.seed, 0)
         check_count("chunk size", self.chunk_size, 1)
         check_count("calibration size", self.calibration_size, 0, optional=True)
-        if self.calibration_size == 0 and self.pvalues == PValues.CALIBRATED:
+        if self.calibration_size == 0 and self.pvalues == PValues.CALIBRATED and self.CALIBRATED_VERDICTS:
             raise GmiaError("calibrated p-values need calibration records but the calibration size is 0; "
                             "expected a calibration size > 0, or raw p-values")
         if self.pool_size is not None and (not _is_int(self.pool_size) or self.pool_size < 2 or self.pool_size % 2):

@@ -33,6 +33,7 @@ class CompareConfig(ProtocolConfig):
     """
 
     COMMAND: ClassVar[str] = "compare"
+    CALIBRATED_VERDICTS: ClassVar[bool] = False
 
     n_inout: int = DEFAULT_INOUT
     delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)

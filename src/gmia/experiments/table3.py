@@ -40,11 +40,12 @@ class Table3Config(ProtocolConfig):
     """
 
     COMMAND: ClassVar[str] = "table3"
+    CALIBRATED_VERDICTS: ClassVar[bool] = False
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "n_candidates", "n_clusters", "sigma", "positive_steps",
                                                 "record_rate", "correlation", "null_records")
 
     record: int | None = None
-    delta: float = DEFAULT_DELTA
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoffs: tuple[float, ...] = TABLE3_CUTOFFS
     indirect: IndirectConfig = field(default_factory=IndirectConfig)
@@ -164,7 +165,7 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
     stage(f"training (or loading) {n_targets} targets and {k} reference models")
     signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, pool_size=config.pool_size,
                             chunk_size=config.chunk_size, reference_sampling=config.reference_sampling, progress=progress,
-                            timer=timer)
+                            timer=timer, calibration_size=config.calibration_size)
     r, chosen_by, neighbours = choose_record(signals, record, delta, beta, scaling, features)
     stage(f"record {r}: {chosen_by}")
 
