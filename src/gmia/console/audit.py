@@ -33,7 +33,8 @@ def render_audit(result, console: Console) -> None:
         table = Table(title=f"Verdicts at p < {cfg['cutoff']:g} (95% interval: the ECDF tail fraction over k={cfg['k']} reference models)")
         indirect = any("p_indirect" in r for r in result.records)
         truth = any("member" in r for r in result.records)
-        cols = ["record", "class", "N'_n", "E[N_n]", "target loss", "p direct", "95% interval", "verdict"]
+        cols = ["record", "class", "N'_n", "E[N_n]", "target loss", f"p direct ({cfg.get('pvalues', 'raw')})", "raw p",
+                "95% interval (raw)", "verdict"]
         null = any("null_calls" in r for r in result.records)
         cols += ["enhancing", "p indirect", "indirect verdict"] if indirect else []
         cols += ["null calls"] if null else []
@@ -45,7 +46,7 @@ def render_audit(result, console: Console) -> None:
             lo, hi = r["p_interval"]
             feats = ", ".join(f"{k}={v}" for k, v in list(r["features"].items())[:FEATURES_SHOWN]) + ", ..."
             row = [str(r["record"]), r["class"], str(r["neighbours"]), f"{r['expected_neighbours']:.3f}",
-                   _p(r["target_loss"]), _p(r["p_direct"]), f"[{_p(lo)}, {_p(hi)}]", r["verdict"]]
+                   _p(r["target_loss"]), _p(r["p_direct"]), _p(r.get("p_raw")), f"[{_p(lo)}, {_p(hi)}]", r["verdict"]]
             if indirect:
                 row += [str(r.get("n_enhancing", "-")), _p(r.get("p_indirect")), r.get("verdict_indirect", "-")]
             if null:
@@ -54,6 +55,11 @@ def render_audit(result, console: Console) -> None:
                 row += ["yes" if r["member"] else "no"]
             table.add_row(*row, feats)
         console.print(table)
+        c = result.calibration or {}
+        if c.get("records"):
+            console.print(f"Calibrated p-values: each raw p ranked among the target's raw p-values on {c['answered']} of the "
+                          f"{c['records']} population records held out of the references "
+                          f"({'within each class' if c['by_class'] else 'over all classes'}; --pvalues raw for the paper's).")
         if null:
             console.print(f"Null calls: the indirect test on population records of the record's class in its place "
                           f"(--null-records), called at p < {cfg['cutoff']:g}; when they are significantly more than "
