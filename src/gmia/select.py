@@ -48,7 +48,8 @@ def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.nda
     check_choice("selection features", kind, FEATURE_KINDS)
 
 
-def _unit_rows(f: np.ndarray) -> np.ndarray:
+def unit_rows(f: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32), for cosine similarities as dot products."""
     f = np.asarray(f, dtype=np.float32)
     norms = np.linalg.norm(f, axis=1, keepdims=True)
     return f / np.maximum(norms, 1e-12)
@@ -62,8 +63,8 @@ def count_neighbours(
     Works in blocks of query rows so that memory stays at ``max_block_mb`` for the similarity
     block, never an N × N' matrix.
     """
-    q = _unit_rows(queries)
-    r = _unit_rows(references)
+    q = unit_rows(queries)
+    r = unit_rows(references)
     # Cosine distance is undefined at the origin (a raw all-minimum record encodes to zeros):
     # zero rows count as each other's neighbours (they are the same point) and nobody else's.
     q_zero, r_zero = ~q.any(axis=1), ~r.any(axis=1)
@@ -140,7 +141,7 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
     """
     check_choice("scaling", scaling, SCALINGS)
     check_thresholds(None, beta)
-    f = _unit_rows(features)
+    f = unit_rows(features)
     n_ref = f.shape[0]
     scale = n_train / n_ref if scaling == "n_over_nprime" else n_ref / n_train
     m = max(1, int(np.ceil(beta / scale - 1e-12)))

@@ -39,16 +39,11 @@ from scipy.stats import binom
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset
 from gmia.errors import ResumableError
-from gmia.select import count_neighbours
+from gmia.select import count_neighbours, unit_rows
 from gmia.zoo import Zoo, ZooStore
 
 NOT_CALIBRATED = "test not calibrated on this data"
 NULL_LEVEL = 0.05  # the binomial test's level: how surprising the null calls must be to flag the cutoff
-
-
-def _unit(f: np.ndarray) -> np.ndarray:
-    f = np.asarray(f, dtype=np.float32)
-    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
 
 def choose_null_records(dataset: Dataset, record: int, calibration: np.ndarray, adversary: np.ndarray,
@@ -73,7 +68,7 @@ def choose_null_records(dataset: Dataset, record: int, calibration: np.ndarray, 
     counts = count_neighbours(features[cand], features[adversary], delta, max_block_mb) - 1  # less c itself
     where = {int(a): i for i, a in enumerate(adversary)}
     self_at = np.array([where.get(int(c), -1) for c in cand])
-    q, a = _unit(features[cand]), _unit(features[adversary])
+    q, a = unit_rows(features[cand]), unit_rows(features[adversary])
     nearest = np.empty(len(cand))
     rows = max(1, int(max_block_mb * 2**20 // (4 * max(len(a), 1))))
     for s in range(0, len(cand), rows):
