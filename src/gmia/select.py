@@ -79,6 +79,24 @@ def count_neighbours(
     return counts
 
 
+def kth_nearest_distance(queries: np.ndarray, references: np.ndarray, self_index: np.ndarray, k: int = 1,
+                         max_block_mb: float = 256.0) -> np.ndarray:
+    """Cosine distance from each query row to its k-th nearest reference row, in blocks of query
+    rows. ``self_index[i]`` is query i's own row among the references (never its own neighbour),
+    or −1 if it has none there; inf where fewer than k other rows exist."""
+    q, r = unit_rows(queries), unit_rows(references)
+    self_index = np.asarray(self_index)
+    out = np.empty(q.shape[0], dtype=np.float64)
+    rows = max(1, int(max_block_mb * 2**20 // (4 * max(r.shape[0], 1))))
+    for s in range(0, q.shape[0], rows):
+        dist = 1.0 - q[s : s + rows] @ r.T  # [b, N'] cosine distances
+        at = self_index[s : s + rows]
+        mine = np.flatnonzero(at >= 0)
+        dist[mine, at[mine]] = np.inf
+        out[s : s + rows] = np.partition(dist, k - 1, axis=1)[:, k - 1]
+    return out
+
+
 def expected_neighbours(counts: np.ndarray, n_train: int, n_reference: int, scaling: str) -> np.ndarray:
     """E[N_n] from N'_n under the chosen scaling."""
     if scaling == "n_over_nprime":
@@ -141,20 +159,13 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
     """
     check_choice("scaling", scaling, SCALINGS)
     check_thresholds(None, beta)
-    f = unit_rows(features)
-    n_ref = f.shape[0]
+    n_ref = features.shape[0]
     scale = n_train / n_ref if scaling == "n_over_nprime" else n_ref / n_train
     m = max(1, int(np.ceil(beta / scale - 1e-12)))
     if m >= n_ref:  # every record is selected at any δ: the most permissive δ is as good as any
         return 2.0 - 1e-6
     rows = np.random.default_rng(seed).choice(n_ref, size=min(sample, n_ref), replace=False)
-    kth = np.empty(rows.size, dtype=np.float64)
-    block = max(1, int(256 * 2**20 // (4 * n_ref)))
-    for s in range(0, rows.size, block):
-        r = rows[s : s + block]
-        dist = 1.0 - f[r] @ f.T  # [b, N'] cosine distances
-        dist[np.arange(r.size), r] = np.inf  # not its own neighbour
-        kth[s : s + block] = np.partition(dist, m - 1, axis=1)[:, m - 1]
+    kth = kth_nearest_distance(features[rows], features, rows, m)
     delta = float(np.quantile(kth, 1.0 - fraction))
     return float(np.clip(delta, 1e-6, 2.0 - 1e-6))
 

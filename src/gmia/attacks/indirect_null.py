@@ -39,7 +39,7 @@ from scipy.stats import binom
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset
 from gmia.errors import ResumableError
-from gmia.select import count_neighbours, unit_rows
+from gmia.select import count_neighbours, kth_nearest_distance
 from gmia.zoo import Zoo, ZooStore
 
 NOT_CALIBRATED = "test not calibrated on this data"
@@ -68,15 +68,8 @@ def choose_null_records(dataset: Dataset, record: int, calibration: np.ndarray, 
     counts = count_neighbours(features[cand], features[adversary], delta, max_block_mb) - 1  # less c itself
     where = {int(a): i for i, a in enumerate(adversary)}
     self_at = np.array([where.get(int(c), -1) for c in cand])
-    q, a = unit_rows(features[cand]), unit_rows(features[adversary])
-    nearest = np.empty(len(cand))
-    rows = max(1, int(max_block_mb * 2**20 // (4 * max(len(a), 1))))
-    for s in range(0, len(cand), rows):
-        sims = q[s:s + rows] @ a.T
-        at = self_at[s:s + rows]
-        mine = np.flatnonzero(at >= 0)
-        sims[mine, at[mine]] = -np.inf
-        nearest[s:s + rows] = 1.0 - sims.max(axis=1) if len(a) > 1 else 2.0
+    # Cosine distances are at most 2; a record with no other adversary record is as isolated as that.
+    nearest = np.minimum(kth_nearest_distance(features[cand], features[adversary], self_at, 1, max_block_mb), 2.0)
     order = np.lexsort((cand, -nearest, counts))
     return cand[order[:n]]
 

@@ -217,7 +217,7 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
             "k": k, "n_targets": n_targets, "settings": [list(x) for x in settings], "cutoffs": list(cutoffs),
             "scaling": scaling, "tail": tail, "seed": seed, "seeds": seeds, "pool_size": pool_size,
             "chunk_size": chunk_size, "reference_sampling": reference_sampling, "features": features, "spec": spec.model_dump(mode="json"),
-            "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration if runs[0].evaluations else None,
+            "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration,
             "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
         },
         runs=runs,
