@@ -8,10 +8,11 @@ export MKL_NUM_THREADS ?= 2
 
 .PHONY: demo test install browser docs clean bench
 
-$(BIN)/gmia: pyproject.toml requirements.txt requirements-dev.txt
+$(BIN)/gmia: pyproject.toml requirements.txt requirements-dev.txt requirements-oracles.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements-oracles.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(BIN)/gmia
 

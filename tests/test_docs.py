@@ -1,7 +1,7 @@
 """The examples in the README and the docs run as written.
 
 The README's first ```python block under its "Python" heading, and every ```python block of
-docs/python-api.md (joined in order: later blocks use names the earlier ones define), run in a
+each page in PAGES_RUN (joined in order: later blocks use names the earlier ones define), run in a
 fresh interpreter with a temporary working folder and model cache. A block whose first line is
 ``# not run`` is shown to readers only (it needs a server, a file of theirs, ...) and is skipped.
 
@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-PAGES_RUN = ["python-api.md"]  # pages whose python blocks are run
+PAGES_RUN = ["python-api.md", "privacy.md"]  # pages whose python blocks are run
 NOT_RUN = "# not run"
 TIMEOUT_S = 600
 

@@ -8,6 +8,7 @@ The public API (`gmia.api`)::
     gmia.reproduce(table, dataset, ...)  the paper's tables
     gmia.compare(dataset, ...)           GMIA beside Shokri, loss, LiRA and RMIA
     gmia.defend(dataset, sweep, ...)     defences and the privacy-utility trade-off
+    gmia.audit_dp(dataset, ...)          a one-run DP audit with canaries: epsilon lower bounds
     gmia.Target                          what a target must provide (predict_proba)
 
 Names load on first use, so ``import gmia`` stays fast and pulls in neither torch nor any
@@ -22,12 +23,13 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "audit": "gmia.api", "reproduce": "gmia.api", "compare": "gmia.api", "defend": "gmia.api",
-    "load_dataset": "gmia.api", "train_target": "gmia.api", "make_store": "gmia.api",
+    "audit_dp": "gmia.api", "load_dataset": "gmia.api", "train_target": "gmia.api", "make_store": "gmia.api",
     "Target": "gmia.targets", "HttpTarget": "gmia.targets", "LocalTarget": "gmia.targets",
     "QueryBudgetExhausted": "gmia.targets", "Model": "gmia.model", "Dataset": "gmia.data", "TrainSpec": "gmia.zoo",
     "AuditConfig": "gmia.auditing", "AuditResult": "gmia.auditing", "ReproduceConfig": "gmia.experiments.reproduce",
     "CompareConfig": "gmia.comparison.config", "DefendConfig": "gmia.defenses.config",
     "Table3Config": "gmia.experiments.table3", "GmiaError": "gmia.errors",
+    "AuditDpConfig": "gmia.canaries.config",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -1,4 +1,4 @@
-"""gmia's Python API: audit a model, reproduce the paper, compare attacks, try defences.
+"""gmia's Python API: audit a model, reproduce the paper, compare attacks, try defences, audit DP.
 
 Every function takes its options as keywords; an option left as `None` is the preset's for
 the data set and command (`gmia.presets`), exactly as on the command line. Options are
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from gmia.auditing import AuditConfig, AuditResult, run_audit
+from gmia.canaries import AuditDpConfig, AuditDpResult, run_audit_dp
 from gmia.comparison.config import CompareConfig
 from gmia.config import ProtocolConfig
 from gmia.comparison.run import CompareResult, run_compare
@@ -357,4 +358,43 @@ def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_d
         out.mkdir(parents=True, exist_ok=True)
         tradeoff_figure(result, out)
         write_run(out, command, {**result.to_dict(), "paper": paper_rows(command, cfg) or {}})
+    return result
+
+
+def audit_dp(dataset: Dataset | str, *, cache_dir: str | Path | None = None, executor: str = "local",
+             ray_address: str | None = None, device: str = "cpu", scale: str | None = None, out: str | Path | None = None,
+             progress=True, config: AuditDpConfig | None = None, store: ZooStore | None = None, **options) -> AuditDpResult:
+    """One-run privacy audit (Steinke et al. 2023): one target trained once with m canaries, ε lower bounds.
+
+    Per canary source, m pool records are canaries, each in the target's training set with
+    probability 1/2 beside N other pool records; the target trains once (with DP-SGD at
+    `dp_epsilon`, or without), GMIA direct, LiRA offline and RMIA offline score the canaries
+    with the protocol's reference models (none of which holds a canary), and the scores give
+    ε lower bounds to set beside the accountant's ε (`gmia.privacy.one_run_bound`).
+
+    Parameters
+    ----------
+    dataset : Dataset or str
+        The data set, or its name.
+    **options
+        `AuditDpConfig` fields: canaries (m, default 1,000 or as many as the pool holds), sources (`"gmia"`, `"random"`,
+        `"mislabelled"`; default all three), dp_epsilon (default inf: no DP), dp_clip, dp_delta,
+        accountant, confidence, delta, beta, k, seed, pool_size, n_population, and the training
+        spec's; the other keywords are those of `audit`.
+
+    Returns
+    -------
+    AuditDpResult
+        `.summary()`, `.to_frame()` (one row per source × attack: the bounds, the guesses that
+        made them, the accountant's ε and the source's wall time) and `.to_dict()`.
+    """
+    data = _data(dataset, cache_dir)
+    cfg = config or AuditDpConfig.resolve(data.name, scale=scale, device=device, **options)
+    out = _checked_out(out)
+    store = store or make_store(cache_dir, executor, ray_address, device)
+    result = _run(run_audit_dp, data, store, cfg, progress)
+    if out is not None:
+        from gmia.report import write_run
+
+        write_run(out, "audit-dp", result.to_dict())
     return result

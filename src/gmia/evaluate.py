@@ -21,9 +21,14 @@ from gmia.protocol import ProtocolSignals
 from gmia.select import Selection, select_vulnerable
 from gmia.roc import roc_summary
 from gmia.errors import GmiaError
+from gmia.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
+from gmia.privacy import pair_bounds
 from gmia.stats import TAIL_RULES, clopper_pearson
 
 CALIBRATION_ALPHAS = (0.01, 0.05, 0.1)
+# The split rule's random halves: fixed, so a rerun on the same scores gives the same bound, and
+# chosen before any score is seen, so the threshold cannot be fitted to the halves.
+PRIVACY_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class Evaluation:
     calibration_without_twins: dict[str, float] = field(default_factory=dict)  # same, records with no exact twin in the pool
     calibration_calibrated: dict[str, float] = field(default_factory=dict)  # P(p̂ < α) over non-member pairs
     calibration_selected: dict[str, dict[str, float]] = field(default_factory=dict)  # non-member pairs of the selected records, by p-value
+    # ε lower bounds proved by the score −p (raw p): "all" pool records × targets, and the
+    # "selected" records × targets (None: under two member or non-member pairs, e.g. none selected); `privacy_bounds`.
+    privacy: dict = field(default_factory=dict)
     # What the numbers above were computed from, for the run folder's per-record rows; kept in
     # memory only (a results file would grow by T x P values).
     selection: Selection | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
@@ -174,6 +182,31 @@ def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: 
     return _cached(signals, ("selection", delta, beta, scaling, features), compute)
 
 
+def privacy_bounds(scores: np.ndarray, membership: np.ndarray, positions: np.ndarray, delta: float = DEFAULT_DP_DELTA) -> dict:
+    """The (ε, δ) lower bounds an attack's scores ``[T, P]`` (higher = member) prove, over all
+    (target, pool record) pairs and over those of the pool ``positions`` selected: what any
+    accountant's ε for the targets' training must be at least, if the pairs were independent
+    trials. ``{"all": EpsilonBounds.to_dict(), "selected": ... or None}``."""
+    options = dict(delta=delta, confidence=DEFAULT_PRIVACY_CONFIDENCE, threshold="split", seed=PRIVACY_SEED)
+
+    def bounds(s: np.ndarray, member: np.ndarray) -> dict | None:
+        # None under two members or non-members: the split rule needs one of each in each half.
+        found = pair_bounds(s, member, **options)
+        return None if found is None else found.to_dict()
+
+    return {"all": bounds(scores, membership), "selected": bounds(scores[:, positions], membership[:, positions])}
+
+
+def privacy_note(bounds: dict) -> str:
+    """What the printed ε lower bounds (an `EpsilonBounds.to_dict`) assume, in one sentence
+    (terminal and report)."""
+    rule = {"split": "the threshold chosen on one half of the pairs and bounded on the other",
+            "bonferroni": "the confidence shared among every threshold tried (Bonferroni)"}.get(bounds["threshold_rule"],
+                                                                                                  bounds["threshold_rule"])
+    return (f"ε lower bounds at δ={bounds['delta']:g}, {bounds['confidence']:.0%} confidence: Clopper-Pearson (CP) and "
+            f"Gaussian DP (GDP), with {rule}; (target, record) pairs are treated as independent trials")
+
+
 def _rows(p: np.ndarray, member: np.ndarray, cutoffs) -> tuple[CutoffRow, ...]:
     return tuple(CutoffRow.from_calls(p < c, member, c) for c in cutoffs)
 
@@ -187,9 +220,15 @@ def evaluate(
     tail: str = "gaussian",
     features: str = "centred-logits",
     pvalues: str = "calibrated",
+    privacy_delta: float = DEFAULT_DP_DELTA,
 ) -> Evaluation:
     """Select at (δ, β), then call every (selected record, target) pair at each cutoff, with the
-    ``pvalues`` kind for the verdicts; both kinds' figures are kept side by side."""
+    ``pvalues`` kind for the verdicts; both kinds' figures are kept side by side.
+
+    ``privacy_delta``: the δ of the ε lower bounds (a DP-trained target's own δ, to set them
+    beside its accountant's ε). They are bounded on the raw p: the calibrated p̂ are ranks
+    among the calibration records, with ties that would waste thresholds.
+    """
     check_cutoffs(cutoffs)
     calibrated = signals.calibration.size > 0
     if pvalues == "calibrated" and not calibrated:
@@ -243,6 +282,7 @@ def evaluate(
         calibration_without_twins=null_fraction(p_raw[non_member & ~twin[None, :]], CALIBRATION_ALPHAS),
         calibration_calibrated=null_fraction(kinds["calibrated"][non_member], CALIBRATION_ALPHAS) if calibrated else {},
         calibration_selected={kind: null_fraction(p[:, pos][~member], CALIBRATION_ALPHAS) for kind, p in kinds.items()},
+        privacy=privacy_bounds(-p_raw, signals.membership, pos, privacy_delta),
         selection=selection,
         pvalues=p_all,
     )

@@ -19,7 +19,7 @@ from gmia.errors import GmiaError
 from gmia.paper import CPU_SCALE, DEFEND_THRESHOLDS, GENERIC_THRESHOLDS, PRESETS, TABLE4, TABLE5, TABLE7, scaled_preset, table1_thresholds, training_spec
 from gmia.zoo import TrainSpec
 
-COMMANDS = ("table1", "table2", "table3", "table4", "table5", "table7", "compare", "audit", "defend", "train")
+COMMANDS = ("table1", "table2", "table3", "table4", "table5", "table7", "compare", "audit", "defend", "train", "audit-dp")
 PAPER_ONLY = ("table3", "table4", "table5", "table7")  # commands that need the paper's numbers for the data set
 
 # Defaults that do not depend on the data set (CHOICEs; docs/algorithm.md).
@@ -31,6 +31,8 @@ DEFAULT_INOUT = 64  # in/out shadow models of the comparison
 DEFAULT_BOOTSTRAP = 200  # bootstrap resamples of the comparison's intervals
 DEFAULT_POPULATION = 5000  # RMIA's population records
 DEFAULT_DP_CLIP, DEFAULT_DP_DELTA = 1.0, 1e-5  # DP-SGD's clipping norm and delta, unless swept
+DEFAULT_PRIVACY_CONFIDENCE = 0.95  # the confidence of every epsilon lower bound (gmia.privacy)
+DEFAULT_CANARIES = 1000  # gmia audit-dp's canaries, each in the target's training set with probability 1/2
 DEFAULT_THETA = 0.9  # indirect inference's θ for a data set the paper did not run
 DEFAULT_CONFIDENCE = 0.5  # Shokri's threshold on P(in) where the paper gives none
 TABLE3_CUTOFFS = (0.01, 0.1)  # the paper's Table 3 columns
@@ -104,7 +106,7 @@ def preset_for(command: str, dataset: str, scale: str | None = None, device: str
         settings = ((TABLE4["delta"], TABLE4["beta"]),)
     elif command == "table5":
         settings = ((TABLE5["delta"], TABLE5["beta"]),)
-    elif command == "defend":
+    elif command in ("defend", "audit-dp"):  # audit-dp ranks its gmia canaries at the defences' δ
         settings = (DEFEND_THRESHOLDS.get(dataset, table1[0]),)
     elif command == "audit":
         features = Features.RAW  # a deployed model's structure is hidden (the paper's MLaaS setting)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from gmia.cli import paper, tools  # noqa: F401  (each registers its commands on the app)
+from gmia.cli import paper, tools, canaries  # noqa: F401  (each registers its commands on the app, in --help order)
 from gmia.cli.common import app, err_console
 from gmia.errors import GmiaError
 

@@ -9,7 +9,9 @@ the pool is c (an oracle calibration that uses the true membership, the same for
 GMIA included). Pairs tied at the threshold are called non-members, so no decision is
 randomised; where ties span more than c of the non-member pairs (GMIA's p = 0 below the
 smallest reference loss) the realised FPR is lower, down to no call at all. GMIA's own decision p < c is reported beside it, with its realised FPR, and
-Shokri's at the paper's confidence threshold on P(in).
+Shokri's at the paper's confidence threshold on P(in). And the ε lower bound at DP δ = DEFAULT_DP_DELTA each
+attack's scores prove (`gmia.privacy`), over all pairs and over the selected records: unlike the
+"@ cutoff" figures these choose their threshold without the membership of the pairs they count.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from gmia.comparison.inputs import build_inputs, population_records, train_shado
 from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_threshold, roc_with_ci
 from gmia.data import Dataset
 from gmia.errors import GmiaError
-from gmia.evaluate import CutoffRow, run_selection
+from gmia.evaluate import CutoffRow, privacy_bounds, run_selection
 from gmia.formatting import fmt_delta
-from gmia.presets import preset_for
+from gmia.presets import DEFAULT_DP_DELTA, preset_for
 from gmia.protocol import Timer, build_signals
 from gmia.roc import pr_points, roc_points
 from gmia.zoo import ZooStore
@@ -50,6 +52,9 @@ class AttackResult:
     realised_fprs: tuple[float, ...]  # FPR over all non-member pairs at each threshold (below the cutoff on ties)
     seconds: float
     curves: dict = field(default_factory=dict)  # thinned ROC (all pairs) and PR (selected records) for figures
+    # ε lower bounds the scores prove: "all" pairs and the "selected" records' (None: too few pairs, e.g. none selected);
+    # `gmia.evaluate.privacy_bounds`.
+    privacy: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,18 @@ class CompareResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per attack: ROC AUC and TPR at low FPR over all pairs (with 95% intervals), and
-        precision and recall on GMIA's selected records at each cutoff's FPR-matched threshold."""
+        precision and recall on GMIA's selected records at each cutoff's FPR-matched threshold; and
+        the ε lower bounds the attack proves (``eps_lower_*``; NaN where a side had too few pairs)."""
         rows = []
         for a in self.attacks:
             row = {"attack": a.name, "auc": a.roc.auc, "auc_ci": a.roc.auc_ci,
                    **{f"tpr_at_fpr_{k}": v for k, v in a.roc.tpr.items()}}
             for r in a.rows:
                 row[f"precision_at_{r.cutoff:g}"], row[f"recall_at_{r.cutoff:g}"] = r.precision, r.recall
+            every, selected = a.privacy.get("all") or {}, a.privacy.get("selected") or {}
+            row["eps_lower_cp"] = every.get("clopper_pearson", float("nan"))
+            row["eps_lower_gdp"] = every.get("gdp", float("nan"))
+            row["eps_lower_cp_selected"] = selected.get("clopper_pearson", float("nan"))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -94,8 +104,17 @@ class CompareResult:
                  f"(delta={fmt_delta(self.config['delta'])}, beta={self.config['beta']:g})"]
         for a in self.attacks:
             tpr = ", ".join(f"TPR@{k} {v:.4f}" for k, v in a.roc.tpr.items())
-            lines.append(f"  {a.name}: AUC {a.roc.auc:.3f} [{a.roc.auc_ci[0]:.3f}, {a.roc.auc_ci[1]:.3f}], {tpr}")
+            lines.append(f"  {a.name}: AUC {a.roc.auc:.3f} [{a.roc.auc_ci[0]:.3f}, {a.roc.auc_ci[1]:.3f}], {tpr}"
+                         + _eps_text(a.privacy))
         return "\n".join(lines)
+
+
+def _eps_text(privacy: dict) -> str:
+    every, selected = privacy.get("all"), privacy.get("selected")
+    if not every:  # a result computed before the bounds existed
+        return ""
+    text = f"; epsilon >= {every['clopper_pearson']:.3f} (CP), {every['gdp']:.3f} (GDP) at delta={every['delta']:g}"
+    return text + (f", on the selected records >= {selected['clopper_pearson']:.3f} (CP)" if selected else "")
 
 
 def compare_defaults(dataset_name: str) -> dict:
@@ -158,6 +177,8 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
             rows = tuple(CutoffRow.from_calls(scores[:, pos] > t, member[:, pos], c) for c, t in zip(cutoffs, thresholds))
             realised = tuple(float((scores[~member] > t).mean()) for t in thresholds)
             curves = {"roc": roc_points(scores, member), "pr": pr_points(scores[:, pos], member[:, pos])}
+        with timer.stage("epsilon bounds"):
+            privacy = privacy_bounds(scores, member, pos, DEFAULT_DP_DELTA)
         if name == "gmia-direct":
             p = -scores
             gmia_rows = tuple(CutoffRow.from_calls(p[:, pos] < c, member[:, pos], c) for c in cutoffs)
@@ -166,7 +187,7 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
             calls = attack.decide(scores)
             shokri_rows = (CutoffRow.from_calls(calls[:, pos], member[:, pos], confidence),)
             shokri_fpr = float(calls[~member].mean())
-        results.append(AttackResult(name, roc, rows, thresholds, realised, time.perf_counter() - t0, curves))
+        results.append(AttackResult(name, roc, rows, thresholds, realised, time.perf_counter() - t0, curves, privacy))
 
     return CompareResult(
         dataset=dataset.name,

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.comparison.run import CompareResult
+from gmia.console.reproduce import eps_cells
+from gmia.evaluate import privacy_note
 from gmia.paper import ShokriPaperRow
 from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 
@@ -82,6 +84,7 @@ def render_compare(result: CompareResult, console: Console) -> None:
     if not result.selected:
         console.print("No record was selected: precision and recall on the selected records are undefined. Try a "
                       "smaller --delta, a larger --beta, or --selection-features centred-logits.", style="yellow")
+    _privacy(result, console)
     _times(result, console)
 
 
@@ -107,7 +110,24 @@ def render_table7(result: CompareResult, paper_row: ShokriPaperRow | None, conso
     if not result.selected:
         console.print("No record was selected: Table 7's precision is undefined. Try --selection-features "
                       "centred-logits or other --delta / --beta.", style="yellow")
+    _privacy(result, console)
     _times(result, console)
+
+
+def _privacy(result: CompareResult, console: Console) -> None:
+    """The ε lower bound each attack's scores prove, over all pairs and the selected records."""
+    bounds = next((a.privacy["all"] for a in result.attacks if a.privacy.get("all")), None)
+    if bounds is None:  # a result computed before the bounds existed
+        return
+    table = Table(title="Empirical privacy: epsilon lower bounds each attack proves (member = positive class)")
+    table.add_column("attack")
+    for col in ("all pairs: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)",
+                f"{len(result.selected)} selected records: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)"):
+        table.add_column(col, justify="right")
+    for a in result.attacks:
+        table.add_row(a.name, *eps_cells(a.privacy.get("all")), *eps_cells(a.privacy.get("selected")))
+    console.print(table)
+    console.print(privacy_note(bounds) + ".", highlight=False)
 
 
 def _times(result: CompareResult, console: Console) -> None:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.calibration import resolution_note
-from gmia.evaluate import CutoffRow
+from gmia.evaluate import CutoffRow, privacy_note
 from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.paper import PaperSetting
 from gmia.select import delta_rule_text
@@ -33,6 +33,32 @@ def _pvalue_text(result: ReproduceResult) -> str:
     how = "within each class" if ev.calibrated_by_class else "over all classes"
     return (f"calibrated p-values (ranked {how} among the raw p-values of {ev.n_calibration} population records "
             "held out of the references)")
+
+
+def eps_cells(bounds: dict | None) -> tuple[str, str, str]:
+    """(pairs, ε ≥ CP, ε ≥ GDP) of one `gmia.evaluate.privacy_bounds` side; "-" where it had too few pairs."""
+    if not bounds:
+        return "-", "-", "-"
+    return (f"{bounds['n_members']} / {bounds['n_nonmembers']}", f"{bounds['clopper_pearson']:.3f}",
+            f"{bounds['gdp']:.3f}")
+
+
+def _privacy(result: ReproduceResult, console: Console) -> None:
+    """What GMIA's raw p-values prove about the targets' privacy, per seed: all pool records,
+    then the records each (δ, β) setting selects."""
+    first = result.runs[0].evaluations[0].privacy.get("all")
+    if not first:
+        return
+    table = Table(title="Empirical privacy: epsilon lower bounds from GMIA's raw p-values (member = positive class)")
+    for col in ("seed", "pairs", "members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)"):
+        table.add_column(col, justify="left" if col == "pairs" else "right")
+    for run in result.runs:
+        table.add_row(str(run.seed), "all pool records x all targets", *eps_cells(run.evaluations[0].privacy["all"]))
+        for ev in run.evaluations:
+            table.add_row(str(run.seed), f"selected at delta={fmt_delta(ev.delta)}, beta={ev.beta:g}",
+                          *eps_cells(ev.privacy["selected"]))
+    console.print(table)
+    console.print(privacy_note(first) + ".", highlight=False)
 
 
 def render(result: ReproduceResult, console: Console) -> None:
@@ -161,6 +187,7 @@ def render(result: ReproduceResult, console: Console) -> None:
         ev = run.evaluations[0]
         every.add_row(str(run.seed), f"{ev.roc['auc']:.4f}", pct(ev.roc["tpr_at_fpr_0.001"]), pct(ev.roc["tpr_at_fpr_0.01"]))
     console.print(every)
+    _privacy(result, console)
 
     stages: dict[str, float] = {}
     for run in result.runs:

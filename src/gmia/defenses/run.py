@@ -5,7 +5,10 @@ For each setting: targets and reference models are trained with the setting's sp
 adversary would) and no target trains on the records it flags; with an output policy both the
 targets' answers and the adversary's reference outputs pass through it before the losses. Then
 the direct attack is measured as in `reproduce`: selected records, precision and recall at the
-cutoff, and ROC AUC and TPR at low FPR over all pool records × targets.
+cutoff, and ROC AUC and TPR at low FPR over all pool records × targets; and the ε lower bound
+those p-values prove at the DP δ (`gmia.evaluate.privacy_bounds`), beside the accountant's ε,
+which is an upper bound: a lower bound above it points to a flaw in the accounting or the training
+(or to (target, record) pairs far from the independent trials the bound assumes).
 
 DP accounting uses the sampling rate the trainer uses: q = batch / N, N the records each target
 of the setting trains on (`gmia.protocol.target_train_size`). With ``drop-vulnerable`` that N is only known
@@ -54,6 +57,9 @@ class DefenceRow:
     # The same attack on the records the undefended protocol selects: a fixed set across
     # settings, so a defence that empties the selection is still measured.
     baseline_records: dict = field(default_factory=dict)
+    # ε lower bounds at the run's DP δ: "all" pool records × targets, the "selected" records'
+    # (None: too few pairs, e.g. none selected); `gmia.evaluate.privacy_bounds`.
+    privacy: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,11 @@ class DefendResult:
         return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per setting: utility (target accuracy) beside the attack's success."""
+        """One row per setting: utility (target accuracy) beside the attack's success, and the
+        accountant's ε (an upper bound) beside the ε lower bounds the attack proves (``eps_lower_*``)."""
         return pd.DataFrame([{
-            "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"), "train_accuracy": r.train_accuracy,
+            "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"), **_lower_bounds(r.privacy),
+            "train_accuracy": r.train_accuracy,
             "test_accuracy": r.test_accuracy, "n_selected": r.n_selected, "tp": r.tp, "fp": r.fp,
             "precision": r.precision, "recall": r.recall, "auc": r.roc.get("auc"),
             "tpr_at_fpr_0.001": r.roc.get("tpr_at_fpr_0.001"), "dropped": r.dropped, "n_train": r.n_train,
@@ -80,9 +88,23 @@ class DefendResult:
         lines = [f"Defences on {self.dataset}, GMIA at delta={self.config['delta']:g}, beta={self.config['beta']:g}, "
                  f"p < {self.config['cutoff']:g}:"]
         for r in self.to_frame().itertuples():
+            accountant = "" if r.epsilon is None or math.isnan(r.epsilon) else f" (accountant: epsilon <= {r.epsilon:.3g})"
             lines.append(f"  {r.setting}: test accuracy {r.test_accuracy:.3f}, {r.n_selected} records selected, "
-                         f"TP {r.tp} FP {r.fp}, AUC {r.auc:.3f}")
+                         f"TP {r.tp} FP {r.fp}, AUC {r.auc:.3f}; epsilon >= {_num(r.eps_lower_cp)} (CP), "
+                         f"{_num(r.eps_lower_gdp)} (GDP), on the selected records >= {_num(r.eps_lower_cp_selected)} (CP)"
+                         f"{accountant}")
         return "\n".join([*lines, *(f"warning: {w}" for w in self.warnings)])
+
+
+def _lower_bounds(privacy: dict) -> dict:
+    """The ε lower bounds' columns; NaN where a side had too few pairs or the result predates them."""
+    every, selected = privacy.get("all") or {}, privacy.get("selected") or {}
+    return {"eps_lower_cp": every.get("clopper_pearson", math.nan), "eps_lower_gdp": every.get("gdp", math.nan),
+            "eps_lower_cp_selected": selected.get("clopper_pearson", math.nan)}
+
+
+def _num(v: float) -> str:
+    return "none" if math.isnan(v) else f"{v:.3f}"
 
 
 def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:
@@ -120,7 +142,7 @@ def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=No
     for i, a in enumerate(applied, 1):
         stage(f"setting {i}/{len(applied)}: {a.label}" + (f"; {a.dp.describe()}" if a.dp else ""))
         row, final = _measure(dataset, a, store, common, delta, beta, cutoff, scaling, tail, features, cfg.pvalues, baseline,
-                              lambda n, s=a.setting: make(s, n), stage)
+                              lambda n, s=a.setting: make(s, n), stage, dp_delta)
         rows.append(row)
         trained.append(final)
         for w in (w for w in final.warnings if w not in shown):
@@ -138,7 +160,7 @@ def run_defend(dataset: Dataset, store: ZooStore, cfg: DefendConfig, progress=No
 
 
 def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scaling, tail, features, pvalues,
-             baseline: np.ndarray, reapply, stage) -> tuple[DefenceRow, Applied]:
+             baseline: np.ndarray, reapply, stage, dp_delta: float) -> tuple[DefenceRow, Applied]:
     """One setting's row, and the setting as its final targets trained (``reapply(N)``: the
     setting at training-set size N; a drop-vulnerable setting trains on fewer records)."""
     timer = Timer()
@@ -161,7 +183,9 @@ def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scal
                            f"accountant was given N={a.n_train}; gmia.protocol.target_train_size no longer follows build_signals")
     if not a.policy.is_identity:
         perturb_outputs(signals, a.policy)
-    ev = evaluate(signals, delta, beta, cutoffs=(cutoff,), scaling=scaling, tail=tail, features=features, pvalues=pvalues)
+    # The bounds at the accountant's δ, so the two ε are comparable (without DP too: the same δ throughout).
+    ev = evaluate(signals, delta, beta, cutoffs=(cutoff,), scaling=scaling, tail=tail, features=features, pvalues=pvalues,
+                  privacy_delta=dp_delta)
     row = ev.rows[0]
     pos = np.searchsorted(signals.split.pool, baseline)
     fixed = CutoffRow.from_calls(ev.pvalues[:, pos] < cutoff, signals.membership[:, pos], cutoff)
@@ -172,5 +196,5 @@ def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scal
         train_accuracy=signals.accuracies["target_train"], test_accuracy=signals.accuracies["target_test"],
         n_selected=len(ev.selected), tp=row.tp, fp=row.fp, precision=row.precision, precision_ci=row.precision_ci,
         recall=row.recall, roc=ev.roc, seconds=sum(timer.seconds.values()),
-        baseline_records={"n": len(baseline), **asdict(fixed)},
+        baseline_records={"n": len(baseline), **asdict(fixed)}, privacy=ev.privacy,
     ), a

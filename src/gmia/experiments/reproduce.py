@@ -106,7 +106,20 @@ class ReproduceResult:
             fractions = [("raw", ev.calibration), ("calibrated", ev.calibration_calibrated)]
             lines.append(f"    seed {run.seed}: " + "; ".join(
                 f"{kind} " + " / ".join(f"{fr[a]:.3f}" for a in ("0.01", "0.05", "0.1")) for kind, fr in fractions if fr))
+        bounds = self.runs[0].evaluations[0].privacy.get("all")
+        if bounds:  # absent from results computed before the bounds existed
+            lines.append(f"  epsilon lower bounds (Clopper-Pearson / Gaussian DP) of GMIA's raw p at DP delta={bounds['delta']:g}, "
+                         f"{bounds['confidence']:.0%} confidence, per seed:")
+            for run in self.runs:
+                selected = "; ".join(f"selected at delta={fmt_delta(ev.delta)} beta={ev.beta:g} {_eps(ev.privacy['selected'])}"
+                                     for ev in run.evaluations)
+                lines.append(f"    seed {run.seed}: all pairs {_eps(run.evaluations[0].privacy['all'])}; {selected}")
         return "\n".join(lines)
+
+
+def _eps(bounds: dict | None) -> str:
+    """ε lower bounds as "CP / GDP", or "none" where a side had too few pairs (e.g. no record selected)."""
+    return "none" if bounds is None else f"{bounds['clopper_pearson']:.3f} / {bounds['gdp']:.3f}"
 
 
 def _pct(v) -> str:
