@@ -218,7 +218,8 @@ def test_defend_prints_the_bounds_beside_the_accountants_epsilon(defended, stron
                 f"(accountant: epsilon <= {private.dp['epsilon']:.3g})" in result.summary())
     shown = text_of(render_defend, result)
     assert "epsilon (accountant)" in shown and "ε ≥ (GDP)" in shown and "upper bound" in shown
-    line = next(x for x in shown.splitlines() if x.startswith("│ " + private.label))
+    # The setting's row of the bounds table, which follows the utility table.
+    line = [x for x in shown.splitlines() if x.startswith("│ " + private.label)][-1]
     assert line.index(f"{private.dp['epsilon']:.3g} (σ=") < line.index(cp) < line.index(gdp) < line.index(sel_cp, line.index(gdp))
     html = empirical_privacy(stored(result.to_dict(), "defend"), None)
     assert "accountant&#x27;s ε (upper bound)" in html and f"{private.dp['epsilon']:.3g}" in html and "- (no DP)" in html

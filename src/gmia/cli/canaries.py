@@ -8,8 +8,8 @@ import typer
 
 from gmia.cli.common import app, console, finished, out_folder, say_scale, setup
 from gmia.cli.options import (
-    AccountantOpt, BatchOpt, BetaOpt, CacheOpt, CalibrationOpt, ChunkOpt, DatasetOpt, DeltaOpt, DeviceOpt, DpClipOpt,
-    DpDeltaOpt, DropoutOpt, ExecutorOpt, FeaturesOpt, HiddenOpt, KOpt, L2Opt, LrOpt, OptimizerOpt, OutOpt, PoolOpt,
+    AccountantOpt, BatchOpt, BetaOpt, CacheOpt, CalibrationOpt, ChunkOpt, DatasetOpt, DeltaOpt, DeviceOpt,
+    DropoutOpt, ExecutorOpt, FeaturesOpt, HiddenOpt, KOpt, L2Opt, LrOpt, OptimizerOpt, OutOpt, PoolOpt,
     RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt, StepsOpt, TailOpt, spec_options,
 )
 
@@ -20,7 +20,9 @@ def audit_dp(
     canaries: Annotated[Optional[int], typer.Option(help="canaries per source, each in the target's training set with probability 1/2 (default 1000, or as many as the pool holds beside the target's other records)")] = None,
     source: Annotated[Optional[list[str]], typer.Option(help="canary source: gmia (GMIA's most isolated records), random, mislabelled; repeat for several (default: all three)")] = None,
     dp_epsilon: Annotated[float, typer.Option(help="the target's DP-SGD budget epsilon; inf trains without DP")] = float("inf"),
-    dp_clip: DpClipOpt = None, dp_delta: DpDeltaOpt = None, accountant: AccountantOpt = None,
+    dp_clip: Annotated[Optional[float], typer.Option(help="DP-SGD clipping norm C (default 1)")] = None,
+    dp_delta: Annotated[Optional[float], typer.Option(help="DP delta, also the delta of the bounds; below 1/N (default 1e-5)")] = None,
+    accountant: AccountantOpt = None,
     confidence: Annotated[Optional[float], typer.Option(help="confidence of the epsilon lower bounds (default 0.95)")] = None,
     population: Annotated[Optional[int], typer.Option(help="RMIA population records drawn from the calibration records (default 5000)")] = None,
     schema: SchemaOpt = None, k: KOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
