@@ -5,6 +5,16 @@ import torch
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of models so small that they train no faster on two threads, and much slower
+    on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def blobs():
     """Two Gaussian classes in 6 dimensions: small, fast, learnable."""

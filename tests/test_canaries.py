@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
 from gmia.canaries import ATTACKS, SOURCES, AuditDpConfig, choose
 from gmia.canaries.choose import check_canaries, inclusion, most_isolated
@@ -19,17 +18,10 @@ from gmia.errors import GmiaError
 from gmia.protocol import split_adversary, target_train_size, train_references
 from gmia.zoo import ZooStore
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 M = 40
 TINY = dict(k=3, canaries=M, steps=60, seed=0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Models this small train no faster on two threads, and much slower on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

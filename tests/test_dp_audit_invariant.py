@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import gmia.zoo.dp as zoo_dp
 from gmia.canaries import AuditDpConfig, run_audit_dp
 from gmia.data import Dataset, Feature, Schema
 from gmia.zoo import TrainSpec, ZooStore
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 EPSILON = 1.0
 SPEC = TrainSpec(hidden=(), optimizer="adam", lr=0.03, steps=600, batch_size=50)
@@ -41,15 +42,6 @@ def memorisable(n: int = 3000, d: int = 2000, seed: int = 0) -> Dataset:
 @pytest.fixture(scope="module")
 def data():
     return memorisable()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Models this small train no faster on two threads, and much slower on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_dp_sgd_bounds_stay_below_the_accountants_epsilon(data, tmp_path):
