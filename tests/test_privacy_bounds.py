@@ -65,6 +65,38 @@ def test_bonferroni_is_the_best_per_threshold_bound_at_alpha_over_g(jp):
     assert result.clopper_pearson > 0
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gdp_bound_matches_jax_privacy_on_its_own_rates(jp, seed):
+    """jax_privacy's GDP estimator on the same scores: its thresholds and Clopper-Pearson rates
+    (Bonferroni over 2n), through our μ and our μ → ε, give its ε."""
+    member, nonmember = _gaussians(1.5, 500, seed)
+    delta, alpha = 1e-5, 0.05
+    _, tn, fn = jp._get_tn_fn_counts(member, nonmember)
+    n = len(fn)
+    fnr_hi = jp._clopper_pearson_upper(fn, member.size, alpha / (2 * n))
+    fpr_hi = jp._clopper_pearson_upper(nonmember.size - tn, nonmember.size, alpha / (2 * n))
+    keep = np.maximum(fnr_hi, fpr_hi) < 1 - delta
+    mu = bounds.gdp_mu(1 - fnr_hi[keep], fpr_hi[keep]).max()
+    theirs = jp.CanaryScoreAuditor(member, nonmember).epsilon_from_gdp(alpha, delta)
+    assert mu > 1.0 and bounds.gdp_epsilon(mu, delta) == pytest.approx(theirs, abs=1e-5)
+
+
+def test_gdp_bound_keeps_its_confidence_where_the_absolute_mu_reading_does_not(jp):
+    """jax_privacy 2.0.0 takes |Φ⁻¹(1 − FPR_hi) − Φ⁻¹(FNR_hi)|; where the expression is negative
+    (a reversed test) the upper bounds stand where lower ones belong, and μ is overstated. On
+    0.5-GDP scores, 100 per side, δ = 0.01 (true ε 0.92), its "bound" exceeds the truth in most
+    of 200 draws (measured 60%); gmia's, which floors the expression at 0, in none."""
+    mu, delta, reps = 0.5, 0.01, 200
+    true = bounds.gdp_epsilon(mu, delta)
+    over_jax = over_ours = 0
+    for seed in range(reps):
+        member, nonmember = _gaussians(mu, 100, seed)
+        over_jax += jp.CanaryScoreAuditor(member, nonmember).epsilon_from_gdp(0.05, delta) > true
+        over_ours += epsilon_bounds(member, nonmember, delta=delta, threshold="bonferroni").gdp > true
+    assert over_ours / reps <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / reps)
+    assert over_jax / reps > 0.3
+
+
 @pytest.mark.parametrize(("m", "guesses", "correct"), [(1000, 10, 10), (1000, 100, 80), (200, 50, 41), (5000, 500, 300)])
 @pytest.mark.parametrize("delta", [0.0, 1e-5])
 def test_one_run_bounds_match_jax_privacy(jp, m, guesses, correct, delta):
