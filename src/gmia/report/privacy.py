@@ -84,6 +84,7 @@ def empirical_privacy(results, records):
         return None
     return (f"<h2>Empirical privacy: ε lower bounds</h2><p>What {esc(what)} prove about the targets' (ε, δ)-DP: "
             "an accountant's ε below them would be contradicted, at the bounds' confidence if the pairs are independent trials. "
-            "The point estimate is the plain ln((TPR − δ)/FPR) at the threshold, not a bound.</p>"
+            "The point estimate is the plain ln((TPR − δ)/FPR) at the best threshold with at least 10 false positives: "
+            "how large ε looks, not a bound.</p>"
             + table(head, rows, left=len(head) - len(HEAD))
             + f'<p class="muted">{esc(privacy_note(bounds))}.</p>')
