@@ -51,10 +51,11 @@ class OneRunBound:
     ``epsilon``: Steinke et al.; ``epsilon_fdp``: Mahloujifar et al.'s f-DP audit (Gaussian
     trade-off). Both hold with probability ≥ ``confidence``, Bonferroni-corrected over ``grid``
     (the (k_plus, k_minus) pairs tried); each is the largest over the grid, and the guess counts
-    shown are those of ``epsilon``."""
+    shown are those of ``epsilon``. ``epsilon_fdp`` is None at δ = 0: no Gaussian curve is
+    (ε, 0)-DP, so there is no curve to audit."""
 
     epsilon: float
-    epsilon_fdp: float
+    epsilon_fdp: float | None
     m: int
     guesses: int
     correct: int
@@ -113,7 +114,9 @@ def steinke_epsilon(m: int, guesses: int, correct: int, alpha: float, delta: flo
 
 def gaussian_mu(epsilon: float, delta: float) -> float:
     """μ = 1/σ of the Gaussian mechanism (sensitivity 1) that is exactly (ε, δ)-DP: the μ solving
-    δ = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2), whose right side grows with μ."""
+    δ = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2), whose right side grows with μ (δ > 0)."""
+    if not delta > 0:
+        raise GmiaError(f"delta={delta:g} has no Gaussian mechanism; expected delta > 0 for the f-DP audit")
     lo, hi = 1e-3, 1.0
     while gdp_delta(epsilon, lo) > delta:
         lo /= 2
@@ -181,12 +184,12 @@ def one_run_bound(scores, included, *, delta: float = 1e-5, confidence: float = 
     if not grid or any(a < 0 or b < 0 or a + b < 1 or a + b > m for a, b in grid):
         raise GmiaError(f"guess grid {grid} is invalid for {m} canaries; expected pairs (k_plus, k_minus) >= 0 with 1 <= sum <= {m}")
     alpha = (1.0 - confidence) / len(grid)
-    tried, best_fdp = [], 0.0
+    tried, best_fdp = [], (0.0 if delta > 0 else None)
     for k_plus, k_minus in grid:
         r, v = k_plus + k_minus, guess(s, inc, k_plus, k_minus)
         # At most a coin's success rate rejects no ε >= 0: skip the search.
         eps = steinke_epsilon(m, r, v, alpha, delta) if v > r / 2 else 0.0
-        if v > r / 2:
+        if v > r / 2 and delta > 0:
             best_fdp = max(best_fdp, fdp_epsilon(m, r, v, alpha, delta))
         tried.append((eps, v / r, r, v, k_plus, k_minus))
     # The pair behind the bound; where every bound is 0, the one with the best hit rate (the
