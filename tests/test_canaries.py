@@ -98,7 +98,7 @@ def test_too_many_canaries_and_references_holding_a_canary_are_refused():
     (dict(canaries=1), ["canaries 1"]),
     (dict(dp_epsilon=0.0), ["dp-epsilon=0.0", "inf for no DP"]),
     (dict(dp_epsilon=float("nan")), ["dp-epsilon=nan"]),
-    (dict(confidence=1.0), ["confidence 1"]),
+    (dict(confidence=1.0), ["confidence=1"]),
     (dict(calibration_size=0), ["calibration size 0"]),
 ])
 def test_config_refuses_bad_options(options, words):
@@ -188,7 +188,7 @@ def run_cli(args, capsys, tmp_path):
     (["--canaries", "1"], ["canaries 1"]),
     (["--canaries", "150"], ["150 canaries", "at most 100"]),
     (["--dp-epsilon", "2", "--dp-delta", "0.5"], ["delta=0.5", "1/N"]),
-    (["--confidence", "2"], ["confidence 2"]),
+    (["--confidence", "2"], ["confidence=2"]),
 ])
 def test_cli_bad_input_is_one_sentence_and_exit_2_before_any_training(args, words, capsys, tmp_path):
     code, _, err = run_cli([*args, "--k", "3", "--steps", "10"], capsys, tmp_path)

@@ -10,6 +10,7 @@ from gmia.choices import Accountant, choice
 from gmia.config import ProtocolConfig, check_count
 from gmia.defenses.privacy import check_clip
 from gmia.errors import GmiaError, check_choice
+from gmia.privacy.bounds import check_bound_options
 from gmia.presets import (
     DEFAULT_CANARIES, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA, DEFAULT_POPULATION, DEFAULT_PRIVACY_CONFIDENCE,
 )
@@ -76,8 +77,7 @@ class AuditDpConfig(ProtocolConfig):
         if not 0.0 < self.dp_delta < 1.0:
             raise GmiaError(f"DP delta={self.dp_delta:g} is out of range; expected a value in (0, 1)")
         check_thresholds(self.delta, self.beta)
-        if not 0.0 < self.confidence < 1.0:
-            raise GmiaError(f"confidence {self.confidence:g} is out of range; expected a probability in (0, 1) such as 0.95")
+        check_bound_options(self.dp_delta, self.confidence)  # the bounds' own checks, before any model trains
         check_count("RMIA population size", self.n_population, 1)
         if self.calibration_size == 0:
             raise GmiaError("calibration size 0 leaves RMIA no population records; expected a calibration size > 0")
