@@ -162,17 +162,20 @@ class _Counts:
         return cls(thresholds, tp, fp, member.size, nonmember.size)
 
     @classmethod
-    def candidates(cls, member: np.ndarray, nonmember: np.ndarray, limit: int = MAX_CANDIDATES) -> "_Counts":
-        """Every distinct score as a threshold, or, past ``limit`` of them, for each false-positive
-        count on a log grid the lowest threshold that keeps to it (the most true positives there)."""
-        every = cls.of(member, nonmember, np.unique(np.concatenate([member, nonmember]))[::-1])
-        if every.thresholds.size <= limit:
-            return every
-        grid = np.unique(np.concatenate([[0], np.round(np.geomspace(1, max(1, nonmember.size), limit - 1))])).astype(np.int64)
+    def every(cls, member: np.ndarray, nonmember: np.ndarray) -> "_Counts":
+        """Every distinct score as a threshold."""
+        return cls.of(member, nonmember, np.unique(np.concatenate([member, nonmember]))[::-1])
+
+    def thinned(self, limit: int = MAX_CANDIDATES) -> "_Counts":
+        """These thresholds, or, past ``limit`` of them, for each false-positive count on a log grid
+        the lowest threshold that keeps to it (the most true positives there)."""
+        if self.thresholds.size <= limit:
+            return self
+        grid = np.unique(np.concatenate([[0], np.round(np.geomspace(1, max(1, self.n_out), limit - 1))])).astype(np.int64)
         # fp grows along the descending thresholds: the last position with fp <= f has the most TP.
-        last = np.searchsorted(every.fp, grid, side="right") - 1
+        last = np.searchsorted(self.fp, grid, side="right") - 1
         keep = np.unique(last[last >= 0])
-        return cls(every.thresholds[keep], every.tp[keep], every.fp[keep], every.n_in, every.n_out)
+        return _Counts(self.thresholds[keep], self.tp[keep], self.fp[keep], self.n_in, self.n_out)
 
     def rates(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         """(TPR_lo, FPR_hi), each one-sided at α/2."""
@@ -185,9 +188,9 @@ def cp_at_threshold(member, nonmember, threshold: float, delta: float = 1e-5, co
     return float(cp_epsilon(*counts.rates(1 - confidence), delta)[0])
 
 
-def point_estimate(member: np.ndarray, nonmember: np.ndarray, delta: float, min_false_positives: int = MIN_FALSE_POSITIVES) -> float:
-    """max over thresholds of ln((TPR − δ)/FPR) (and the swapped test), where both error counts ≥ the floor."""
-    c = _Counts.of(member, nonmember, np.unique(np.concatenate([member, nonmember]))[::-1])
+def point_estimate(c: _Counts, delta: float, min_false_positives: int = MIN_FALSE_POSITIVES) -> float:
+    """max over the thresholds of ``c`` of ln((TPR − δ)/FPR) (and the swapped test), where both
+    error counts ≥ the floor."""
     tpr, fpr = c.tp / c.n_in, c.fp / c.n_out
     with np.errstate(all="ignore"):
         forward = np.where((c.fp >= min_false_positives) & (tpr > delta), np.log(tpr - delta) - np.log(fpr), 0.0)
@@ -221,8 +224,9 @@ def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, conf
     check_bound_options(delta, confidence, threshold)
     member, nonmember = _scores(member_scores, "member"), _scores(nonmember_scores, "non-member")
     alpha = 1.0 - confidence
+    every = _Counts.every(member, nonmember)  # the point estimate's thresholds, and bonferroni's candidates
     if threshold == "bonferroni":
-        counts = _Counts.candidates(member, nonmember)
+        counts = every.thinned()
         lo, hi = counts.rates(alpha / counts.thresholds.size)
         eps, mu = cp_epsilon(lo, hi, delta), gdp_mu(lo, hi)
         best, best_mu = int(np.argmax(eps)), float(mu.max())
@@ -233,7 +237,7 @@ def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, conf
         if min(m1.size, m2.size, n1.size, n2.size) == 0:
             raise GmiaError(f"{member.size} member and {nonmember.size} non-member scores cannot be split in halves; "
                             "expected at least 2 of each (or threshold='bonferroni')")
-        choose = _Counts.candidates(m1, n1)
+        choose = _Counts.every(m1, n1).thinned()
         lo, hi = choose.rates(alpha)
         picked = [float(choose.thresholds[int(np.argmax(cp_epsilon(lo, hi, delta)))]),
                   float(choose.thresholds[int(np.argmax(gdp_mu(lo, hi)))])]
@@ -245,7 +249,7 @@ def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, conf
     return EpsilonBounds(
         delta=delta, confidence=confidence, threshold_rule=threshold, n_members=int(member.size),
         n_nonmembers=int(nonmember.size), clopper_pearson=cp, gdp=gdp_epsilon(best_mu, delta), gdp_mu=best_mu,
-        estimate=point_estimate(member, nonmember, delta),
+        estimate=point_estimate(every, delta),
         threshold=float(final.thresholds[best]) if cp > 0 else None,
         tpr=float(final.tp[best] / final.n_in), fpr=float(final.fp[best] / final.n_out),
     )
