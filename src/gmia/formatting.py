@@ -18,6 +18,11 @@ def ci(lo_hi) -> str:
     return "-" if math.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def fmt_epsilon(epsilon: float | None) -> str:
+    """An accountant's ε as printed: "inf" for none (None in a results file, which has no infinity)."""
+    return "inf" if epsilon is None or math.isinf(epsilon) else f"{epsilon:.3g}"
+
+
 def fmt_delta(delta: float | None) -> str:
     """δ as printed: its value, or "derived" where it is derived from the data per seed (`gmia.select.derived_delta`)."""
     return "derived" if delta is None else f"{delta:g}"

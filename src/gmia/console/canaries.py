@@ -7,9 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-
-def _eps(value) -> str:
-    return "inf" if value is None or math.isinf(value) else f"{value:.3g}"
+from gmia.formatting import fmt_epsilon
 
 
 def meaning(result) -> str:
@@ -41,7 +39,7 @@ def render_audit_dp(result, console: Console) -> None:
     for s in result.sources:
         first = True
         for attack, b in s.bounds.items():
-            acc_eps = _eps(s.accountant_epsilon) if s.dp else "-"
+            acc_eps = fmt_epsilon(s.accountant_epsilon) if s.dp else "-"
             over = s.dp is not None and max(b["epsilon"], b["epsilon_fdp"]) > s.accountant_epsilon
             style = "bold red" if over else None
             table.add_row(s.source if first else "", attack, f"{b['epsilon']:.3f}", f"{b['epsilon_fdp']:.3f}",

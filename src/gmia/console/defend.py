@@ -9,14 +9,14 @@ from rich.table import Table
 
 from gmia.console.reproduce import eps_cells
 from gmia.evaluate import privacy_note
-from gmia.formatting import pct
+from gmia.formatting import fmt_epsilon, pct
 
 
 def _eps(row) -> str:
     if not row.dp:
         return "-"
     e = row.dp["epsilon"]
-    return "inf" if e is None or math.isinf(e) else f"{e:.3g} (σ={row.dp['noise']:.3g})"
+    return fmt_epsilon(e) if e is None or math.isinf(e) else f"{fmt_epsilon(e)} (σ={row.dp['noise']:.3g})"
 
 
 def render_defend(result, console: Console, paper: dict | None = None) -> None:

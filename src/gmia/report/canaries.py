@@ -6,12 +6,9 @@ import math
 
 import numpy as np
 
+from gmia.formatting import fmt_epsilon
 from gmia.report.figures import MEMBER, NON_MEMBER, plt, to_svg
 from gmia.report.html import esc, figure, num, section, table
-
-
-def _eps(value) -> str:
-    return "inf" if value is None or math.isinf(value) else f"{value:.3g}"
 
 
 def _accountant(source: dict):
@@ -107,7 +104,7 @@ def audit_dp(results, records):
             flag = " (above the accountant's)" if acc is not None and max(b["epsilon"], b["epsilon_fdp"]) > acc else ""
             rows.append([s["source"], attack, f"{b['epsilon']:.3f}{flag}", f"{b['epsilon_fdp']:.3f}",
                          f"{b['correct']} / {b['guesses']}", f"{b['k_plus']} / {b['k_minus']}",
-                         _eps(acc) if s.get("dp") else "-", f"{num(s['train_accuracy'], 3)} / {num(s['test_accuracy'], 3)}",
+                         fmt_epsilon(acc) if s.get("dp") else "-", f"{num(s['train_accuracy'], 3)} / {num(s['test_accuracy'], 3)}",
                          f"{s['seconds']:.1f}"])
     out = ("<h2>One-run privacy audit with canaries</h2>" + intro
            + table(["source", "attack", "ε bound (Steinke)", "ε bound (f-DP)", "correct / guesses", "k+ / k−",

@@ -9,7 +9,7 @@ then left out.
 from __future__ import annotations
 
 from gmia.evaluate import privacy_note
-from gmia.formatting import fmt_delta, pct
+from gmia.formatting import fmt_delta, fmt_epsilon, pct
 from gmia.report.html import esc, num, section, table
 
 REPRODUCE = ("table1", "table2")
@@ -50,8 +50,7 @@ def _compare(results: dict) -> tuple[list[str], list[list]]:
 def _accountant(row: dict) -> str:
     if not row.get("dp"):
         return "- (no DP)"
-    eps = row["dp"].get("epsilon")
-    return "inf" if eps is None or eps == float("inf") else f"{eps:.3g}"
+    return fmt_epsilon(row["dp"].get("epsilon"))
 
 
 def _defend(results: dict) -> tuple[list[str], list[list]]:
