@@ -23,7 +23,7 @@ LAYERS = [
     {"errors", "choices", "io", "formatting", "extras"},
     {"data"},
     {"zoo", "model", "paper"},
-    {"signals", "outputs", "queries", "stats", "roc", "calibration", "privacy"},
+    {"signals", "outputs", "queries", "stats", "pvalues", "roc", "calibration", "privacy"},
     {"select"},
     {"attacks"},
     {"targets", "presets"},
