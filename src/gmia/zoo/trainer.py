@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gmia.errors import GmiaError
-from gmia.zoo import dp, stacked
+from gmia.zoo import dp, fused, stacked
 from gmia.zoo.spec import TrainSpec
 
 # Two torch threads at most: these are 2-core machines.
@@ -112,6 +112,9 @@ def train_stack(
     if spec.private:
         _train_private(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
         return {name: p.detach().cpu() for name, p in params.items()}
+    if fused.applies(spec, device):
+        _train_fused(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
+        return {name: p.detach().cpu() for name, p in params.items()}
     # Dropout masks must come from a generator on the device; on the CPU it is the one above,
     # so CPU results are what they were before devices existed.
     masks = generator if device.type == "cpu" else torch.Generator(device).manual_seed(int(seed))
@@ -131,6 +134,15 @@ def train_stack(
         optimizer.step()
         _report(on_step, step, spec.steps, report_every)
     return {name: p.detach().cpu() for name, p in params.items()}
+
+
+def _train_fused(x, y, index_sets, spec: TrainSpec, params, optimizer, generator, n_classes, on_step, report_every) -> None:
+    """The same steps as the autograd loop, with gradients from `gmia.zoo.fused`."""
+    stack = fused.FusedStack(params, spec, x, y, n_classes, spec.batch_size)
+    for step, batch in enumerate(iter_batches(index_sets, spec.batch_size, spec.steps, generator), 1):
+        stack.gradients(batch.reshape(-1))
+        optimizer.step()
+        _report(on_step, step, spec.steps, report_every)
 
 
 def _report(on_step: Callable[[int], None] | None, step: int, steps: int, every: int) -> None:
