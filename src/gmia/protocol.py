@@ -26,6 +26,7 @@ from gmia.errors import GmiaError, check_choice
 from gmia.select import selection_features
 from gmia.signals import accuracy, log_loss
 from gmia.zoo import TrainSpec, Zoo, ZooStore
+from gmia.zoo.concurrent import MIN_STEP_WORK, run_side_by_side, step_work
 
 
 def target_index_sets(pool: np.ndarray, n_targets: int, rng: np.random.Generator) -> np.ndarray:
@@ -185,12 +186,14 @@ def build_signals(
     trainable = trainable[: 2 * target_train_size(split.pool, exclude)]
     if len(trainable) < 2:
         raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
-    with timer.stage("train targets"):
-        targets = train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, progress)
     reference_records, calibration = split_adversary(split.adversary, seed, calibration_size)
-    with timer.stage("train references"):
-        references = train_references(dataset, spec, store, reference_records, k, targets.index_sets.shape[1], seed,
-                                      reference_sampling, chunk_size, progress)
+    # Targets and references do not depend on each other: they train side by side, one core each.
+    with timer.stage("train targets and references"):
+        targets, references = run_side_by_side([
+            lambda tick: train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, tick),
+            lambda tick: train_references(dataset, spec, store, reference_records, k, trainable.size // 2, seed,
+                                          reference_sampling, chunk_size, tick),
+        ], progress, worth_it=step_work(spec, dataset.x.shape[1], dataset.n_classes, max(k, n_targets)) >= MIN_STEP_WORK)
     with timer.stage("signals"):
         ref_logits = references.logits(dataset.x)  # [k, N, C]
         tgt_logits = targets.logits(dataset.x[split.pool])  # [T, P, C]
