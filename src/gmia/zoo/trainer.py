@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gmia.errors import GmiaError
-from gmia.zoo import dp, fused, stacked
+from gmia.zoo import dp, fused, stacked, updates
 from gmia.zoo.spec import TrainSpec
 
 # Two torch threads at most: these are 2-core machines.
@@ -106,14 +106,14 @@ def train_stack(
     else:
         params = {name: p.detach().clone() for name, p in init.items()}
     params = {name: p.to(device).requires_grad_(True) for name, p in params.items()}
-    optimizer = make_optimizer(list(params.values()), spec)
     report_every = max(1, spec.steps // 100)
     x, y = x.to(device), y.to(device)
+    if fused.applies(spec, device):
+        _train_fused(x, y, index_sets, spec, params, generator, n_classes, on_step, report_every)
+        return {name: p.detach().cpu() for name, p in params.items()}
+    optimizer = make_optimizer(list(params.values()), spec)
     if spec.private:
         _train_private(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
-        return {name: p.detach().cpu() for name, p in params.items()}
-    if fused.applies(spec, device):
-        _train_fused(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
         return {name: p.detach().cpu() for name, p in params.items()}
     # Dropout masks must come from a generator on the device; on the CPU it is the one above,
     # so CPU results are what they were before devices existed.
@@ -136,9 +136,11 @@ def train_stack(
     return {name: p.detach().cpu() for name, p in params.items()}
 
 
-def _train_fused(x, y, index_sets, spec: TrainSpec, params, optimizer, generator, n_classes, on_step, report_every) -> None:
-    """The same steps as the autograd loop, with gradients from `gmia.zoo.fused`."""
+def _train_fused(x, y, index_sets, spec: TrainSpec, params, generator, n_classes, on_step, report_every) -> None:
+    """The same steps as the autograd loop, with gradients from `gmia.zoo.fused` and the
+    optimiser's update from `gmia.zoo.updates`."""
     stack = fused.FusedStack(params, spec, x, y, n_classes, spec.batch_size)
+    optimizer = updates.make_update(list(params.values()), spec)
     for step, batch in enumerate(iter_batches(index_sets, spec.batch_size, spec.steps, generator), 1):
         stack.gradients(batch.reshape(-1))
         optimizer.step()

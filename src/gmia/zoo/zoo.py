@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -71,7 +72,23 @@ class Zoo:
         params = {name: p.to(device) for name, p in self.params.items()}
         xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         out = np.empty((self.n_models, xt.shape[0], self.n_classes), dtype=np.float32)
-        for s in range(0, xt.shape[0], block):
-            part = stacked.forward(params, xt[s : s + block].to(device), self.spec.activation, image=self.spec.image)
-            out[:, s : s + block] = part.cpu().numpy()
+        with _full_float32(device):
+            for s in range(0, xt.shape[0], block):
+                part = stacked.forward(params, xt[s : s + block].to(device), self.spec.activation, image=self.spec.image)
+                out[:, s : s + block] = part.cpu().numpy()
         return out
+
+
+@contextmanager
+def _full_float32(device: torch.device):
+    """No TF32 on a GPU: cuDNN runs float32 convolutions in TF32 by default (10-bit mantissas),
+    which moved CNN logits by up to 3e-3 from the CPU's (benchmarks/gpu_check.sh)."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
