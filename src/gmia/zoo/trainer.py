@@ -41,8 +41,11 @@ def iter_batches(
         # One randperm per model is several times cheaper than argsort of a [K, n] random matrix.
         order = torch.stack([torch.randperm(n, generator=generator) for _ in range(k)])
         epoch = torch.gather(index_sets, 1, order)
+        # Each step's [K, batch] block laid out contiguously once per epoch: a step then
+        # flattens its batch without a copy.
+        blocks = epoch[:, : per_epoch * batch_size].reshape(k, per_epoch, batch_size).transpose(0, 1).contiguous()
         for j in range(min(per_epoch, steps - step)):
-            yield epoch[:, j * batch_size : (j + 1) * batch_size]
+            yield blocks[j]
             step += 1
 
 
