@@ -22,7 +22,11 @@ accuracy check printed beside the timings are outside the timed regions. With
 ``--baseline-models M`` the two baselines are timed on the first M models only and their time
 is scaled linearly to K models (the output says so).
 
-The issue's target: stacked >= 15x the per-model torch loop.
+Both stacked training and the per-model loop are also timed at their other thread count, and
+as two jobs side by side on one thread each (`gmia.zoo.concurrent`, as the protocol trains its
+targets and references); the headline ratio takes each at its best use of the two cores.
+
+Issue 18's target: stacked >= 30x the per-model torch loop (issue 3's was 15x).
 
 Run: ``.venv/bin/python benchmarks/train_throughput.py`` (or ``make bench``).
 At most 2 torch threads (these are shared 2-core machines), so compare ratios, not seconds.
@@ -55,6 +59,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from gmia.data import load_dataset  # noqa: E402
 from gmia.paper import PRESETS  # noqa: E402
 from gmia.zoo import iter_batches, train_stack  # noqa: E402
+from gmia.zoo.concurrent import run_side_by_side  # noqa: E402
 from gmia.zoo import stacked as stacked_model  # noqa: E402
 
 RECORDS_PER_MODEL = 10_000
@@ -97,6 +102,13 @@ def run_stacked(x, y, index_sets, spec, seed, n_classes):
     params = train_stack(x, y, index_sets, spec, seed=seed, n_classes=n_classes)
     seconds = time.perf_counter() - t0
     return seconds, params
+
+
+def run_side(tasks) -> float:
+    """Seconds to run ``tasks`` side by side, one torch thread each (`gmia.zoo.concurrent`)."""
+    t0 = time.perf_counter()
+    run_side_by_side(list(tasks), None)
+    return time.perf_counter() - t0
 
 
 def make_torch_model(n_features: int, hidden: tuple[int, ...], activation: str, n_classes: int) -> torch.nn.Sequential:
@@ -226,12 +238,25 @@ def main(argv: list[str] | None = None) -> dict:
     log(f"stacked: {k} models x {steps} steps, {args.threads} threads ...")
     s_sec, s_params = run_stacked(x, y, index_sets, spec, seed, n_classes)
     log(f"  {s_sec:.1f} s")
+    torch.set_num_threads(3 - args.threads)
+    log(f"stacked: {k} models x {steps} steps, {3 - args.threads} threads ...")
+    so_sec, _ = run_stacked(x, y, index_sets, spec, seed, n_classes)
+    log(f"  {so_sec:.1f} s")
+    torch.set_num_threads(2)
+    log(f"stacked: two stacks of {k} models x {steps} steps side by side, 1 thread each ...")
+    side_sec = run_side(lambda tick, i=i: run_stacked(x, y, index_sets, spec, seed + i, n_classes) for i in range(2))
+    log(f"  {side_sec:.1f} s")
     other = 3 - args.baseline_threads
     m_other = min(m, 10)
     torch.set_num_threads(other)
     log(f"per-model torch loop: {m_other} models x {steps} steps, {other} threads ...")
     o_sec, _ = run_torch_loop(x, y, index_sets, spec, seed, n_classes, m_other)
     log(f"  {o_sec:.1f} s")
+    torch.set_num_threads(2)
+    log(f"per-model torch loop: two loops of {m_other} models x {steps} steps side by side, 1 thread each ...")
+    loop_side_sec = run_side(lambda tick, i=i: run_torch_loop(x, y, index_sets, spec, seed + 1000 * i, n_classes, m_other)
+                             for i in range(2))
+    log(f"  {loop_side_sec:.1f} s")
     torch.set_num_threads(args.baseline_threads)
     log(f"per-model torch loop: {m} models x {steps} steps, {args.baseline_threads} threads ...")
     t_sec, t_models = run_torch_loop(x, y, index_sets, spec, seed, n_classes, m)
@@ -247,10 +272,16 @@ def main(argv: list[str] | None = None) -> dict:
         "torch_loop": accuracy_torch(t_models, x, y),
         "sklearn": accuracy_sklearn(k_models, x_np, y_np, args.baseline_threads),
         "torch_loop_other": float("nan"),
+        "stacked_other": float("nan"),
+        "stacked_side": float("nan"),
+        "torch_loop_side": float("nan"),
     }
 
     rows = [
         (f"stacked, gmia.zoo ({args.threads} thr.)", "stacked", k, steps, s_sec),
+        (f"stacked, gmia.zoo ({3 - args.threads} thr.)", "stacked_other", k, steps, so_sec),
+        ("2 stacks side by side (1 thr. each)", "stacked_side", 2 * k, steps, side_sec),
+        ("2 loops side by side (1 thr. each)", "torch_loop_side", 2 * m_other, steps, loop_side_sec),
         (f"per-model torch loop ({args.baseline_threads} thr.)", "torch_loop", m, steps, t_sec),
         (f"per-model torch loop ({other} thr.)", "torch_loop_other", m_other, steps, o_sec),
         (f"scikit-learn MLPClassifier ({args.baseline_threads} thr.)", "sklearn", m, sk_steps, k_sec),
@@ -268,10 +299,13 @@ def main(argv: list[str] | None = None) -> dict:
             "scaled": timed != k,
             "mean_accuracy_all_adult": acc[key],
         }
-    # Against the faster of the loop's two thread settings: the fair baseline.
-    best_loop = max(methods["torch_loop"]["model_steps_per_s"], methods["torch_loop_other"]["model_steps_per_s"])
-    ratio_loop = methods["stacked"]["model_steps_per_s"] / best_loop
-    ratio_sk = methods["stacked"]["model_steps_per_s"] / methods["sklearn"]["model_steps_per_s"]
+    # Each at its best setting of the two cores: one process on 1 or 2 threads, or two side by side.
+    best_loop = max(methods[key]["model_steps_per_s"] for key in ("torch_loop", "torch_loop_other", "torch_loop_side"))
+    best_stacked = max(methods[key]["model_steps_per_s"] for key in ("stacked", "stacked_other", "stacked_side"))
+    ratio_loop = best_stacked / best_loop
+    ratio_sk = best_stacked / methods["sklearn"]["model_steps_per_s"]
+    ratio_one = max(methods[key]["model_steps_per_s"] for key in ("stacked", "stacked_other")) / max(
+        methods[key]["model_steps_per_s"] for key in ("torch_loop", "torch_loop_other"))
     total = time.perf_counter() - t_start
 
     print(f"torch {torch.__version__}, stacked {args.threads} threads, baselines {args.baseline_threads} thread(s); scikit-learn {sklearn.__version__}; "
@@ -285,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
     head = f"{'method':<32} {'models timed':>12} {'steps/model':>11} {'seconds':>9} {'model-steps/s':>14} {'acc':>6}"
     print(head)
     print("-" * len(head))
-    for key in ("stacked", "torch_loop", "torch_loop_other", "sklearn"):
+    for key in ("stacked", "stacked_other", "stacked_side", "torch_loop", "torch_loop_other", "torch_loop_side", "sklearn"):
         r = methods[key]
         print(f"{r['label']:<32} {r['models_timed']:>12} {r['steps_per_model']:>11} {r['seconds']:>9.2f} "
               f"{r['model_steps_per_s']:>14,.0f} {r['mean_accuracy_all_adult']:>6.3f}")
@@ -299,9 +333,10 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {r['label']}: {r['seconds']:.2f} s for {m} models -> ~{r['seconds_for_all_models']:.1f} s "
                   f"for {k} models (estimate)")
     print()
-    print(f"stacked is {ratio_loop:.1f}x the per-model torch loop at its faster thread setting (target >= 15x: "
-          f"{'met' if ratio_loop >= 15 else 'NOT met'})")
-    print(f"stacked is {ratio_sk:.1f}x scikit-learn MLPClassifier")
+    print(f"stacked is {ratio_loop:.1f}x the per-model torch loop, each at its best use of the two cores (target >= 30x: "
+          f"{'met' if ratio_loop >= 30 else 'NOT met'})")
+    print(f"one stack against one loop, each at its faster thread setting: {ratio_one:.1f}x")
+    print(f"stacked is {ratio_sk:.1f}x scikit-learn MLPClassifier (1 thread)")
     print(f"total run time {total:.1f} s")
 
     result = {
@@ -323,7 +358,8 @@ def main(argv: list[str] | None = None) -> dict:
         "methods": methods,
         "ratio_stacked_vs_torch_loop": ratio_loop,
         "ratio_stacked_vs_sklearn": ratio_sk,
-        "target_ratio_vs_torch_loop": 15.0,
+        "ratio_one_stack_vs_one_loop": ratio_one,
+        "target_ratio_vs_torch_loop": 30.0,
         "total_seconds": total,
     }
     if args.json:
