@@ -35,7 +35,9 @@ test: install browser docs
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python benchmarks/protocol.py --baseline
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/pvalues.py
 	$(BIN)/python benchmarks/http_serving.py
 	$(BIN)/python benchmarks/dp_throughput.py
 

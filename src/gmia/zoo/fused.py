@@ -3,7 +3,7 @@
 The stacked trainer's work per step is a few dozen tiny tensor operations; with autograd each
 also records a graph node, allocates its output and its gradient, and the batched matmuls go
 through MKL, whose small-matrix path on these AMD cores runs at about a quarter of OpenBLAS's
-speed (benchmarks/README.md, "Where a step's time goes"). Here the gradients of
+speed (benchmarks/README.md, "profile_step.py"). Here the gradients of
 ``sum_m mean_b CE(f_m(x_b), y_b) + l2 * sum ||W||^2`` (the loss `gmia.zoo.trainer` minimises)
 are computed directly into preallocated buffers:
 
@@ -11,12 +11,12 @@ are computed directly into preallocated buffers:
     d_{L-1} = (softmax(z) - onehot(y)) / B
     dW_i = h_i^T d_i + 2 l2 W_i,  db_i = sum_b d_i,  d_{i-1} = (d_i W_i^T) * act'(h_i)
 
-with the batched products in numpy (OpenBLAS) on zero-copy views of the torch tensors, and
-the optimiser (`torch.optim`, unchanged) then steps on them. When the records are sparse
-(`gmia.zoo.sparse`: one-hot groups), the first layer's forward product is an embedding-bag
-gather of each record's non-zero rows of W_0. Its weight gradient stays a dense product over
-the batch: torch's scatter-adds (``index_add_``, sparse matrices) measured 3-5 times slower
-than the dense product at Adult's 14 of 108 non-zeros.
+with the batched products in numpy (OpenBLAS) on zero-copy views of the torch tensors; the
+optimiser's update (`gmia.zoo.updates`) then steps on them. When the records are sparse
+(`gmia.zoo.sparse`: one-hot groups), the dense batch is never built: the first layer's forward
+product is an embedding-bag sum of each record's non-zero rows of W_0, and its weight gradient
+a scatter of each non-zero's ``value · d_0`` row (scipy's transposed CSR product, as fast as
+the dense product and without its gather; torch's scatter-adds measured 4-10 times slower).
 
 Results equal the autograd path's to float rounding (tests/test_fused.py). Used on the CPU for
 stacks without convolutions, dropout or DP-SGD; everything else trains through autograd.
@@ -50,7 +50,7 @@ class FusedStack:
     Parameters
     ----------
     params : the K models' parameters, ``w{i} [K, in, out]`` and ``b{i} [K, out]``, updated in
-        place by the caller's optimiser.
+        place by the caller's optimiser update.
     x, y : all records ``[N, D]`` float32 and labels ``[N]`` int64.
     batch_size : B, records per model and step.
     """

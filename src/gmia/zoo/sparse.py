@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-# Rows are stored sparse when their non-zeros fill at most this share of the features: below
-# it the gather (m rows of W per record) costs less than the dense product (benchmarks/README.md).
+# Rows are stored sparse when their non-zeros fill at most this share of the features. At Adult's
+# 13% the sparse first layer costs about half the dense one's gather and products
+# (benchmarks/README.md, "profile_step.py"); a quarter is a margin below the crossover, which
+# was not measured.
 MAX_FILL = 0.25
 MIN_FEATURES = 32  # narrower data is dense whatever its zeros: the product is already cheap
 
