@@ -82,3 +82,11 @@ def test_fused_path_is_only_for_plain_cpu_stacks():
     assert not fused.applies(plain.model_copy(update={"dropout": 0.5}), cpu)
     assert not fused.applies(TrainSpec(hidden=(5,), dp_clip=1.0, dp_noise=1.0), cpu)
     assert not fused.applies(TrainSpec(conv=(2,), image=(1, 8, 8), hidden=(4,)), cpu)
+
+
+def test_sparse_rows_are_the_same_converted_in_blocks(monkeypatch):
+    x, _ = one_hot_records(n=50)
+    whole = sparse.detect(x)
+    monkeypatch.setattr(sparse, "BLOCK", 7)
+    blocked = sparse.detect(x)
+    assert torch.equal(whole.cols, blocked.cols) and torch.equal(whole.vals, blocked.vals)
