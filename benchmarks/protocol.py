@@ -41,7 +41,7 @@ import gmia  # noqa: E402
 from gmia import stats  # noqa: E402
 from gmia.data import load_dataset  # noqa: E402
 from gmia.paper import training_spec  # noqa: E402
-from gmia.zoo.stacked import layer_sizes  # noqa: E402
+from gmia.zoo.concurrent import step_work  # noqa: E402
 
 TRAIN_STAGE = "train targets and references"
 
@@ -66,9 +66,7 @@ def matmul_peak(threads: int, n: int = 2048, rounds: int = 5, reps: int = 10) ->
 def training_flops(dataset, k: int, targets: int) -> float:
     """Dense-equivalent flops of training all targets and references."""
     spec = training_spec(dataset.name)
-    sizes = layer_sizes(spec, dataset.x.shape[1], dataset.n_classes)
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return 6.0 * macs * spec.batch_size * spec.steps * (k + targets)
+    return 6.0 * step_work(spec, dataset.x.shape[1], dataset.n_classes, k + targets) * spec.steps
 
 
 def per_record_pvalues(reference, observed, tail="gaussian"):
