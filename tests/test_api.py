@@ -78,7 +78,7 @@ def test_audit_cli_and_library_resolve_the_same_configuration(capture, tmp_path,
         gmia.audit(gmia.Model.load(model_file), cancer, cache_dir=tmp_path / "c", progress=False)
     from_cli, from_library = capture
     assert from_cli == from_library
-    assert from_cli.features == "raw" and (from_cli.delta, from_cli.beta, from_cli.cutoff) == (0.1, 0.1, 0.01)
+    assert from_cli.features == "raw" and (from_cli.delta, from_cli.beta, from_cli.cutoff) == (None, 0.1, 0.01)
 
 
 def test_defend_defaults_are_the_commands_on_both_paths():
@@ -134,7 +134,7 @@ def test_any_object_with_predict_proba_is_a_target_and_a_budget_holds_for_it(tmp
     model, members = gmia.train_target(cancer, cache_dir=tmp_path, steps=200, lr=1e-2)
     user = OnlyProba(model)
     assert isinstance(user, gmia.Target)
-    kw = dict(k=10, beta=5.0, steps=200, lr=1e-2, cache_dir=tmp_path, progress=False, members=members)
+    kw = dict(k=10, beta=5.0, delta=0.1, steps=200, lr=1e-2, cache_dir=tmp_path, progress=False, members=members)
     full = gmia.audit(user, cancer, **kw)
     # The tested records, then the calibration records (Cancer: 249 held out of the references).
     assert full.n_tested >= 3 and full.calibration["answered"] == 249

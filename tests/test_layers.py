@@ -22,17 +22,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "gmia"
 LAYERS = [
     {"errors", "choices", "io", "formatting", "extras"},
     {"data"},
-    {"zoo", "model", "paper"},
+    {"zoo", "model", "paper", "model_io", "onnx_model", "estimators"},
+    {"algorithms"},
     {"signals", "outputs", "queries", "stats", "pvalues", "roc", "calibration", "privacy"},
     {"select"},
     {"attacks"},
     {"targets", "presets"},
     {"config"},
-    {"protocol"},
-    {"evaluate", "run_records", "comparison", "defenses", "experiments", "auditing", "target_model", "canaries"},
+    {"protocol", "roles"},
+    {"evaluate", "run_records", "comparison", "defenses", "experiments", "auditing", "target_model", "canaries", "matching", "audit_result"},
     {"report", "console"},
     {"serve"},
-    {"api"},
+    {"api", "resources"},
     {"cli", "__main__", "__init__"},
 ]
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

@@ -90,3 +90,17 @@ def test_bad_ray_address_is_one_sentence(tmp_path, capsys):
     assert "no Ray cluster answers at 127.0.0.1:1" in capsys.readouterr().err
     assert main(argv[:6] + ["--executor", "spark"]) == 2
     assert "unknown executor 'spark'" in capsys.readouterr().err
+
+
+def test_models_of_another_algorithm_train_as_ray_tasks_as_they_do_locally(tmp_path, blobs, executor):
+    from gmia.algorithms import as_algorithm, train_outputs
+    from gmia.data import Dataset, Feature, Schema
+
+    x, y = blobs
+    schema = Schema(tuple(Feature(f"f{i}", "numeric", f"f{i}", -5.0, 5.0) for i in range(x.shape[1])), ("a", "b"), "label")
+    data = Dataset("blobs", np.asarray(x, np.float32), np.asarray(y), schema)
+    sets = np.sort(np.random.default_rng(0).integers(0, len(x), size=(4, 200)), axis=1)
+    alg = as_algorithm("hist-gradient-boosting", {"max_iter": 10})
+    local = train_outputs(alg, data, sets, 5, ZooStore(tmp_path / "local", workers=1))
+    remote = train_outputs(alg, data, sets, 5, ZooStore(tmp_path / "ray", executor=executor))
+    assert np.array_equal(local.outputs, remote.outputs) and local.key == remote.key

@@ -35,7 +35,7 @@ def test_run_folder_holds_results_records_and_report(run_dir):
     assert results["schema_version"] == 1 and results["kind"] == "table1"
     records = pd.read_parquet(run_dir / "records.parquet")
     assert len(records) == 200 * 4  # pool records x targets
-    for col in ("record", "class", "neighbours", "expected_neighbours", "statistic", "p_value", "decision", "member"):
+    for col in ("record", "class_index", "neighbours", "expected_neighbours", "statistic", "p_value", "decision", "member"):
         assert col in records.columns
     assert records.groupby("record")["member"].sum().eq(2).all()  # each record in half the targets
     assert len(results["cards"]) == len(results["runs"][0]["evaluations"][0]["selected"]) > 0
@@ -71,6 +71,9 @@ def test_table3_and_compare_reports(tmp_path):
     html = (tmp_path / "cmp" / "report.html").read_text()
     assert "GMIA beside other attacks" in html and "lira-online" in html and "ROC over all pool records" in html
     assert "beside the paper's Table 7" in html and "50.25%" in html
+    # The intervals `gmia compare` prints are in the report too.
+    assert "ROC AUC [95% CI]" in html and "TPR @ 1% FPR [95% CI]" in html
+    assert re.search(r"<td[^>]*>0\.\d{4} \[0\.\d{3}, [01]\.\d{3}\]</td>", html)  # an AUC and its interval
 
 
 def open_in_chromium(path: Path, tmp_path: Path, screenshot: Path | None = None) -> tuple[str, str]:

@@ -30,6 +30,8 @@ _EXPORTS = {
     "CompareConfig": "gmia.comparison.config", "DefendConfig": "gmia.defenses.config",
     "Table3Config": "gmia.experiments.table3", "GmiaError": "gmia.errors",
     "AuditDpConfig": "gmia.canaries.config",
+    "save_onnx": "gmia.onnx_model", "OnnxModel": "gmia.onnx_model", "SklearnTarget": "gmia.targets",
+    "TorchTarget": "gmia.targets",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -21,7 +21,6 @@ result.to_frame()
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,106 +31,20 @@ from gmia.canaries import AuditDpConfig, AuditDpResult, run_audit_dp
 from gmia.comparison.config import CompareConfig
 from gmia.config import ProtocolConfig
 from gmia.comparison.run import CompareResult, run_compare
-from gmia.console.progress import StepProgress
 from gmia.data import Dataset
 from gmia.defenses.config import DefendConfig, paper_rows
 from gmia.defenses.run import DefendResult, run_defend
 from gmia.errors import GmiaError
 from gmia.experiments.reproduce import ReproduceConfig, reproduce as run_reproduce
 from gmia.experiments.table3 import Table3Config, run_table3
-from gmia.io import check_writable, default_cache_dir
 from gmia.model import Model
+from gmia.roles import resolve_roles
 from gmia.targets import as_target
-from gmia.target_model import load_members, train_target as _train_target
+from gmia.target_model import train_target as _train_target
+from gmia.resources import _checked_out, _data, _members, _progress, _run, load_dataset, make_store  # noqa: F401
 from gmia.zoo import ZooStore
 
 TABLES = ("table1", "table2", "table3", "table4", "table5", "table7")
-
-
-def load_dataset(name: str | Path, schema: str | Path | None = None, cache_dir: str | Path | None = None) -> Dataset:
-    """A data set by name or file.
-
-    Parameters
-    ----------
-    name : str or Path
-        `"adult"` or `"cancer"` (bundled), `"mnist"`, `"fashion-mnist"` (fetched into the cache
-        on first use), `"cifar10"` or `"census"` (after `gmia data fetch`), or the path of a
-        CSV file.
-    schema : str or Path, optional
-        A CSV file's JSON schema: label, numeric, categorical, impute, ignore (docs/data.md).
-    cache_dir : str or Path, optional
-        Where fetched data sets are kept (default `~/.cache/gmia`).
-
-    Returns
-    -------
-    Dataset
-        Encoded records `x [N, D]`, labels `y [N]` and the schema that encodes them.
-    """
-    from gmia.data import load_csv_with_schema
-    from gmia.data import load_dataset as load_bundled
-    from gmia.data.fetch import census_paths
-    from gmia.data.registry import IMAGE_SETS, load_image
-
-    text = str(name)
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    if text.lower().endswith(".csv"):
-        if schema is None:
-            raise GmiaError(f"data file {text!r} needs a schema; expected schema=FILE.json (--schema) with its label, "
-                            "numeric and categorical columns")
-        return load_csv_with_schema(text, schema)
-    key = text.strip().lower()
-    if key in IMAGE_SETS:
-        return load_image(key, root)
-    if key == "census":
-        csv_path, schema_path = census_paths(root)
-        if not csv_path.exists():
-            raise GmiaError(f"data set {text!r} is not in {str(csv_path.parent)!r} yet; expected `gmia data fetch census` "
-                            "(with the same cache folder) first")
-        return load_csv_with_schema(csv_path, schema_path)
-    return load_bundled(text)
-
-
-def _data(dataset: Dataset | str, cache_dir) -> Dataset:
-    return dataset if isinstance(dataset, Dataset) else load_dataset(dataset, cache_dir=cache_dir)
-
-
-def make_store(cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
-               device: str = "cpu") -> ZooStore:
-    """The trained-model store: where models are cached, where they train (`"local"` or `"ray"`), on which device."""
-    from gmia.zoo.executors import make_executor
-
-    return ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device)
-
-
-def _progress(progress):
-    """A StepProgress for ``progress=True``, the caller's own, or nothing."""
-    if progress is True:
-        return StepProgress()
-    return progress if isinstance(progress, StepProgress) else nullcontext(None)
-
-
-def _run(engine, data: Dataset, store: ZooStore, cfg, progress, **kwargs):
-    """``engine(data, store, cfg, progress=..., on_stage=..., **kwargs)`` with progress shown as asked."""
-    with _progress(progress) as bar:
-        return engine(data, store, cfg, progress=bar.task if bar else None, on_stage=bar.stage if bar else None, **kwargs)
-
-
-def _members(members, data: Dataset) -> np.ndarray:
-    """Sorted record indices from a members file or an array of indices into ``data``."""
-    if isinstance(members, str | Path):
-        return load_members(members, data)
-    records = np.unique(np.asarray(members))
-    if records.size and (records.dtype.kind not in "iu" or records.min() < 0 or records.max() >= len(data)):
-        raise GmiaError(f"members {records[:5].tolist()} ... are not all record indices of {data.name!r}; expected whole "
-                        f"numbers from 0 to {len(data) - 1} (or the path of a members file)")
-    return records.astype(np.int64)
-
-
-def _checked_out(out) -> Path | None:
-    if out is None:
-        return None
-    check_writable(Path(out), "output folder")
-    return Path(out)
 
 
 def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size: int | None = None,
@@ -167,10 +80,11 @@ def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size
     return model, members
 
 
-def audit(target, data: Dataset | str, *, members=None, budget: int | None = None, config: AuditConfig | None = None,
+def audit(target, data: Dataset | str, *, members=None, candidates=None, population=None, budget: int | None = None,
+          config: AuditConfig | None = None,
           cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
           device: str = "cpu", scale: str | None = None, out: str | Path | None = None, progress=True,
-          store: ZooStore | None = None, **options) -> AuditResult:
+          store: ZooStore | None = None, workers: int | None = None, **options) -> AuditResult:
     """Audit one model: select the vulnerable records, query the target, one verdict per record.
 
     Parameters
@@ -182,16 +96,26 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     data : Dataset or str
         The data set, or its name. Its pool holds the candidate records; the rest are the
         adversary's reference records (the paper's split, seeded by `seed`).
-    members : array of int, or str or Path, optional
-        The records the target truly trained on (indices, or the path of a members file from
-        `gmia model train`), to score the verdicts against the truth.
+    members : array of int, DataFrame, or str or Path, optional
+        The records the target truly trained on (indices, a table of rows, a CSV of rows, or a
+        members file from `gmia model train`), to score the verdicts against the truth. A
+        population record among them is refused (`gmia.roles`).
+    candidates : array of int, DataFrame, or str or Path, optional
+        The records to test (indices, rows, or a CSV of rows of `data`); default: the paper
+        split's pool.
+    population : array of int, DataFrame, or str or Path, optional
+        The adversary's records, known not to be the target's training rows, that train the
+        references and calibrate the p-values: indices into `data`, or rows with the label (a
+        table or a CSV in the data set's columns), which are appended to the data set.
+        Default: every record that is not a candidate.
     budget : int, optional
         The most records the audit may send to the target, whatever kind of target it is.
     config : AuditConfig, optional
         A ready configuration; otherwise one is built from `options`.
-    cache_dir, executor, ray_address, device, store : see make_store
+    cache_dir, executor, ray_address, device, workers, store : see make_store
         Where reference models are cached and trained: a cache folder (default
-        `~/.cache/gmia`), `"local"` or `"ray"`, a Ray address, `"cpu"` or `"cuda"`; or a ready store.
+        `~/.cache/gmia`), `"local"` or `"ray"`, a Ray address, `"cpu"` or `"cuda"`, worker
+        processes for models that are not gmia stacks; or a ready store.
     scale : str, optional
         Image sets: `"paper"` (the paper's CNN) or `"cpu"` (the reduced setup).
     out : str or Path, optional
@@ -199,7 +123,11 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     progress : bool
         Show progress on stderr.
     **options
-        `AuditConfig` fields: attack (`"direct"`, `"indirect"`, `"both"`), k, delta, beta,
+        `AuditConfig` fields: algorithm (how the references train: by default the target's own
+        algorithm when it says what it is, see `gmia.matching`; a scikit-learn estimator or
+        Pipeline, a ``train(X, y, seed)`` function, a name such as `"hist-gradient-boosting"`
+        or `"FILE.py:factory"`), algorithm_params (a dict or JSON object for a name or
+        factory), attack (`"direct"`, `"indirect"`, `"both"`), k, delta, beta,
         cutoff, features, scaling, tail, seed, pool_size, train_size, reference_sampling,
         max_records, indirect_records, theta, null_records, pvalues (`"calibrated"`, the
         default, or `"raw"`), calibration_size, calibration_queries; and the training spec's
@@ -214,20 +142,24 @@ def audit(target, data: Dataset | str, *, members=None, budget: int | None = Non
     data = _data(data, cache_dir)
     cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)
     wrapped = as_target(target, data.schema, budget)  # a bad budget fails before any model trains
-    truth = None if members is None else _members(members, data)
+    if isinstance(members, np.ndarray | list | tuple):
+        members = _members(members, data)
+    roles = resolve_roles(data, candidates=candidates, population=population, members=members, pool_size=cfg.pool_size,
+                          seed=cfg.seed)
     out = _checked_out(out)
-    store = store or make_store(cache_dir, executor, ray_address, device)
-    result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, members=truth, **kw), data, store, cfg, progress)
+    store = store or make_store(cache_dir, executor, ray_address, device, workers)
+    result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, roles=roles, **kw), data, store, cfg, progress)
     if out is not None:
         from gmia.report import write_run
 
-        write_run(out, "audit", result.to_dict())
+        write_run(out, "audit", result.to_dict(), classes=data.schema.classes)
     return result
 
 
 def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache_dir: str | Path | None = None,
               executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
-              out: str | Path | None = None, progress=True, config=None, store: ZooStore | None = None, **options):
+              out: str | Path | None = None, progress=True, config=None, store: ZooStore | None = None,
+              workers: int | None = None, **options):
     """Reproduce one of the paper's tables on a data set.
 
     Parameters
@@ -241,8 +173,9 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
         The data set, or its name.
     **options
         Fields of the table's config class (`ReproduceConfig`, `Table3Config`, `DefendConfig`,
-        `CompareConfig`): k, n_targets, seed, seeds, delta, beta, cutoffs, and the training
-        spec's; the other keywords are those of `audit`.
+        `CompareConfig`): k, n_targets, seed, seeds, delta, beta, cutoffs, algorithm and
+        algorithm_params (table1/table2: targets and references of another training
+        algorithm, `gmia.algorithms`), and the training spec's; the other keywords are those of `audit`.
 
     Returns
     -------
@@ -261,17 +194,18 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
     out = _checked_out(out)
     if table == "table3":
         cfg = config or Table3Config.resolve(data.name, scale=scale, device=device, **options)
-        store = store or make_store(cache_dir, executor, ray_address, device)
+        store = store or make_store(cache_dir, executor, ray_address, device, workers)
         result = _run(run_table3, data, store, cfg, progress, out=out)
         if out is not None:
             from gmia.paper import PRESETS
             from gmia.report import write_run
 
             write_run(out, "table3", {**result.to_dict(), "cards": [result.card], "decision_cutoff": min(cfg.cutoffs),
-                                      "paper_table3": [asdict(r) for r in PRESETS[data.name].table3]})
+                                      "paper_table3": [asdict(r) for r in PRESETS[data.name].table3]},
+                      classes=data.schema.classes)
         return result
     cfg = config or ReproduceConfig.resolve(data.name, table=table, scale=scale, device=device, **options)
-    store = store or make_store(cache_dir, executor, ray_address, device)
+    store = store or make_store(cache_dir, executor, ray_address, device, workers)
     recorder = None
     if out is not None:
         from gmia.run_records import RunRecorder
@@ -282,7 +216,7 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
         from gmia.report import write_run
 
         write_run(out, table, {**result.to_dict(), "cards": recorder.cards, "decision_cutoff": recorder.cutoff},
-                  recorder.frame())
+                  recorder.frame(), classes=data.schema.classes)
     return result
 
 
@@ -316,7 +250,7 @@ def compare(dataset: Dataset | str, *, command: str = "compare", cache_dir: str 
     if out is not None:
         from gmia.report import write_run
 
-        write_run(out, command, result.to_dict())
+        write_run(out, command, result.to_dict(), classes=data.schema.classes)
     return result
 
 
@@ -357,7 +291,7 @@ def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_d
 
         out.mkdir(parents=True, exist_ok=True)
         tradeoff_figure(result, out)
-        write_run(out, command, {**result.to_dict(), "paper": paper_rows(command, cfg) or {}})
+        write_run(out, command, {**result.to_dict(), "paper": paper_rows(command, cfg) or {}}, classes=data.schema.classes)
     return result
 
 
@@ -396,5 +330,5 @@ def audit_dp(dataset: Dataset | str, *, cache_dir: str | Path | None = None, exe
     if out is not None:
         from gmia.report import write_run
 
-        write_run(out, "audit-dp", result.to_dict())
+        write_run(out, "audit-dp", result.to_dict(), classes=data.schema.classes)
     return result

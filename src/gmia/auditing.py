@@ -17,28 +17,31 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.attacks.indirect_null import choose_null_records, null_check
-from gmia.data import Dataset, decode_records, paper_split
+from gmia.data import Dataset, Split, decode_records
 from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
 from gmia.config import ProtocolConfig, check_count
-from gmia.formatting import fmt_delta
 from gmia.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
 from gmia.errors import GmiaError, ResumableError
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
 from gmia.protocol import Timer, split_adversary, train_references
 from gmia.select import check_thresholds, delta_rule_text, select_vulnerable, selection_features
-from gmia.signals import accuracy, proba_loss
+from gmia.signals import accuracy, log_loss, proba_loss
+from gmia.algorithms.base import describe_text
+from gmia.matching import choose_references
+from gmia.roles import Roles, resolve_roles
+from gmia.zoo.spec import cap_batch
+from gmia.model_io import proba_logits
 from gmia.stats import clopper_pearson
 from gmia.targets import as_target
 from gmia.zoo import ZooStore
 
-RESULT_SCHEMA_VERSION = 1
+from gmia.audit_result import RESULT_SCHEMA_VERSION, AuditResult  # noqa: F401  (re-exported: gmia.auditing.AuditResult)
 
 
 @dataclass(frozen=True)
@@ -95,85 +98,19 @@ class AuditConfig(ProtocolConfig):
             indirect = replace(indirect, null_records=null_records)
         if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
             indirect = replace(indirect, tail=options["tail"])
-        return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
+        # The paper's δ was set for logit features; on raw features a fixed δ flags a share of the pool
+        # that grows as the adversary shrinks (a third of a 40-record CSV), so raw features derive δ
+        # from the data (gmia.select.derived_delta; docs/algorithm.md, "A derived δ ..."); --delta wins.
+        features = choice(Features, options.get("features") or preset.features, "selection features")
+        delta = None if features == Features.RAW else preset.delta
+        return {**super()._from_preset(preset, options), "delta": delta, "beta": preset.beta,
                 "cutoff": preset.cutoff, "indirect": indirect}
 
 
-@dataclass
-class AuditResult:
-    dataset: str
-    target: str
-    model_id: str
-    output: dict
-    config: dict
-    n_candidates: int
-    n_selected: int
-    n_tested: int
-    counts_by_scaling: dict
-    reference_accuracy: dict
-    records: list[dict]
-    queries: dict
-    truth: dict | None
-    seconds: dict
-    stopped: str | None = None
-    calibration: dict | None = None  # held-out calibration records, how many the target answered, per class or not
-
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per tested record, most isolated first: its p-value and 95% interval, the
-        verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
-
-        ``p_value`` is the one the verdict used (``config["pvalues"]``); ``p_raw`` is the paper's
-        F(L(M, r)) and ``p_calibrated`` its rank among the target's raw p-values on the held-out
-        calibration records (`gmia.calibration`). ``p_interval`` is the Clopper-Pearson interval of
-        the fraction of reference losses at or below the target's, from the k reference models.
-        """
-        rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"], "p_raw": r["p_raw"],
-                 "p_calibrated": r["p_calibrated"],
-                 "p_interval": tuple(r["p_interval"]), "verdict": r["verdict"], "neighbours": r["neighbours"],
-                 "expected_neighbours": r["expected_neighbours"], "target_loss": r["target_loss"],
-                 **{k: r[k] for k in ("p_indirect", "verdict_indirect", "n_enhancing", "member") if k in r}}
-                for r in self.records]
-        return pd.DataFrame(rows, columns=None if rows else ["record", "class", "p_value", "p_interval", "verdict",
-                                                             "neighbours", "expected_neighbours", "target_loss"])
-
-    def summary(self) -> str:
-        """A few lines a person reads first: what was audited, what was selected, what was called."""
-        cfg = self.config
-        calls = sum(r["verdict"] == "member" or r.get("verdict_indirect") == "member" for r in self.records)
-        lines = [
-            f"GMIA audit of {self.model_id} ({self.target}) on {self.dataset}: k={cfg['k']} reference models, "
-            f"delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g} on {cfg['features']} features, cutoff {cfg['cutoff']:g}, attack {cfg['attack']}",
-            f"{self.n_selected} of {self.n_candidates} pool records selected (E[N_n] < beta); {self.n_tested} tested; "
-            f"{calls} called member",
-        ]
-        for r in self.records:
-            truth = "" if "member" not in r else f"  (truly {'a member' if r['member'] else 'not a member'})"
-            indirect = f", indirect p={r['p_indirect']:.4g} {r['verdict_indirect']}" if "p_indirect" in r else ""
-            lo, hi = r["p_interval"]
-            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} ({cfg['pvalues']}; raw {r['p_raw']:.4g} "
-                         f"[{lo:.3f}, {hi:.3f}]) {r['verdict']}{indirect}; "
-                         f"N'_n={r['neighbours']}, E[N_n]={r['expected_neighbours']:.3g}{truth}")
-        if self.calibration and self.calibration["records"]:
-            c = self.calibration
-            lines.append(f"calibration: the target answered {c['answered']} of the {c['records']} records held out of the references "
-                         f"(ranked {'within each class' if c['by_class'] else 'over all classes'})")
-        lines.append(f"queries: {self.queries['sent']} sent, {self.queries['from_cache']} answered from the cache")
-        if self.truth:
-            for name in ("direct", "indirect"):
-                if name in self.truth:
-                    t = self.truth[name]
-                    lines.append(f"against the members file, {name}: {t['tp']} true and {t['fp']} false member calls")
-        if self.stopped:
-            lines.append(f"stopped early: {self.stopped}")
-        return "\n".join(lines)
-
-
 def check_schema(target_schema, dataset: Dataset) -> None:
-    """The target must read records exactly as the data set encodes them."""
-    ours, theirs = dataset.schema.to_dict(), target_schema.to_dict()
+    """The target must read records exactly as the data set encodes them. Display-only fields
+    (a feature's ``decimals``) are not compared: model files written before them have none."""
+    ours, theirs = dataset.schema.encoding_dict(), target_schema.encoding_dict()
     if ours == theirs:
         return
     if ours["classes"] != theirs["classes"]:
@@ -188,7 +125,7 @@ def check_schema(target_schema, dataset: Dataset) -> None:
 
 
 def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
-              members: np.ndarray | None = None, progress=None, on_stage=None) -> AuditResult:
+              members: np.ndarray | None = None, progress=None, on_stage=None, roles: Roles | None = None) -> AuditResult:
     """Select, query and test; on a spent budget or an unreachable target, return what was
     answered with ``stopped`` set (a prediction API's answer cache makes the rerun resume).
 
@@ -202,15 +139,29 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     policy: OutputPolicy = target.policy
     if cfg.attack != "direct" and not policy.is_identity:
         raise GmiaError(f"the indirect attack needs full probability vectors but the target answers {policy.describe()}; expected --attack direct")
-    split = paper_split(dataset, pool_size=cfg.pool_size, seed=cfg.seed)
-    n_train = cfg.train_size or len(split.pool) // 2
+    algorithm, spec, matching = choose_references(target, spec, cfg.algorithm)
+    if cfg.attack != "direct" and algorithm is not None:
+        raise GmiaError(f"the indirect attack needs gmia's stacked reference models but the references are "
+                        f"{describe_text(algorithm.describe())}; expected --attack direct with --algorithm")
+    stage(f"algorithms: {matching.line()}")
+    roles = roles or resolve_roles(dataset, members=members, pool_size=cfg.pool_size, seed=cfg.seed)
+    data_name, dataset, members = dataset.name, roles.dataset, roles.members
+    split = Split(pool=roles.candidates, adversary=roles.population, seed=cfg.seed)
+    for note in roles.notes:
+        stage(f"note: {note}")
+    n_train = cfg.train_size or (len(members) if members is not None and not roles.paper else len(split.pool) // 2)
     if not 1 <= n_train <= len(dataset):
         raise GmiaError(f"training-set size N={n_train} is out of range; expected 1 to {len(dataset)}")
+    if algorithm is None:
+        spec, batch_note = cap_batch(spec, n_train)
+        if batch_note:
+            stage(f"note: {batch_note}")
     stage(f"training (or loading) {cfg.k} reference models on the adversary's {len(split.adversary)} records")
     with timer.stage("train references"):  # the protocol's references: the same models as `reproduce`
         reference_records, calibration = split_adversary(split.adversary, cfg.seed, cfg.calibration_size)
         refs = train_references(dataset, spec, store, reference_records, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
-                                progress=progress)
+                                progress=progress, algorithm=algorithm)
+    loss_of = _target_loss(algorithm)
     with timer.stage("selection"):
         ref_logits = refs.logits(dataset.x)
         f = selection_features(cfg.features, ref_logits, dataset.x)
@@ -237,7 +188,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             except ResumableError as exc:
                 stopped, proba = str(exc), target.answered(dataset.x[tested])
         ref_loss = policy.losses(ref_logits[:, tested], y)  # [k, n]
-        tgt_loss = proba_loss(proba, y)  # NaN where never answered
+        tgt_loss = loss_of(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
         p_cal = np.full(len(tested), np.nan)
@@ -246,7 +197,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             if stopped is None and calibration.size:
                 stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
                 with timer.stage("calibration queries"):
-                    null, y_null, stopped = _null_pvalues(dataset, target, policy, ref_logits, calibration, cfg)
+                    null, y_null, stopped = _null_pvalues(dataset, target, policy, ref_logits, calibration, cfg, loss_of)
                 n_null = len(null)
                 note = resolution_note(n_null, cfg.cutoff)
                 if note:
@@ -267,6 +218,8 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             "record": int(r), "class": dataset.schema.classes[y[i]], "features": raw[i],
             "neighbours": int(neighbours[i]), "expected_neighbours": float(expected[i]),
             "target_loss": float(tgt_loss[i]), "reference_loss_median": float(np.median(ref_loss[:, i])) if answered[i] else np.nan,
+            # L(M_i, r) of the k references: the distribution the p-value is read from (the report draws it)
+            "reference_losses": [float(v) for v in ref_loss[:, i]] if answered[i] else [],
             "p_direct": float(used[i]), "p_raw": float(p[i]), "p_calibrated": float(p_cal[i]), "p_interval": [lo, hi],
             "verdict": _verdict(used[i], cfg.cutoff, answered[i]) if cfg.attack != "indirect" else "-",
         })
@@ -287,7 +240,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         truth["members_among_tested"] = int(member.sum())
     refs_member = refs.membership
     return AuditResult(
-        dataset=dataset.name, target=getattr(target, "url", "local model"), model_id=str(target.model_id),
+        dataset=data_name, target=getattr(target, "url", "local model"), model_id=str(target.model_id),
         output=policy.to_dict(),
         # n_targets is the protocol's: an audit has one target.
         config={**{k: v for k, v in cfg.to_dict().items() if k != "n_targets"},
@@ -303,6 +256,9 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         queries={"sent": int(target.sent), "from_cache": int(target.cache_hits), "service": dict(target.server_queries)},
         truth=truth, seconds=dict(timer.seconds), stopped=stopped,
         calibration={"records": int(calibration.size), "answered": n_null, "by_class": by_class, "pvalues": cfg.pvalues},
+        algorithms=matching.to_dict(),
+        roles={"source": roles.source, "notes": list(roles.notes), "candidates": int(len(split.pool)),
+               "population": int(len(split.adversary)), "members_known": members is not None},
     )
 
 
@@ -312,8 +268,17 @@ def _verdict(p: float, cutoff: float, answered: bool = True) -> str:
     return "member" if p < cutoff else "no evidence"
 
 
+def _target_loss(algorithm):
+    """L(target, r) from the target's answers, as the references' losses are computed: for
+    references known by their probabilities (`gmia.algorithms`), through the same floor
+    (`gmia.model_io.proba_logits`), so a tree's 0 is the same finite loss on both sides."""
+    if algorithm is None:
+        return proba_loss
+    return lambda proba, y: log_loss(proba_logits(proba), y)
+
+
 def _null_pvalues(dataset: Dataset, target, policy: OutputPolicy, ref_logits: np.ndarray, calibration: np.ndarray,
-                  cfg: "AuditConfig") -> tuple[np.ndarray, np.ndarray, str | None]:
+                  cfg: "AuditConfig", loss_of=proba_loss) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
     random subset, so a stopped run's answers are still a random sample of the null), their
     classes, and why the queries stopped early (None if they did not)."""
@@ -324,7 +289,7 @@ def _null_pvalues(dataset: Dataset, target, policy: OutputPolicy, ref_logits: np
     except ResumableError as exc:
         stopped, proba = str(exc), target.answered(dataset.x[order])
     y = dataset.y[order]
-    loss = proba_loss(proba, y)
+    loss = loss_of(proba, y)
     ok = ~np.isnan(loss)
     if not ok.any():
         return np.empty(0), y[:0], stopped

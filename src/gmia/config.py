@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import ClassVar
 
+from gmia.algorithms import Algorithm, as_algorithm
 from gmia.choices import Features, PValues, Sampling, Scaling, Tail, choice
 from gmia.errors import GmiaError
 from gmia.presets import DEFAULT_K, DEFAULT_TARGETS, Preset, preset_for
@@ -86,6 +87,10 @@ class ProtocolConfig:
     calibration_size : the adversary's records held out of the references to calibrate
         p-values (default: `gmia.calibration.calibration_size`; 0 for raw p-values only).
     scale_note : what a reduced setup stands for, printed with every result.
+    algorithm : how targets and references train when not with gmia's stacked trainer and
+        ``spec``: a scikit-learn estimator or Pipeline, a ``train(X, y, seed)`` function, a
+        name from `gmia.algorithms.ESTIMATORS` or ``"FILE.py:factory"`` (`gmia.algorithms`);
+        ``resolve`` also takes ``algorithm_params`` (a JSON object or dict) for a name or factory.
     """
 
     COMMAND: ClassVar[str] = ""
@@ -106,8 +111,10 @@ class ProtocolConfig:
     pvalues: PValues = PValues.CALIBRATED
     calibration_size: int | None = None
     scale_note: str | None = None
+    algorithm: Algorithm | None = None  # None: gmia's stacked trainer with ``spec``
 
     def __post_init__(self):
+        self._set(algorithm=as_algorithm(self.algorithm))
         self._set(scaling=choice(Scaling, self.scaling, "scaling"), tail=choice(Tail, self.tail, "tail rule"),
                   features=choice(Features, self.features, "selection features"),
                   reference_sampling=choice(Sampling, self.reference_sampling, "reference sampling"),
@@ -145,6 +152,9 @@ class ProtocolConfig:
         """
         preset = preset_for(command or cls.COMMAND, dataset, scale, device)
         overrides = {name: options.pop(name) for name in SPEC_OPTIONS if name in options}
+        params = options.pop("algorithm_params", None)
+        if options.get("algorithm") is not None or params is not None:
+            options["algorithm"] = as_algorithm(options.get("algorithm"), params)
         allowed = ({f.name for f in fields(cls) if f.init} - {"dataset", "spec", "scale_note"}) | set(cls.EXTRA_OPTIONS)
         unknown = sorted(set(options) - allowed)
         if unknown:
@@ -161,6 +171,8 @@ class ProtocolConfig:
             value = getattr(self, f.name)
             if isinstance(value, TrainSpec):
                 value = value.model_dump(mode="json")
+            elif f.name == "algorithm":
+                value = None if value is None else value.describe()
             elif is_dataclass(value):
                 value = asdict(value)
             out[f.name] = value

@@ -25,7 +25,10 @@ from gmia.data import Dataset, Split, paper_split
 from gmia.errors import GmiaError, check_choice
 from gmia.select import selection_features
 from gmia.signals import accuracy, log_loss
+from gmia.algorithms import Algorithm, OutputZoo, train_outputs
 from gmia.zoo import TrainSpec, Zoo, ZooStore
+from gmia.zoo.spec import cap_batch
+from gmia.zoo.store import chunk_seed
 from gmia.zoo.concurrent import MIN_STEP_WORK, run_side_by_side, step_work
 
 
@@ -134,25 +137,41 @@ def _streams(seed: int) -> list[np.random.SeedSequence]:
     return [*streams[:4], streams[9]]
 
 
+def train_models(dataset: Dataset, spec: TrainSpec, store: ZooStore, index_sets: np.ndarray, seed: int,
+                 algorithm: Algorithm | None = None, chunk_size: int = 100, name: str = "models", progress=None) -> Zoo | OutputZoo:
+    """One model per row of ``index_sets``, trained or loaded: a gmia stack of ``spec`` (the
+    default, K at once), or the models of ``algorithm`` (`gmia.algorithms`, one task each)."""
+    if algorithm is not None:
+        return train_outputs(algorithm, dataset, index_sets, seed, store, name=name, progress=progress)
+    return store.get(dataset.x, dataset.y, dataset.fingerprint(), index_sets, spec, seed, dataset.n_classes,
+                     chunk_size=chunk_size, name=name, progress=progress)
+
+
+def target_seed(seed: int, model: int) -> int:
+    """The seed target ``model`` of the protocol's ``seed`` trains with when it is not a stack
+    (`gmia.algorithms.train`): `gmia.target_model` fits the same model to deploy it."""
+    return chunk_seed(int(_streams(seed)[2].generate_state(1)[0]), model)
+
+
 def train_targets(dataset: Dataset, spec: TrainSpec, store: ZooStore, pool: np.ndarray, n_targets: int, seed: int,
-                  chunk_size: int = 100, progress=None, name: str = "targets") -> Zoo:
+                  chunk_size: int = 100, progress=None, name: str = "targets", algorithm: Algorithm | None = None) -> Zoo | OutputZoo:
     """``n_targets`` models on random halves of ``pool`` (``n_targets / 2`` splits), trained or loaded."""
     streams = _streams(seed)
     sets = target_index_sets(pool, n_targets, np.random.default_rng(streams[0]))
-    return store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(streams[2].generate_state(1)[0]),
-                     dataset.n_classes, chunk_size=chunk_size, name=name, progress=progress)
+    return train_models(dataset, spec, store, sets, int(streams[2].generate_state(1)[0]), algorithm, chunk_size, name, progress)
 
 
 def train_references(dataset: Dataset, spec: TrainSpec, store: ZooStore, adversary: np.ndarray, k: int, n_train: int,
-                     seed: int, reference_sampling: str = "bootstrap", chunk_size: int = 100, progress=None) -> Zoo:
+                     seed: int, reference_sampling: str = "bootstrap", chunk_size: int = 100, progress=None,
+                     algorithm: Algorithm | None = None) -> Zoo | OutputZoo:
     """The k reference models, each on a sample of size N = ``n_train`` of ``adversary``, the
     adversary's records less the calibration set (`split_adversary`)."""
     check_choice("reference sampling", reference_sampling, REFERENCE_SAMPLINGS)
     streams = _streams(seed)
     sampler = bootstrap_index_sets if reference_sampling == "bootstrap" else subsample_index_sets
     sets = sampler(adversary, k, n_train, np.random.default_rng(streams[1]))
-    return store.get(dataset.x, dataset.y, dataset.fingerprint(), sets, spec, int(streams[3].generate_state(1)[0]),
-                     dataset.n_classes, chunk_size=chunk_size, name="references", progress=progress)
+    return train_models(dataset, spec, store, sets, int(streams[3].generate_state(1)[0]), algorithm, chunk_size,
+                        "references", progress)
 
 
 def build_signals(
@@ -169,11 +188,15 @@ def build_signals(
     timer: Timer | None = None,
     exclude: np.ndarray | None = None,
     calibration_size: int | None = None,
+    algorithm: Algorithm | None = None,
 ) -> ProtocolSignals:
     """Split, train (or load) targets and references, and compute the signal matrices.
 
     ``calibration_size``: adversary records held out of the references for calibration
     (default: `gmia.calibration.calibration_size`; 0 for none).
+
+    ``algorithm``: how targets and references train (`gmia.algorithms`); None for gmia's
+    stacked trainer with ``spec``.
 
     ``exclude``: pool records no target trains on (training-set selection, a defence); the
     targets split the rest (one more left out if that count is odd), and the excluded records
@@ -187,13 +210,16 @@ def build_signals(
     if len(trainable) < 2:
         raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
     reference_records, calibration = split_adversary(split.adversary, seed, calibration_size)
+    if algorithm is None:  # a small pool's N may be below the preset's batch: both kinds train on N records
+        spec, _ = cap_batch(spec, trainable.size // 2)
     # Targets and references do not depend on each other: they train side by side, one core each.
     with timer.stage("train targets and references"):
         targets, references = run_side_by_side([
-            lambda tick: train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, tick),
+            lambda tick: train_targets(dataset, spec, store, trainable, n_targets, seed, chunk_size, tick, algorithm=algorithm),
             lambda tick: train_references(dataset, spec, store, reference_records, k, trainable.size // 2, seed,
-                                          reference_sampling, chunk_size, tick),
-        ], progress, worth_it=step_work(spec, dataset.x.shape[1], dataset.n_classes, max(k, n_targets)) >= MIN_STEP_WORK)
+                                          reference_sampling, chunk_size, tick, algorithm=algorithm),
+        ], progress, worth_it=algorithm is None  # other algorithms use every core through their own workers
+            and step_work(spec, dataset.x.shape[1], dataset.n_classes, max(k, n_targets)) >= MIN_STEP_WORK)
     with timer.stage("signals"):
         ref_logits = references.logits(dataset.x)  # [k, N, C]
         tgt_logits = targets.logits(dataset.x[split.pool])  # [T, P, C]

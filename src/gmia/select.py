@@ -156,9 +156,16 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
     records (each against the others) would be selected is the (1 − fraction) quantile of their
     m-th nearest-neighbour distance, computed on up to ``sample`` of them. The pool is drawn
     from the same population, so about that fraction of the pool is selected.
+
+    The distances are those `count_neighbours` counts with: a zero row (raw Cancer's
+    all-minimum record) is at distance 0 from the other zero rows and never a neighbour of any
+    other row, so it is isolated only when it has fewer than m zero twins. A quantile over N'
+    records cannot resolve a fraction below about 1/N': on a tiny adversary expect up to about
+    2/(N'+1) of the pool selected (docs/algorithm.md, "A derived δ for data the paper did not run").
     """
     check_choice("scaling", scaling, SCALINGS)
     check_thresholds(None, beta)
+    features = np.asarray(features, dtype=np.float32)
     n_ref = features.shape[0]
     scale = n_train / n_ref if scaling == "n_over_nprime" else n_ref / n_train
     m = max(1, int(np.ceil(beta / scale - 1e-12)))
@@ -166,7 +173,12 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
         return 2.0 - 1e-6
     rows = np.random.default_rng(seed).choice(n_ref, size=min(sample, n_ref), replace=False)
     kth = kth_nearest_distance(features[rows], features, rows, m)
-    delta = float(np.quantile(kth, 1.0 - fraction))
+    zero = ~features.any(axis=1)
+    if zero.any():  # count_neighbours' rule, not the undefined cosine of a zero row
+        twins = int(zero.sum()) - 1  # a sampled zero row's zero twins (it is one of the zero rows)
+        kth[zero[rows]] = 0.0 if twins >= m else 2.0
+    # 2 is the largest cosine distance: a row with fewer than m others is isolated at every δ
+    delta = float(np.quantile(np.minimum(kth, 2.0), 1.0 - fraction))
     return float(np.clip(delta, 1e-6, 2.0 - 1e-6))
 
 

@@ -16,7 +16,8 @@ import numpy as np
 from gmia.data import Dataset, paper_split
 from gmia.errors import GmiaError
 from gmia.model import Model
-from gmia.protocol import train_targets
+from gmia.protocol import target_seed, train_targets
+from gmia.zoo.spec import cap_batch
 from gmia.signals import accuracy
 from gmia.zoo import TrainSpec, ZooStore
 from gmia.io import atomic_write_json
@@ -27,11 +28,19 @@ def members_path(model_path: Path) -> Path:
 
 
 def train_target(dataset: Dataset, spec: TrainSpec, store: ZooStore, seed: int = 0, half: int = 0,
-                 pool_size: int | None = None, progress=None) -> tuple[Model, np.ndarray, dict]:
-    """(model, sorted member record indices, accuracies) for half ``half`` of the first pool split."""
+                 pool_size: int | None = None, progress=None, algorithm=None) -> tuple[object, np.ndarray, dict]:
+    """(model, sorted member record indices, accuracies) for half ``half`` of the first pool split.
+
+    With ``algorithm`` (a scikit-learn estimator's, `gmia.algorithms`) the model is that
+    estimator fitted exactly as the protocol's target of this half (same records, same seed),
+    to be written as an ONNX file; otherwise a `gmia.model.Model`.
+    """
     if half not in (0, 1):
         raise GmiaError(f"pool half {half} is invalid; expected 0 or 1")
     split = paper_split(dataset, pool_size=pool_size, seed=seed)
+    if algorithm is not None:
+        return _fitted_target(dataset, store, split, seed, half, algorithm, progress)
+    spec, _ = cap_batch(spec, split.pool.size // 2)
     zoo = train_targets(dataset, spec, store, split.pool, 2, seed, name="target", progress=progress)
     members = zoo.index_sets[half]
     model = Model.from_zoo(zoo, half, dataset.schema, info={"dataset": dataset.name, "seed": seed, "half": half,
@@ -44,8 +53,32 @@ def train_target(dataset: Dataset, spec: TrainSpec, store: ZooStore, seed: int =
     return model, members, acc
 
 
-def write_target(model: Model, members: np.ndarray, path: Path, dataset: Dataset) -> Path:
-    model.save(path)
+def _fitted_target(dataset: Dataset, store: ZooStore, split, seed: int, half: int, algorithm, progress):
+    if not hasattr(algorithm, "fit_model"):
+        raise GmiaError(f"algorithm {algorithm!r} cannot give a model to write; expected a scikit-learn estimator "
+                        "(written as ONNX): a train function's models stay in your own code")
+    zoo = train_targets(dataset, TrainSpec(), store, split.pool, 2, seed, name="target", progress=progress,
+                        algorithm=algorithm)
+    members = zoo.index_sets[half]
+    model = algorithm.fit_model(dataset.x[members], dataset.y[members], dataset.schema, target_seed(seed, half))
+    inside = np.zeros(len(dataset), bool)
+    inside[members] = True
+    right = zoo.outputs[half, split.pool].argmax(-1) == dataset.y[split.pool]
+    acc = {"train": float(right[inside[split.pool]].mean()), "test": float(right[~inside[split.pool]].mean())}
+    return model, members, acc
+
+
+def write_target(model, members: np.ndarray, path: Path, dataset: Dataset) -> Path:
+    """The model file (a gmia model, or an ONNX file for a scikit-learn estimator) and its members file."""
+    if isinstance(model, Model):
+        model.save(path)
+    elif Path(path).suffix.lower() != ".onnx":
+        raise GmiaError(f"model file {str(path)!r} would hold a {type(model).__name__}; expected a .onnx path (a "
+                        "scikit-learn model is written as ONNX)")
+    else:
+        from gmia.onnx_model import save_onnx
+
+        save_onnx(model, dataset.schema, path)
     atomic_write_json(members_path(path), {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(),
                                            "records": [int(i) for i in members]})
     return members_path(path)

@@ -8,7 +8,7 @@ import typer
 
 from gmia.cli.common import app, console, finished, out_folder, register, reproduce_app, say_scale, setup
 from gmia.cli.options import (
-    AccountantOpt, BatchOpt, BetaOpt, CacheOpt, ChunkOpt, CutoffOpt, DatasetOpt, DeltaOpt, DeviceOpt, DpClipOpt,
+    AccountantOpt, AlgorithmOpt, AlgorithmParamsOpt, WorkersOpt, BatchOpt, BetaOpt, CacheOpt, ChunkOpt, CutoffOpt, DatasetOpt, DeltaOpt, DeviceOpt, DpClipOpt,
     CalibrationOpt, DpDeltaOpt, DropoutOpt, ExecutorOpt, FeaturesOpt, HiddenOpt, KOpt, L2Opt, LrOpt, OptimizerOpt, OutOpt,
     NullRecordsOpt, PoolOpt, PValuesOpt,
     RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt, StepsOpt, TailOpt, TargetsOpt, spec_options,
@@ -27,6 +27,7 @@ def _table_command(table: str):
         hidden: HiddenOpt = None, optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
         l2: L2Opt = None, dropout: DropoutOpt = None, reference_sampling: SamplingOpt = None,
         selection_features: FeaturesOpt = None, pvalues: PValuesOpt = None, calibration_size: CalibrationOpt = None,
+        algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None, workers: WorkersOpt = None,
     ):
         from gmia.api import reproduce
         from gmia.console.reproduce import render
@@ -34,12 +35,12 @@ def _table_command(table: str):
 
         con = console()
         out = out_folder(out, table, dataset)
-        store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device)
+        store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device, workers)
         cfg = ReproduceConfig.resolve(
             data.name, table=table, scale=scale, device=device, k=k, n_targets=targets, delta=delta, beta=beta,
             cutoffs=tuple(cutoff) if cutoff else None, scaling=scaling, tail=tail, seed=seed, seeds=seeds,
             pool_size=pool_size, chunk_size=chunk_size, reference_sampling=reference_sampling, features=selection_features,
-            pvalues=pvalues, calibration_size=calibration_size,
+            pvalues=pvalues, calibration_size=calibration_size, algorithm=algorithm, algorithm_params=algorithm_params,
             **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
         say_scale(con, cfg, device)
         result = reproduce(table, data, config=cfg, store=store, out=out)

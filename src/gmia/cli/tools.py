@@ -9,7 +9,7 @@ import typer
 
 from gmia.cli.common import app, console, data_app, err_console, finished, keys_app, model_app, out_folder, say_scale, setup
 from gmia.cli.options import (
-    CalibrationOpt, PValuesOpt, BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
+    AlgorithmOpt, AlgorithmParamsOpt, WorkersOpt, CalibrationOpt, PValuesOpt, BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
     LrOpt, OptimizerOpt, OutOpt, PoolOpt, RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt,
     NullRecordsOpt, StepsOpt, TailOpt, spec_options,
 )
@@ -22,7 +22,9 @@ def audit(
     target_url: Annotated[Optional[str], typer.Option(help="prediction service to audit, e.g. http://127.0.0.1:8000")] = None,
     api_key_file: Annotated[Optional[Path], typer.Option(help="file holding the service's API key")] = None,
     target_model: Annotated[Optional[Path], typer.Option(help="or: a local model file to audit in this process")] = None,
-    members: Annotated[Optional[Path], typer.Option(help="the target's members file, to score the verdicts against the truth")] = None,
+    members: Annotated[Optional[Path], typer.Option(help="the target's training rows, to score the verdicts against the truth: a members file (.json) or a CSV of rows")] = None,
+    candidates: Annotated[Optional[Path], typer.Option(help="the records to test: a CSV of rows of the data set (default: the paper split's pool)")] = None,
+    population: Annotated[Optional[Path], typer.Option(help="the adversary's records, known non-members: a CSV in the data set's columns with the label (default: every record not a candidate)")] = None,
     schema: SchemaOpt = None, k: KOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
     cutoff: Annotated[Optional[float], typer.Option(help="p-value below which a record is called a member (default 0.01)")] = None,
     selection_features: Annotated[Optional[str], typer.Option(help="raw (target structure hidden; default), logits or centred-logits")] = None,
@@ -44,6 +46,8 @@ def audit(
     device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
     pvalues: PValuesOpt = None, calibration_size: CalibrationOpt = None,
     calibration_queries: Annotated[Optional[int], typer.Option(help="calibration records the target is asked for calibrated p-values (default 1000)")] = None,
+    algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None, workers: WorkersOpt = None,
+    export: Annotated[Optional[Path], typer.Option(help="also write the verdicts, one row per tested record with its features, to this .csv or .parquet file")] = None,
 ):
     """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
     from gmia.api import audit as run
@@ -58,30 +62,44 @@ def audit(
     if target_model is not None:
         check_budget(budget)
     out = out_folder(out, "audit", dataset)
-    store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device)
+    if export is not None and export.suffix.lower() not in (".csv", ".parquet"):  # fail before any model trains
+        raise GmiaError(f"export file {str(export)!r} has the suffix {export.suffix or '(none)'!r}; expected .csv or .parquet")
+    store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device, workers)
     cfg = AuditConfig.resolve(
         data.name, scale=scale, device=device, k=k, delta=delta, beta=beta, scaling=scaling, features=selection_features,
         cutoff=cutoff, tail=tail, seed=seed, pool_size=pool_size, train_size=train_size,
         reference_sampling=reference_sampling, max_records=max_records, attack=attack, indirect_records=indirect_records,
         theta=theta, null_records=null_records, pvalues=pvalues, calibration_size=calibration_size,
-        calibration_queries=calibration_queries, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+        calibration_queries=calibration_queries, algorithm=algorithm, algorithm_params=algorithm_params,
+        **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
     say_scale(con, cfg, device)
     target = _target(target_url, api_key_file, target_model, query_cache or store.root / "queries.sqlite", budget,
-                     batch_records, retries, timeout)
+                     batch_records, retries, timeout, schema=data.schema)
     try:
-        result = run(target, data, config=cfg, members=members, budget=budget, store=store, out=out)
+        result = run(target, data, config=cfg, members=members, candidates=candidates, population=population,
+                     budget=budget, store=store, out=out)
     finally:
         target.close()
     render_audit(result, con)
+    if export is not None:
+        from gmia.report.export import write_verdicts
+
+        write_verdicts(result, export)
+        con.print(f"Verdicts written to {export}")
     finished(con, out, store=store)
     if result.stopped:
         raise ResumableError(f"audit stopped before every query was answered: {result.stopped}")
 
 
-def _target(url, key_file, model_file, cache, budget, batch, retries, timeout):
+def _target(url, key_file, model_file, cache, budget, batch, retries, timeout, schema=None):
+    """``schema``: the audited data set's, for an ONNX file that carries none of its own."""
     from gmia.targets import HttpTarget, LocalTarget
 
     if model_file is not None:
+        if Path(model_file).suffix.lower() == ".onnx":
+            from gmia.onnx_model import OnnxModel
+
+            return LocalTarget(OnnxModel.load(model_file, schema=schema), budget=budget)
         from gmia.model import Model
 
         return LocalTarget(Model.load(model_file), budget=budget)
@@ -116,21 +134,30 @@ def model_train(
     pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
     lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None,
     executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None,
+    algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None,
 ):
-    """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file."""
+    """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file
+    (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx)."""
     from gmia.config import ProtocolConfig
     from gmia.console.progress import StepProgress
     from gmia.target_model import train_target, write_target
 
     con = console()
     store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
-    cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device,
+    cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, algorithm=algorithm,
+                                 algorithm_params=algorithm_params,
                                  **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+    if cfg.algorithm is not None and out.suffix.lower() != ".onnx":
+        raise GmiaError(f"--out {str(out)!r} would hold a {cfg.algorithm!r} model; expected a .onnx path with --algorithm")
     say_scale(con, cfg, device)
     with StepProgress(con) as progress:
-        model, members, acc = train_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size, progress=progress.task)
+        model, members, acc = train_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size,
+                                           progress=progress.task, algorithm=cfg.algorithm)
     members_file = write_target(model, members, out, data)
-    con.print(f"Model written to {out} ({model.fingerprint()[:16]}; train accuracy {acc['train']:.3f}, test "
+    import hashlib
+
+    digest = hashlib.sha256(out.read_bytes()).hexdigest() if cfg.algorithm is not None else model.fingerprint()
+    con.print(f"Model written to {out} ({digest[:16]}; train accuracy {acc['train']:.3f}, test "
               f"{acc['test']:.3f} on the pool); its {len(members)} training records are listed in {members_file}")
 
 
@@ -158,7 +185,7 @@ def keys_add(
 
 @app.command("serve")
 def serve(
-    model: Annotated[Path, typer.Argument(help="model file (.safetensors) written by gmia")],
+    model: Annotated[Path, typer.Argument(help="model file: .safetensors written by gmia, or .onnx written by gmia.save_onnx")],
     api_keys: Annotated[Path, typer.Option(help="keys file made with `gmia keys add`")],
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",

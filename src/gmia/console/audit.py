@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.formatting import pct, fmt_delta
+from gmia.matching import Matching
 
 FEATURES_SHOWN = 3
 
@@ -26,6 +27,10 @@ def render_audit(result, console: Console) -> None:
         f"{result.counts_by_scaling}); {result.n_tested} tested; reference models: train accuracy "
         f"{result.reference_accuracy['train']:.3f}, test {result.reference_accuracy['test']:.3f}"
     )
+    if result.algorithms:
+        m = Matching(**result.algorithms)
+        style = {True: "green", False: "bold red"}.get(m.match, "yellow")
+        console.print(f"Training algorithms: {m.line()}", style=style, highlight=False)
     if not result.records:
         console.print("No record was selected, so nothing was queried: try a larger --delta or --beta, or "
                       "--selection-features logits if the target's architecture is known.")

@@ -94,15 +94,16 @@ def render_table7(result: CompareResult, paper_row: ShokriPaperRow | None, conso
     _header(result, console)
     table = Table(title=f"Table 7: Shokri et al.'s attack on the {len(result.selected)} GMIA-selected records "
                         "(one attack network per class, one hidden layer of 64 ReLU units)")
-    for col in ("attack", "decision", "precision", "95% CI", "recall", "TP", "FP", "paper precision", "paper recall"):
+    # The paper's columns only with the paper's row: a data set it did not run would show them empty.
+    paper_cols = ("paper precision", "paper recall") if paper_row else ()
+    for col in ("attack", "decision", "precision", "95% CI", "recall", "TP", "FP", *paper_cols):
         table.add_column(col, justify="right")
     for row in result.shokri_rows:
         table.add_row("shokri", f"P(in) > {row.cutoff:g}", pct(row.precision), ci(row.precision_ci), pct(row.recall),
-                      str(row.tp), str(row.fp), pct(paper_row.precision) if paper_row else "",
-                      pct(paper_row.recall) if paper_row else "")
+                      str(row.tp), str(row.fp), *((pct(paper_row.precision), pct(paper_row.recall)) if paper_row else ()))
     for row in result.gmia_rows:
         table.add_row("gmia-direct", f"p < {row.cutoff:g}", pct(row.precision), ci(row.precision_ci), pct(row.recall),
-                      str(row.tp), str(row.fp), "", "")
+                      str(row.tp), str(row.fp), *(("-", "-") if paper_row else ()))
     console.print(table)
     if paper_row is not None and result.shokri_rows and not math.isclose(result.shokri_rows[0].cutoff, paper_row.confidence):
         console.print(f"Note: Shokri was run at confidence {result.shokri_rows[0].cutoff:g}, the paper's is "

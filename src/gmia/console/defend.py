@@ -31,6 +31,8 @@ def render_defend(result, console: Console, paper: dict | None = None) -> None:
     table = Table(title="Utility against attack success per setting")
     cols = ["setting", "epsilon", "train acc", "test acc", "selected", "precision [95% CI]", "recall", "TP", "FP", "AUC", "TPR@0.1%FPR",
             f"baseline {n_base} records: precision / recall"]
+    # The paper's column only where one of these settings is one of the paper's.
+    paper = paper if paper and any(r.label in paper for r in result.rows) else None
     if paper:
         cols.append("paper (MNIST)")
     for c in cols:

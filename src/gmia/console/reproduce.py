@@ -7,12 +7,14 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from gmia.algorithms.base import describe_text
 from gmia.calibration import resolution_note
 from gmia.evaluate import CutoffRow, privacy_note
 from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.paper import PaperSetting
 from gmia.select import delta_rule_text
 from gmia.experiments.reproduce import ReproduceResult
+
 
 def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
     if delta is None:  # derived from the data: not a setting the paper ran
@@ -24,6 +26,21 @@ def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
                     return s, r
             return s, None
     return None, None
+
+
+PAPER_COLUMNS = ("paper # sel.", "paper precision", "paper recall", "paper TP", "paper FP")
+
+
+def _paper_cells(result: ReproduceResult, pooled, prow) -> tuple[str, ...]:
+    """The paper's # selected, precision, recall, TP and FP at this setting and cutoff ("" where it has none)."""
+    setting, paper_row = _paper_row(result.paper, pooled.delta, pooled.beta, prow.cutoff)
+    return (
+        str(setting.n_selected) if setting and setting.n_selected is not None else "",
+        pct(paper_row.precision) if paper_row else "",
+        pct(paper_row.recall) if paper_row else "",
+        "" if paper_row is None or paper_row.tp is None else str(paper_row.tp),
+        "" if paper_row is None or paper_row.fp is None else str(paper_row.fp),
+    )
 
 
 def _pvalue_text(result: ReproduceResult) -> str:
@@ -67,8 +84,9 @@ def render(result: ReproduceResult, console: Console) -> None:
     console.print(
         f"[bold]GMIA direct inference, {result.table} on {result.dataset}[/bold]: "
         f"{cfg['n_records']} records, {cfg['n_features']} features; k={cfg['k']} reference models, "
-        f"{cfg['n_targets']} targets; model hidden={tuple(spec['hidden'])} {spec['optimizer']} lr={spec['lr']} "
-        f"steps={spec['steps']} batch={spec['batch_size']}; E[N_n] = {SCALING_TEXT[cfg['scaling']]}; "
+        f"{cfg['n_targets']} targets; " + (f"model hidden={tuple(spec['hidden'])} {spec['optimizer']} lr={spec['lr']} "
+        f"steps={spec['steps']} batch={spec['batch_size']}" if not cfg.get("algorithm") else
+        f"models {describe_text(cfg['algorithm'])}") + f"; E[N_n] = {SCALING_TEXT[cfg['scaling']]}; "
         f"tail rule below the smallest reference loss: {cfg['tail']}; selection features: {cfg['features']}; "
         f"reference training sets: {cfg['reference_sampling']}; verdicts on {_pvalue_text(result)}"
     )
@@ -94,20 +112,18 @@ def render(result: ReproduceResult, console: Console) -> None:
                     f"{result.paper_accuracy[0] - result.paper_accuracy[1]:+.2f}", "", "")
     console.print(acc)
 
+    # The paper's columns only where some row has the paper's numbers: a CSV data set, or a
+    # bundled one at settings the paper did not run, would show five empty columns.
+    paper_of = {(i, j): _paper_cells(result, pooled, prow) for i, pooled in enumerate(result.pooled)
+                for j, prow in enumerate(pooled.rows)}
+    with_paper = any(any(cells) for cells in paper_of.values())
     main = Table(title=f"Direct inference on the selected records (pairs: record x target), {result.runs[0].evaluations[0].pvalues_kind} p-values")
     for col in ("delta", "beta", "cutoff", "seed", "# selected", "precision", "95% CI", "recall", "TP", "FP",
-                "paper # sel.", "paper precision", "paper recall", "paper TP", "paper FP"):
+                *(PAPER_COLUMNS if with_paper else ())):
         main.add_column(col, justify="right")
     for i, pooled in enumerate(result.pooled):
         for j, prow in enumerate(pooled.rows):
-            setting, paper_row = _paper_row(result.paper, pooled.delta, pooled.beta, prow.cutoff)
-            paper_cells = (
-                str(setting.n_selected) if setting and setting.n_selected is not None else "",
-                pct(paper_row.precision) if paper_row else "",
-                pct(paper_row.recall) if paper_row else "",
-                "" if paper_row is None or paper_row.tp is None else str(paper_row.tp),
-                "" if paper_row is None or paper_row.fp is None else str(paper_row.fp),
-            )
+            paper_cells = paper_of[i, j] if with_paper else ()
             rows = [(str(run.seed), run.evaluations[i].rows[j], len(run.evaluations[i].selected)) for run in result.runs]
             if len(result.runs) > 1:
                 rows.append(("pooled", prow, sum(pooled.n_selected)))
@@ -115,7 +131,7 @@ def render(result: ReproduceResult, console: Console) -> None:
                 last = n == len(rows) - 1
                 main.add_row(f"{fmt_delta(pooled.delta)}", f"{pooled.beta:g}", f"{prow.cutoff:g}", label, str(n_sel),
                              pct(row.precision), ci(row.precision_ci), pct(row.recall), str(row.tp), str(row.fp),
-                             *(paper_cells if last else ("",) * 5))
+                             *(paper_cells if last else ("",) * len(paper_cells)))
     console.print(main)
     for pooled in result.pooled:
         if sum(pooled.n_selected) == 0:

@@ -80,7 +80,7 @@ def load_adult() -> Dataset:
     Numeric columns z-scored over all records (population std); categorical
     columns one-hot with sorted categories ("?" included), expanded in place in
     the original column order. Label ``income``: "<=50K" -> 0, ">50K" -> 1.
-    Every numeric column holds integers in the source, so ``integer=True``.
+    Every numeric column holds integers in the source, so ``integer=True`` (and ``decimals=0``).
     """
     df = _adult_frame()
     ds = encode_frame(df, name="adult", label="income", numeric=ADULT_NUMERIC, categorical=ADULT_CATEGORICAL)
@@ -102,7 +102,7 @@ def load_cancer() -> Dataset:
     cell shape, marginal adhesion, single epithelial cell size, bare nuclei,
     bland chromatin, normal nucleoli and mitoses, each valued 1..10; they are
     mapped to [0, 1] as ``(v - 1) / 9`` (``integer=True``, offset 1, scale 9),
-    so encoded values lie on the 1/9 grid. ``ID`` is not a feature.
+    so encoded values lie on the 1/9 grid (``decimals=0``: shown as typed). ``ID`` is not a feature.
 
     CHOICE: the 16 missing V6 (bare nuclei) values are filled with the median
     of the 683 observed V6 values (1), because the paper keeps all 699
@@ -119,7 +119,7 @@ def load_cancer() -> Dataset:
     if set(df["class"]) != set(classes):
         raise GmiaError(f"bundled Cancer has classes {sorted(set(df['class']))}; expected benign and malignant")
     feats = tuple(
-        Feature(name=c, kind="numeric", group=c, low=0.0, high=1.0, integer=True, offset=1.0, scale=9.0)
+        Feature(name=c, kind="numeric", group=c, low=0.0, high=1.0, integer=True, offset=1.0, scale=9.0, decimals=0)
         for c in CANCER_FEATURES
     )
     return Dataset(name="cancer", x=x, y=y, schema=Schema(features=feats, classes=classes, label="class"))

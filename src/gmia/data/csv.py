@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from gmia.data.schema import Dataset, Feature, Schema, encoded_ranges
+from gmia.data.schema import MAX_DECIMALS, Dataset, Feature, Schema, encoded_ranges
 from gmia.errors import GmiaError
 
 IMPUTE_CHOICES = ("median", "mode", "drop")
@@ -32,8 +32,32 @@ def _listing(items: Sequence[str], limit: int = 30) -> str:
     return ", ".join(items[:limit]) + more
 
 
+def float_decimals(vals: np.ndarray) -> int:
+    """The fewest decimal places (0..10) that hold every value of a float column: 1 for
+    [3.5, 2.0], 2 for [16.02]. Used where no source text is left to count (the bundled sets, an
+    imputed median); a value that needs more than 10 gets 10."""
+    vals = np.asarray(vals, dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    for d in range(MAX_DECIMALS + 1):
+        scaled = vals * 10.0**d
+        # a few ulps of slack: 16.02 * 100 is 1602.0000000000002 in float64
+        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-6 + 8 * np.finfo(np.float64).eps * np.abs(scaled)):
+            return d
+    return MAX_DECIMALS
+
+
+def text_decimals(cells: pd.Series) -> int:
+    """The most decimal places among a numeric column's source texts ("16.02" → 2, "3.50" → 2,
+    "1.5e-3" → 4, "7" → 0), capped at 10: the precision the user gave the values in."""
+    text = cells.dropna().astype(str).str.strip().str.lower()
+    parts = text.str.extract(r"^[+-]?\d*(?:\.(\d*))?(?:e([+-]?\d+))?$")
+    places = parts[0].fillna("").str.len() - pd.to_numeric(parts[1], errors="coerce").fillna(0)
+    return int(places.clip(lower=0, upper=MAX_DECIMALS).max()) if len(places) else 0
+
+
 def encode_frame(
-    df: pd.DataFrame, *, name: str, label: str, numeric: Sequence[str], categorical: Sequence[str]
+    df: pd.DataFrame, *, name: str, label: str, numeric: Sequence[str], categorical: Sequence[str],
+    decimals: dict[str, int] | None = None,
 ) -> Dataset:
     """Encode a clean frame (no missing values) into a `Dataset`.
 
@@ -42,6 +66,10 @@ def encode_frame(
     categorical columns are one-hot with categories sorted by string. Feature
     order follows ``df``'s column order with each categorical expanded in place,
     so the encoded layout is stable for a given file.
+
+    Each numeric feature records its ``decimals`` for display: ``decimals[col]`` (counted in
+    the source text) or, where the values need more (an imputed median) or none is given, the
+    fewest that hold every value (`float_decimals`); 0 for integer columns.
     """
     numeric, categorical = set(numeric), set(categorical)
     blocks: list[np.ndarray] = []
@@ -55,7 +83,9 @@ def encode_frame(
             # at the end, at a quarter of the peak memory on wide data (census: 299,285 x 510).
             blocks.append(((vals - mean) / scale)[:, None].astype(np.float32))
             integer = bool(np.all(vals == np.round(vals)))
-            specs.append(dict(name=col, kind="numeric", group=col, integer=integer, offset=mean, scale=scale))
+            places = 0 if integer else max(float_decimals(vals), (decimals or {}).get(col, 0))
+            specs.append(dict(name=col, kind="numeric", group=col, integer=integer, offset=mean, scale=scale,
+                              decimals=places))
         elif col in categorical:
             vals = df[col].astype(str).to_numpy()
             cats = sorted(set(vals.tolist()))
@@ -195,6 +225,7 @@ def load_csv(
             "numeric or categorical, or listed in \"ignore\" to skip it on purpose"
         )
     df = df[[c for c in df.columns if c in set(wanted)]]
+    places = {col: text_decimals(df[col]) for col in numeric}  # before parsing: "3.50" has two
     parsed = {}
     for col in numeric:
         vals = pd.to_numeric(df[col], errors="coerce")
@@ -224,7 +255,8 @@ def load_csv(
         raise GmiaError(f"label column {label!r} has the single class {classes[0]!r}; expected at least two classes")
     for col in numeric:
         df[col] = df[col].astype(np.float64)
-    return encode_frame(df, name=name or path.stem, label=label, numeric=numeric, categorical=categorical)
+    return encode_frame(df, name=name or path.stem, label=label, numeric=numeric, categorical=categorical,
+                        decimals=places)
 
 
 def load_csv_with_schema(path, schema_json_path) -> Dataset:

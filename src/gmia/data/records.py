@@ -2,9 +2,14 @@
 
 A record ``{"age": 39, "workclass": "State-gov", ...}`` is keyed by the schema's groups (the
 original columns); numeric values are raw (``encoded * scale + offset``), categorical ones are
-category names. `encode_records` and `decode_columns` invert each other on every
+category names. `encode_records` inverts `decode_columns` and `decode_records` on every
 record gmia produces, bit for bit in float32, so a query sent over HTTP reaches the model as the
 same encoded row a local query would.
+
+Display: `decode_records` shows a number at the precision its column was given in
+(``Feature.decimals``: 16.02, not the float32 round trip 16.019999920975938), but only where
+that rounded number encodes to the very same float32 value, so the bit-for-bit promise holds and
+a perturbed query (not a source record) keeps its exact value. `decode_columns` never rounds.
 """
 
 from __future__ import annotations
@@ -46,9 +51,40 @@ def decode_columns(x: np.ndarray, schema: Schema) -> dict[str, np.ndarray]:
     return cols
 
 
-def decode_records(x: np.ndarray, schema: Schema) -> list[dict]:
-    """Encoded rows → JSON-able records keyed by original column."""
+def round_columns(cols: dict[str, np.ndarray], schema: Schema, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Numeric columns of `decode_columns` rounded to each feature's ``decimals`` (as given in
+    the source); integer columns, categories and features without ``decimals`` are left alone.
+
+    With the encoded rows ``x``, a value is rounded only where the rounded number encodes back
+    to ``x``'s float32 value bit for bit: a source record shows as typed, while a row that is not
+    one (a perturbed query) keeps its exact decoded value, so `encode_records` still inverts it.
+    """
+    out = dict(cols)
+    enc = None if x is None else np.atleast_2d(np.asarray(x, dtype=np.float32))
+    for group, idx in schema.groups().items():
+        f = schema.features[idx[0]]
+        if f.kind != "numeric" or f.integer or f.decimals is None:
+            continue
+        vals = np.asarray(cols[group], dtype=np.float64)
+        rounded = np.round(vals, f.decimals)
+        if enc is not None:
+            # float64 arithmetic then one rounding to float32, exactly as encode_records does
+            same = ((rounded - f.offset) / f.scale).astype(np.float32) == enc[:, idx[0]]
+            rounded = np.where(same, rounded, vals)
+        out[group] = rounded
+    return out
+
+
+def decode_records(x: np.ndarray, schema: Schema, *, rounded: bool = True) -> list[dict]:
+    """Encoded rows → JSON-able records keyed by original column.
+
+    ``rounded`` (default): numbers at their source precision where that changes no encoded bit
+    (`round_columns`); False: the exact decoded values of `decode_columns`. Either way
+    `encode_records` gives ``x`` back exactly.
+    """
     cols = decode_columns(x, schema)
+    if rounded:
+        cols = round_columns(cols, schema, x)
     n = len(next(iter(cols.values()))) if cols else 0
     return [{g: v[i].item() if hasattr(v[i], "item") else v[i] for g, v in cols.items()} for i in range(n)]
 
@@ -99,16 +135,27 @@ def _names(groups: dict, limit: int = 12) -> str:
 
 
 def readable_record(dataset: Dataset, record: int) -> dict[str, str]:
-    """The record as it appeared in the source, for a person to read (an image's pixels are in
-    `image_of` instead: a table of 784 values reads as nothing)."""
+    """The record as it appeared in the source, for a person to read: one entry per original
+    column, numbers at the precision they were given in, and the record's class by name last,
+    under the schema's label column (`class_of_readable` reads it back). An image's pixels are
+    in `image_of` instead: a table of 784 values reads as nothing."""
     schema = dataset.schema
+    name = schema.classes[int(dataset.y[record])]
     if schema.image is not None:
-        return {schema.label: schema.classes[int(dataset.y[record])]}
+        return {schema.label: name}
     try:
-        row = dataset.raw().iloc[record]
-        return {str(k): str(v) for k, v in row.items()}
+        row = round_columns(decode_columns(dataset.x[[record]], schema), schema)
+        out = {str(k): str(v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in row.items()}
     except Exception:  # a data set without decoding information still gets its encoded values
-        return {f.name: f"{v:.4g}" for f, v in zip(dataset.schema.features, dataset.x[record])}
+        out = {f.name: f"{v:.4g}" for f, v in zip(schema.features, dataset.x[record])}
+    out[schema.label] = name
+    return out
+
+
+def class_of_readable(features: dict, fallback=None):
+    """The class name `readable_record` put last in a record's features (``fallback`` when
+    there are none): what reports show instead of a class index."""
+    return next(reversed(features.values()), fallback) if features else fallback
 
 
 def image_of(dataset: Dataset, record: int) -> dict | None:

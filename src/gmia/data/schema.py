@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from gmia.errors import GmiaError
 
 KINDS = ("numeric", "onehot")
+MAX_DECIMALS = 10  # beyond this a float64 holds no more of what a person typed
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class Feature:
     offset, scale : float
         ``raw = encoded * scale + offset``; lets `Dataset.raw` decode
         numeric columns. Defaults (0, 1) mean "not normalised".
+    decimals : int or None
+        Decimal places of the raw values in the source (0..10), so a record is shown as it was
+        given (16.02, not the float32 round trip 16.019999920975938). Display only: it is left
+        out of equality and of `Schema.to_json` (the fingerprints), so models cached or saved
+        before it existed stay valid. None: unknown (show the exact decoded value).
     """
 
     name: str
@@ -49,10 +55,16 @@ class Feature:
     integer: bool = False
     offset: float = 0.0
     scale: float = 1.0
+    decimals: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise GmiaError(f"feature {self.name!r} has kind {self.kind!r}; expected one of: numeric, onehot")
+        d = self.decimals
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= MAX_DECIMALS):
+            raise GmiaError(f"feature {self.name!r} has decimals {d!r}; expected a whole number from 0 to {MAX_DECIMALS}, or None")
+        if d is not None:
+            object.__setattr__(self, "decimals", int(d))
 
     @property
     def category(self) -> str | None:
@@ -106,8 +118,18 @@ class Schema:
         return out
 
     def to_dict(self) -> dict:
-        """JSON-able form; `from_dict` inverts it exactly. ``image`` appears only when set,
-        so tabular schemas (and the fingerprints of their cached models) are as before."""
+        """JSON-able form; `from_dict` inverts it exactly. ``image`` and a feature's
+        ``decimals`` appear only when set, so schemas without them read as before."""
+        out = self.encoding_dict()
+        for f, d in zip(self.features, out["features"]):
+            if f.decimals is not None:
+                d["decimals"] = f.decimals
+        return out
+
+    def encoding_dict(self) -> dict:
+        """`to_dict` less the display-only fields (``decimals``): everything that changes what a
+        model reads. Two schemas with equal encodings read the same records the same way, even
+        when one was written before ``decimals`` existed (`gmia.auditing.check_schema`)."""
         out = {
             "label": self.label,
             "classes": list(self.classes),
@@ -140,7 +162,12 @@ class Schema:
             raise GmiaError(f"schema dictionary is malformed ({exc}); expected the output of Schema.to_dict") from None
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON of the encoding, what the data set and model fingerprints hash.
+
+        Display-only fields (``decimals``) are left out: showing 16.02 instead of
+        16.019999920975938 changes no encoded value, so it must not invalidate cached models.
+        """
+        return json.dumps(self.encoding_dict(), sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,15 +220,17 @@ class Dataset:
     def raw(self):
         """The decoded records as a ``pandas.DataFrame`` (for display).
 
-        Numeric columns are ``x * scale + offset`` (rounded where
-        ``integer``); a one-hot group shows its hot category (the largest
-        column, so slightly perturbed records still decode).
+        Numeric columns are ``x * scale + offset``, rounded to whole numbers where
+        ``integer`` and to the source's decimal places where the feature has ``decimals``
+        (display only: `gmia.data.records.decode_columns` keeps the exact values); a one-hot
+        group shows its hot category (the largest column, so slightly perturbed records still
+        decode).
         """
         import pandas as pd
 
-        from gmia.data.records import decode_columns
+        from gmia.data.records import decode_columns, round_columns
 
-        cols: dict[str, object] = dict(decode_columns(self.x, self.schema))
+        cols: dict[str, object] = dict(round_columns(decode_columns(self.x, self.schema), self.schema))
         cols[self.schema.label] = np.array(self.schema.classes, dtype=object)[self.y]
         return pd.DataFrame(cols)
 

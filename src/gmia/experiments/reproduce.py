@@ -205,7 +205,8 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
         timer = Timer()
         signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=s,
                                 pool_size=pool_size, chunk_size=chunk_size, reference_sampling=reference_sampling,
-                                progress=progress, timer=timer, calibration_size=cfg.calibration_size)
+                                progress=progress, timer=timer, calibration_size=cfg.calibration_size,
+                                algorithm=cfg.algorithm)
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
         evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features, cfg.pvalues) for d, b in settings)
@@ -230,6 +231,7 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
             "k": k, "n_targets": n_targets, "settings": [list(x) for x in settings], "cutoffs": list(cutoffs),
             "scaling": scaling, "tail": tail, "seed": seed, "seeds": seeds, "pool_size": pool_size,
             "chunk_size": chunk_size, "reference_sampling": reference_sampling, "features": features, "spec": spec.model_dump(mode="json"),
+            "algorithm": None if cfg.algorithm is None else cfg.algorithm.describe(),
             "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration,
             "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
         },

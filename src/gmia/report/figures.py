@@ -136,3 +136,55 @@ def image_grid(images: list[dict], titles: list[str], columns: int = 8) -> str:
         ax.set_title(title, fontsize=7)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.15, hspace=0.45)
     return to_svg(fig)
+
+
+
+STRIP_BINS = 20
+
+
+def reference_strips(items: list[tuple[list[float], float, str]]) -> list[str]:
+    """One small SVG per tested record of an audit: ``(reference losses, target loss, title)`` →
+    a histogram of the k reference losses L(M_i, r) on a log axis, with the target's L(M, r) as a
+    red line; the raw p-value is the share of reference losses at or left of the line.
+
+    One figure is drawn once and only its bars, line, limits and title change per record: a
+    new figure per record cost about 0.2 s, so a hundred records took half a minute to draw.
+    """
+    if not items:
+        return []
+    fig, ax = plt.subplots(figsize=(3.3, 1.35))
+    bars = ax.bar(np.arange(STRIP_BINS), np.ones(STRIP_BINS), width=1.0, align="edge", color=REFERENCE)
+    line = ax.axvline(0.0, color=MEMBER, linewidth=1.4)
+    ax.set_yticks([])
+    ax.tick_params(labelsize=6)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{10.0 ** v:.2g}"))
+    ax.set_xlabel("log loss of the true label (log scale)", fontsize=6, labelpad=1)
+    title = ax.set_title("", fontsize=7)
+    fig.subplots_adjust(left=0.04, right=0.97, bottom=0.3, top=0.84)
+    out = []
+    for reference, target, text in items:
+        ref = np.log10(np.maximum(np.asarray(reference, dtype=float), 1e-12))
+        ref = ref[np.isfinite(ref)]
+        tgt = np.log10(max(float(target), 1e-12)) if target is not None and np.isfinite(target) else None
+        ends = [*ref.tolist(), *([tgt] if tgt is not None else [])] or [0.0]
+        lo, hi = min(ends), max(ends)
+        hi = hi if hi - lo > 1e-9 else lo + 1.0
+        edges = np.linspace(lo, hi, STRIP_BINS + 1)
+        counts, _ = np.histogram(ref, edges)
+        for bar, left, count in zip(bars, edges, counts):
+            bar.set_x(left)
+            bar.set_width(edges[1] - edges[0])
+            bar.set_height(count)
+        line.set_visible(tgt is not None)
+        line.set_xdata([tgt if tgt is not None else lo] * 2)
+        pad = 0.03 * (hi - lo)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(0, max(int(counts.max()), 1) * 1.08)
+        title.set_text(text)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+        svg = buf.getvalue()
+        out.append(svg[svg.index("<svg"):])
+    plt.close(fig)
+    return out

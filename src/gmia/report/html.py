@@ -25,6 +25,9 @@ th{background:#f4f6f7}td.l,th.l{text-align:left}.muted{color:#777;font-size:.85r
 .figs{display:flex;flex-wrap:wrap;gap:1rem}figure.gmia-figure{margin:0}figure svg{max-width:100%;height:auto}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}.card h3{margin:.2rem 0 .5rem;font-size:1rem}
 .kv{columns:3;font-size:.8rem}.kv div{break-inside:avoid}
+.recs{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.6rem}
+.rec{border:1px solid #ddd;border-radius:6px;padding:.3rem .6rem}.rec h3{font-size:.9rem;margin:.2rem 0}
+.rec p{margin:.2rem 0}.rec .kv{columns:2;font-size:.75rem}.rec summary{font-size:.8rem;cursor:pointer}
 """
 
 # Checked by the browser test: every figure rendered with a real size.
@@ -46,6 +49,25 @@ def esc(v) -> str:
 
 def num(v, digits: int = 4) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _interval(lo_hi) -> tuple[float, float] | None:
+    """(lo, hi) of a results file's interval; None where it is missing or undefined (JSON null for NaN)."""
+    if not lo_hi or len(lo_hi) != 2 or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in lo_hi):
+        return None
+    return float(lo_hi[0]), float(lo_hi[1])
+
+
+def pct_ci(lo_hi) -> str:
+    """A 95% interval of a rate in percent, as the terminal prints it (`gmia.formatting.ci`)."""
+    iv = _interval(lo_hi)
+    return "-" if iv is None else f"[{100 * iv[0]:.1f}, {100 * iv[1]:.1f}]"
+
+
+def num_ci(lo_hi, digits: int = 3) -> str:
+    """A 95% interval of a plain number (an AUC), as the terminal prints it."""
+    iv = _interval(lo_hi)
+    return "-" if iv is None else f"[{iv[0]:.{digits}f}, {iv[1]:.{digits}f}]"
 
 
 def figure(svg: str, caption: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gmia.paper import TABLE7
+from gmia.data.records import class_of_readable
 from gmia.formatting import pct, fmt_delta
 from gmia.report import figures
 from gmia.roc import pr_points, roc_points
-from gmia.report.html import esc, figure, num, section, table
+from gmia.report.html import esc, figure, num, pct_ci, section, table
 
 REPRODUCE = ("table1", "table2")
 COMPARE = ("compare", "table7")
@@ -84,11 +84,14 @@ def direct_results(results, records):
                          pct(r["precision"]), "-" if ci[0] is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]",
                          pct(r["recall"]), r["tp"], r["fp"], pp["n_selected"] if pp and pp["n_selected"] is not None else "",
                          pct(prow["precision"]) if prow else "", pct(prow["recall"]) if prow else ""])
+    head = ["delta", "beta", "cutoff", "# selected", "precision", "95% CI", "recall", "TP", "FP",
+            "paper # selected", "paper precision", "paper recall"]
+    if not any(any(v != "" for v in row[-3:]) for row in rows):  # no paper row (a CSV data set, other settings)
+        head, rows = head[:-3], [row[:-3] for row in rows]
     seeds = len(results["runs"])
     kind = results["runs"][0]["evaluations"][0].get("pvalues_kind", "raw") if results["runs"] and results["runs"][0]["evaluations"] else "raw"
     return (f"<h2>Direct inference on the selected records ({esc(kind)} p-values)</h2>"
-            + table(["delta", "beta", "cutoff", "# selected", "precision", "95% CI", "recall", "TP", "FP",
-                     "paper # selected", "paper precision", "paper recall"], rows)
+            + table(head, rows)
             + f'<p class="muted">Pairs (record, target); {seeds} seed(s) pooled: TP and FP summed. '
               f'Clopper-Pearson intervals on precision.</p>')
 
@@ -176,47 +179,20 @@ def _null_check(results) -> str:
 
 
 @section
-def audit(results, records):
-    if results.get("kind") != "audit":
-        return None
-    cfg = results["config"]
-    head = ["record", "class", "N'_n", "E[N_n]", "target loss", "p direct", "95% interval", "verdict"]
-    indirect = any("p_indirect" in r for r in results["records"])
-    truth = any("member" in r for r in results["records"])
-    head += ["enhancing", "p indirect", "indirect verdict"] if indirect else []
-    head += ["member (truth)"] if truth else []
-    rows = []
-    for r in results["records"]:
-        lo, hi = r["p_interval"]
-        row = [r["record"], r["class"], r["neighbours"], num(r["expected_neighbours"], 3), num(r["target_loss"]),
-               num(r["p_direct"]), f"[{num(lo)}, {num(hi)}]", r["verdict"]]
-        row += [r.get("n_enhancing", "-"), num(r.get("p_indirect")), r.get("verdict_indirect", "-")] if indirect else []
-        row += ["yes" if r["member"] else "no"] if truth else []
-        rows.append(row)
-    q = results["queries"]
-    service = q.get("service") or {}
-    stopped = f'<p><b>Stopped early:</b> {esc(results["stopped"])}</p>' if results.get("stopped") else ""
-    return (f"<h2>Audit of {esc(results['target'])}</h2>"
-            f"<p>Model {esc(results['model_id'])}; {results['n_selected']} of {results['n_candidates']} pool records selected "
-            f"at delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g} on {esc(cfg['features'])} features; {results['n_tested']} tested; "
-            f"verdict \"member\" at p &lt; {cfg['cutoff']:g}. Queries: {q['sent']} sent in this run, {q['from_cache']} from the "
-            f"cache{'; the service counts ' + str(service.get('used')) + ' used' if service else ''}.</p>{stopped}"
-            + (table(head, rows) if rows else "<p>No record was selected.</p>"))
-
-
-@section
 def defences(results, records):
     if results.get("kind") not in ("defend", "table4", "table5"):
         return None
     paper = results.get("paper") or {}
-    head = ["setting", "epsilon", "train acc", "test acc", "selected", "precision", "recall", "AUC", "TPR@0.1%FPR",
+    if not any(r["label"] in paper for r in results["rows"]):  # none of these settings is one of the paper's
+        paper = {}
+    head = ["setting", "epsilon", "train acc", "test acc", "selected", "precision [95% CI]", "recall", "AUC", "TPR@0.1%FPR",
             "baseline precision / recall"] + (["paper (MNIST)"] if paper else [])
     rows = []
     for r in results["rows"]:
         eps = "-" if not r["dp"] else ("inf" if r["dp"]["epsilon"] is None else f"{r['dp']['epsilon']:.3g}")
         b = r["baseline_records"]
         rows.append([r["label"], eps, num(r["train_accuracy"], 3), num(r["test_accuracy"], 3), r["n_selected"],
-                     pct(r["precision"]), pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
+                     f"{pct(r['precision'])} {pct_ci(r.get('precision_ci'))}", pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
                      f"{pct(b.get('precision'))} / {pct(b.get('recall'))}"] + ([paper.get(r["label"], "")] if paper else []))
     cfg = results["config"]
     return (f"<h2>Defences: utility against attack success</h2><p>Each setting is the full protocol with the adversary "
@@ -226,31 +202,14 @@ def defences(results, records):
             + "".join(f'<p class="muted">warning: {esc(w)}</p>' for w in results.get("warnings", [])))
 
 
-@section
-def attacks(results, records):
-    if results.get("kind") not in COMPARE:
-        return None
-    cutoffs = results["config"]["cutoffs"]
-    rows = []
-    for a in results["attacks"]:
-        roc = a["roc"]
-        cells = [a["name"], num(roc["auc"]), *(pct(roc["tpr"][k]) for k in ("0.001", "0.01"))]
-        for r in a["rows"]:
-            cells.append(f"{pct(r['precision'])} ({r['tp']}/{r['tp'] + r['fp']})")
-        rows.append(cells)
-    out = ("<h2>GMIA beside other attacks</h2>" + table(
-        ["attack", "ROC AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR", *(f"precision on selected @ FPR {c:g}" for c in cutoffs)], rows, left=1)
-        + f'<p class="muted">{len(results["selected"])} GMIA-selected records.</p>')
-    paper = TABLE7.get(results.get("dataset"))
-    if paper is not None and results.get("shokri_rows"):
-        ours = results["shokri_rows"][0]
-        gmia = [[f"gmia-direct, p < {r['cutoff']:g}", pct(r["precision"]), pct(r["recall"]), r["tp"], r["fp"], "", ""]
-                for r in results.get("gmia_rows", [])]
-        out += "<h3>Shokri et al.'s attack beside the paper's Table 7</h3>" + table(
-            ["attack", "precision", "recall", "TP", "FP", "paper precision", "paper recall"],
-            [[f"shokri, P(in) > {results['config']['shokri_confidence']:g}", pct(ours["precision"]), pct(ours["recall"]),
-              ours["tp"], ours["fp"], pct(paper.precision), pct(paper.recall)], *gmia], left=1)
-    return out
+def card_class(card: dict) -> str:
+    """A card's class by name: ``class_name`` (`gmia.report.write_run` adds it), else the name
+    `readable_record` put last in its features, else the index it was written with."""
+    if card.get("class_name") is not None:
+        return str(card["class_name"])
+    if isinstance(card.get("class"), str):
+        return card["class"]
+    return str(class_of_readable(card.get("features"), card.get("class")))
 
 
 def card_calls(card: dict, cutoff: float) -> tuple[int, int]:
@@ -269,7 +228,7 @@ def image_grid(results, records):
     cutoff = results.get("decision_cutoff", 0.01)
     titles = []
     for c in shown:
-        label = next(iter(c["features"].values()), c["class"])
+        label = card_class(c)
         tp, fp = card_calls(c, cutoff)
         titles.append(f"#{c['record']} '{label}'\nN'={c['neighbours']} TP {tp} FP {fp}")
     return (f"<h2>Vulnerable records as images ({len(shown)})</h2>"
@@ -295,7 +254,7 @@ def cards(results, records):
         figs += figure(figures.pvalue_strip(c["p_values"], c["members"], cutoff),
                        f"p-value per target, {c.get('p_label', 'direct test')}; dashed: cutoff {cutoff:g}")
         out.append(
-            f'<div class="card"><h3>Record {c["record"]} (seed {c.get("seed", "-")}, class {c["class"]})</h3>'
+            f'<div class="card"><h3>Record {c["record"]} (seed {c.get("seed", "-")}, class {esc(card_class(c))})</h3>'
             f'<p>N\'_n = {c["neighbours"]} neighbours, E[N_n] = {num(c["expected_neighbours"], 3)}; at p &lt; {cutoff:g}: '
             f'{tp} of {int(members.sum())} member targets called (TP), {fp} of {int((~members).sum())} non-members (FP).</p>'
             f'<div class="kv">{kv}</div><div class="figs">{figs}</div></div>'

@@ -17,8 +17,8 @@ from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_sc
 from gmia.serve.keys import ApiKey, KeyRing, add_key, read_key_file
 from gmia.serve.limits import Ledger, RateLimiter
 
-__all__ = ["ApiKey", "KeyRing", "Ledger", "RateLimiter", "ServeConfig", "add_key", "create_app", "model_id",
-           "public_schema", "read_key_file", "run_server"]
+__all__ = ["ApiKey", "KeyRing", "Ledger", "RateLimiter", "ServeConfig", "add_key", "create_app", "load_model",
+           "model_id", "public_schema", "read_key_file", "run_server"]
 
 
 def __getattr__(name: str):
@@ -54,6 +54,18 @@ def _check_port(host: str, port: int) -> None:
         raise GmiaError(f"cannot listen on {host}:{port} ({exc.strerror}); expected a free port on an address of this machine") from None
 
 
+def load_model(path: Path):
+    """A model file by its suffix: ``.onnx`` is an `gmia.onnx_model.OnnxModel` (with its schema
+    embedded, as `gmia.save_onnx` writes it), anything else a gmia model file (safetensors)."""
+    if Path(path).suffix.lower() == ".onnx":
+        from gmia.onnx_model import OnnxModel
+
+        return OnnxModel.load(path)
+    from gmia.model import Model
+
+    return Model.load(path)
+
+
 def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port: int = 8000,
                usage_db: Path | None = None, config: ServeConfig = ServeConfig(), access_log: Path | None = None,
                announce=print) -> None:
@@ -61,13 +73,12 @@ def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port:
     require("fastapi", EXTRA, FEATURE)
     uvicorn = require("uvicorn", EXTRA, FEATURE)
     from gmia.errors import GmiaError
-    from gmia.model import Model
     from gmia.serve.app import create_app
 
     if not 0 <= port <= 65535:
         raise GmiaError(f"port {port} is out of range; expected 0 to 65535")
     _check_port(host, port)
-    model = Model.load(model_path)
+    model = load_model(model_path)
     keyring = KeyRing.load(keys_path)
     usage_db = usage_db or keys_path.with_name(keys_path.stem + ".usage.sqlite")
     try:

@@ -1,4 +1,5 @@
-"""The prediction service: FastAPI routes over one `gmia.model.Model`.
+"""The prediction service: FastAPI routes over one model (a `gmia.model.Model` or a
+`gmia.onnx_model.OnnxModel`; the routes use only ``predict_proba``, ``schema`` and ``fingerprint``).
 
 Every request is checked in the order that costs the server least: API key (401), rate
 (429 + Retry-After), body size (413), JSON (400), records against the schema (422), batch size
@@ -16,7 +17,6 @@ import time
 
 from gmia.data import RecordError, encode_records
 from gmia.extras import require
-from gmia.model import Model
 from gmia.outputs import model_id
 from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing
@@ -42,7 +42,7 @@ def _error(status: int, code: str, message: str, headers: dict | None = None, **
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
 
 
-def create_app(model: Model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = ServeConfig(),
+def create_app(model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = ServeConfig(),
                limiter: RateLimiter | None = None) -> FastAPI:
     app = FastAPI(title="gmia prediction service", description="Class probabilities of one model, per API key budget.")
     log = logging.getLogger(ACCESS_LOG)

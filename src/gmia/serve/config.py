@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gmia.model import Model
 from gmia.outputs import OutputPolicy, model_id
 
 ACCESS_LOG = "gmia.serve.access"
@@ -23,7 +22,9 @@ class ServeConfig:
     policy: OutputPolicy = field(default_factory=OutputPolicy)
 
 
-def public_schema(model: Model, policy: OutputPolicy) -> dict:
+def public_schema(model, policy: OutputPolicy) -> dict:
+    """What ``GET /v1/schema`` answers for ``model`` (a `gmia.model.Model` or a
+    `gmia.onnx_model.OnnxModel`: both give ``schema`` and ``fingerprint``)."""
     groups = model.schema.groups()
     features = []
     for group, idx in groups.items():

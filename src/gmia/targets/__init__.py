@@ -7,4 +7,20 @@ from gmia.targets.http import HttpTarget, QueryBudgetExhausted, ResponseCache, T
 from gmia.queries import QueryLog  # lives below the attacks, which use it; re-exported for callers of targets
 from gmia.targets.logged import ZooTargets
 
-__all__ = ["CountingTarget", "HttpTarget", "LocalTarget", "QueryBudgetExhausted", "QueryLog", "ResponseCache", "Target", "TargetUnreachable", "ZooTargets", "as_target"]
+_LAZY = {"SklearnTarget": "gmia.targets.sklearn", "TorchTarget": "gmia.targets.torch"}
+
+__all__ = ["CountingTarget", "HttpTarget", "LocalTarget", "QueryBudgetExhausted", "QueryLog", "ResponseCache",
+           "SklearnTarget", "Target", "TargetUnreachable", "TorchTarget", "ZooTargets", "as_target"]
+
+
+def __getattr__(name: str):
+    """`SklearnTarget` and `TorchTarget` load on first use: scikit-learn and torch are not needed
+    to audit a model file or an API."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

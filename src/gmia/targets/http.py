@@ -145,7 +145,9 @@ class HttpTarget:
     # -- queries ----------------------------------------------------------------------------
 
     def _keys(self, x: np.ndarray) -> tuple[list[dict], list[str]]:
-        records = decode_records(np.atleast_2d(x), self.schema)
+        # Exact values, not rounded for display: the service re-encodes them bit for bit, and the
+        # answer cache keys on them (a rounded key would miss every answer cached before).
+        records = decode_records(np.atleast_2d(x), self.schema, rounded=False)
         return records, [record_key(r) for r in records]
 
     def answered(self, x: np.ndarray) -> np.ndarray:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from gmia.model import Model
+from gmia.errors import GmiaError
 from gmia.outputs import OutputPolicy, model_id
 from gmia.targets.base import CountingTarget
 
 
 class LocalTarget(CountingTarget):
-    """``predict_proba`` of a `gmia.model.Model` through an output policy, counting queries
-    against an optional ``budget`` (see `gmia.targets.base.CountingTarget`)."""
+    """``predict_proba`` of a model file's model (a `gmia.model.Model`, a
+    `gmia.onnx_model.OnnxModel`, or anything with ``predict_proba``, ``schema`` and
+    ``fingerprint``) through an output policy, counting queries against an optional ``budget``
+    (see `gmia.targets.base.CountingTarget`). Its model id is the one `gmia serve` publishes for
+    the same file and policy, so local and HTTP results name the model alike."""
 
-    def __init__(self, model: Model, policy: OutputPolicy = OutputPolicy(), budget: int | None = None):
+    def __init__(self, model, policy: OutputPolicy = OutputPolicy(), budget: int | None = None):
+        missing = [a for a in ("predict_proba", "schema", "fingerprint") if not hasattr(model, a)]
+        if missing:
+            raise GmiaError(f"model of type {type(model).__name__} has no {', '.join(missing)}; expected a gmia Model, an "
+                            "OnnxModel, or an object with predict_proba, schema and fingerprint")
         self.model = model
         super().__init__(lambda x: policy.apply(model.predict_proba(x)), model.schema, policy=policy,
                          model_id=model_id(model, policy), budget=budget)

@@ -57,8 +57,8 @@ def run_side_by_side(tasks: list[Callable[[Progress | None], T]], progress: Prog
         return [task(progress) for task in tasks]
     stop = threading.Event()
 
-    def watched(description: str, total: int, done: int) -> Callable[[int], None]:
-        tick = progress(description, total, done) if progress else None
+    def watched(description: str, total: int, done: int, **kw) -> Callable[[int], None]:
+        tick = progress(description, total, done, **kw) if progress else None
 
         def on_step(n: int) -> None:
             if stop.is_set():

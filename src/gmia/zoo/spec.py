@@ -7,6 +7,7 @@ The adversary mirrors the target's training algorithm (GMIA's threat model), so 
 from __future__ import annotations
 
 import json
+import numbers
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -113,3 +114,25 @@ class TrainSpec(BaseModel):
             field = ".".join(str(p) for p in err["loc"]) or "training spec"
             value = err.get("input")
             raise GmiaError(f"invalid training setting {field}={value!r}: {err['msg']}") from None
+
+
+def cap_batch(spec: TrainSpec, n_train: int) -> tuple[TrainSpec, str | None]:
+    """``spec`` with ``batch_size = min(batch_size, n_train)``, and a one-line note when it changed.
+
+    Why: a preset's batch (Adult's 100, the generic 100) is meant for thousands of records; a model
+    that trains on fewer (a 60-record CSV pool gives N = 30) cannot fill one batch, and the trainer
+    refuses (`gmia.zoo.trainer.iter_batches`). One full-data batch per step is what such a batch
+    size can only mean there. Targets and references train on N records each, so capping both with
+    the same N keeps them trained alike (GMIA's threat model); the capped spec is another
+    spec, so its models are stored under their own key. Under DP-SGD the sampling rate q = batch/N
+    becomes 1, which the note says, since the privacy accounting depends on it.
+    """
+    if isinstance(n_train, bool) or not isinstance(n_train, numbers.Integral) or n_train < 1:
+        raise GmiaError(f"training-set size {n_train!r} is invalid; expected a whole number >= 1 to cap the batch size at")
+    n_train = int(n_train)
+    if spec.batch_size <= n_train:
+        return spec, None
+    capped = spec.model_copy(update={"batch_size": n_train})
+    note = (f"batch size {spec.batch_size} capped at {n_train}, the records each model trains on "
+            "(one full-data batch per step)" + ("; DP-SGD's sampling rate is then 1" if spec.private else ""))
+    return capped, note

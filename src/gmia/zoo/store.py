@@ -41,8 +41,11 @@ class ZooStore:
     ran, so a stack trained on a GPU is reused on a CPU and the other way round.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, executor=None, device: str = "cpu"):
+    def __init__(self, root: str | os.PathLike | None = None, executor=None, device: str = "cpu", workers: int | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise GmiaError(f"number of workers {workers!r} is invalid; expected a whole number >= 1")
+        self.workers = workers  # worker processes for models that are not stacks (gmia.algorithms.train); None: one per core
         self.device = str(resolve_device(device))
         check_writable(self.root, "cache directory", " (pass another with --cache-dir)", create=True)
         self.executor = executor if executor is not None else LocalExecutor()

@@ -35,10 +35,7 @@ class Zoo:
 
     def counts(self) -> np.ndarray:
         """``[K, N]`` int: how many times each record occurs in each model's training set."""
-        out = np.zeros((self.n_models, self.n_records), dtype=np.int32)
-        rows = np.repeat(np.arange(self.n_models), self.index_sets.shape[1])
-        np.add.at(out, (rows, self.index_sets.ravel()), 1)
-        return out
+        return membership_counts(self.index_sets, self.n_records)
 
     @cached_property
     def membership(self) -> np.ndarray:
@@ -77,6 +74,14 @@ class Zoo:
                 part = stacked.forward(params, xt[s : s + block].to(device), self.spec.activation, image=self.spec.image)
                 out[:, s : s + block] = part.cpu().numpy()
         return out
+
+
+def membership_counts(index_sets: np.ndarray, n_records: int) -> np.ndarray:
+    """``[K, N]`` int32: how many times each record occurs in each of K index sets."""
+    out = np.zeros((index_sets.shape[0], n_records), dtype=np.int32)
+    rows = np.repeat(np.arange(index_sets.shape[0]), index_sets.shape[1])
+    np.add.at(out, (rows, index_sets.ravel()), 1)
+    return out
 
 
 @contextmanager
