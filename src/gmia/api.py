@@ -48,8 +48,8 @@ TABLES = ("table1", "table2", "table3", "table4", "table5", "table7")
 
 
 def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size: int | None = None,
-                 cache_dir: str | Path | None = None, device: str = "cpu", progress=False,
-                 **spec_options) -> tuple[Model, np.ndarray]:
+                 cache_dir: str | Path | None = None, device: str = "cpu", progress=False, algorithm=None,
+                 algorithm_params=None, **spec_options) -> tuple[Model, np.ndarray]:
     """Train one target the way the paper's protocol does: the preset's model on half of the target pool.
 
     Parameters
@@ -62,21 +62,27 @@ def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size
         Which half of the split trains the model (0 or 1).
     pool_size : int, optional
         Records in the target pool (default: the paper's).
+    algorithm, algorithm_params : optional
+        Train a scikit-learn estimator instead of gmia's model: an unfitted estimator or
+        Pipeline, or a name such as `"hist-gradient-boosting"` with its parameters
+        (`gmia.algorithms`); it is fitted exactly as the protocol's target of this half.
     **spec_options
         steps, hidden, activation, optimizer, lr, batch_size, l2, dropout: changes to the
         preset's training spec.
 
     Returns
     -------
-    tuple of (Model, numpy.ndarray)
-        The model (`predict_proba`; `model.save(path)` writes a model file for `gmia serve`)
-        and the sorted indices of the records it trained on.
+    tuple of (Model or estimator, numpy.ndarray)
+        The model (`predict_proba`; `model.save(path)` writes a model file for `gmia serve`;
+        a fitted estimator is written with `gmia.save_onnx`) and the sorted indices of the
+        records it trained on.
     """
     data = _data(data, cache_dir)
-    cfg = ProtocolConfig.resolve(data.name, command="train", device=device, **spec_options)
+    cfg = ProtocolConfig.resolve(data.name, command="train", device=device, algorithm=algorithm,
+                                 algorithm_params=algorithm_params, **spec_options)
     with _progress(progress) as bar:
         model, members, _ = _train_target(data, cfg.spec, make_store(cache_dir, device=device), seed=seed, half=half,
-                                          pool_size=pool_size, progress=bar.task if bar else None)
+                                          pool_size=pool_size, progress=bar.task if bar else None, algorithm=cfg.algorithm)
     return model, members
 
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import softmax
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
 from gmia.attacks.indirect import IndirectConfig, run_indirect
@@ -162,6 +163,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         refs = train_references(dataset, spec, store, reference_records, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
                                 progress=progress, algorithm=algorithm)
     loss_of = _target_loss(algorithm)
+    ref_losses = _reference_losses(policy, loss_of, algorithm)
     with timer.stage("selection"):
         ref_logits = refs.logits(dataset.x)
         f = selection_features(cfg.features, ref_logits, dataset.x)
@@ -187,7 +189,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
                 proba = target.predict_proba(dataset.x[tested])
             except ResumableError as exc:
                 stopped, proba = str(exc), target.answered(dataset.x[tested])
-        ref_loss = policy.losses(ref_logits[:, tested], y)  # [k, n]
+        ref_loss = ref_losses(ref_logits[:, tested], y)  # [k, n]
         tgt_loss = loss_of(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
@@ -197,7 +199,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             if stopped is None and calibration.size:
                 stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
                 with timer.stage("calibration queries"):
-                    null, y_null, stopped = _null_pvalues(dataset, target, policy, ref_logits, calibration, cfg, loss_of)
+                    null, y_null, stopped = _null_pvalues(dataset, target, ref_losses, ref_logits, calibration, cfg, loss_of)
                 n_null = len(null)
                 note = resolution_note(n_null, cfg.cutoff)
                 if note:
@@ -277,7 +279,15 @@ def _target_loss(algorithm):
     return lambda proba, y: log_loss(proba_logits(proba), y)
 
 
-def _null_pvalues(dataset: Dataset, target, policy: OutputPolicy, ref_logits: np.ndarray, calibration: np.ndarray,
+def _reference_losses(policy: OutputPolicy, loss_of, algorithm):
+    """L(M_i, r) of the references as the target's answers would show them (through the output
+    policy), computed the same way as the target's loss (`_target_loss`)."""
+    if algorithm is None:
+        return policy.losses
+    return lambda logits, y: loss_of(policy.apply(softmax(np.asarray(logits, dtype=np.float64), axis=-1)), y)
+
+
+def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, calibration: np.ndarray,
                   cfg: "AuditConfig", loss_of=proba_loss) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
     random subset, so a stopped run's answers are still a random sample of the null), their
@@ -293,7 +303,7 @@ def _null_pvalues(dataset: Dataset, target, policy: OutputPolicy, ref_logits: np
     ok = ~np.isnan(loss)
     if not ok.any():
         return np.empty(0), y[:0], stopped
-    null = GmiaDirect(cfg.tail).fit_losses(policy.losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
+    null = GmiaDirect(cfg.tail).fit_losses(ref_losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
     return null, y[ok], stopped
 
 

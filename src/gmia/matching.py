@@ -7,9 +7,11 @@ softmax-regression references got 4 false "member" calls in 10 (docs/algorithms.
 reference algorithm is chosen to match the target whenever the target says what it is:
 
 - a fitted scikit-learn estimator or Pipeline in this process: its own parameters, cloned;
-- a gmia model file: gmia's stacked trainer with the file's architecture and activation, the
-  training settings (optimizer, learning rate, steps, batch) from the stated spec, since a file
-  does not record them;
+- a gmia model file trained by gmia: the training spec the file records (architecture,
+  optimizer, learning rate, steps, batch, regularisation, DP-SGD), exactly;
+- a gmia model file converted from scikit-learn or torch: gmia's stacked trainer with the file's
+  architecture and activation, the training settings (optimizer, learning rate, steps, batch)
+  from the stated spec, since such a file does not record them;
 - an ONNX file written by `gmia.save_onnx`: the estimator it records, rebuilt (`gmia.estimators`);
 - anything else (a prediction API, another ONNX file, a torch module): the algorithm the user gives,
   else the preset's stack, and the audit says in one line that the match cannot be known.
@@ -65,10 +67,12 @@ def target_description(target) -> dict:
     model = getattr(target, "model", None)
     if model is not None and hasattr(model, "params") and hasattr(model, "activation"):
         hidden, conv = file_architecture(model)
-        source = (model.info or {}).get("source")
+        source = str((model.info or {}).get("source") or "")
+        source = source if source.startswith(("sklearn.", "torch.")) else None  # else trained by gmia itself
         text = f"gmia model file: hidden={hidden}" + (f" conv={conv}" if conv else "") + f" {model.activation}"
         return {"kind": "gmia-file", "text": text + (f" (converted from {source})" if source else ""),
-                "hidden": list(hidden), "conv": list(conv), "activation": model.activation, "converted_from": source}
+                "hidden": list(hidden), "conv": list(conv), "activation": model.activation, "converted_from": source,
+                "spec": (model.info or {}).get("spec")}
     if model is not None and getattr(model, "info", None):
         recorded = model.info.get("estimator")
         if isinstance(recorded, dict) and recorded.get("kind") == "sklearn":
@@ -78,6 +82,18 @@ def target_description(target) -> dict:
     if url:
         return {"kind": "unknown", "text": f"a prediction API at {url}"}
     return {"kind": "unknown", "text": f"a {type(target).__name__}"}
+
+
+def _recorded_spec(description: dict) -> TrainSpec | None:
+    """The training spec a gmia model file records (`gmia.model.Model.from_zoo` writes it), if
+    it is one this version reads and it fits the file's layers; else None."""
+    try:
+        spec = TrainSpec(**description["spec"]) if isinstance(description.get("spec"), dict) else None
+    except Exception:  # a spec of another version, or not a spec at all: fall back to the architecture
+        return None
+    if spec is None or list(spec.hidden) != description["hidden"] or spec.activation != description["activation"]:
+        return None
+    return spec
 
 
 def file_architecture(model) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -106,17 +122,21 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
                                          "matched: the references are the estimator recorded in the ONNX file, rebuilt"
                                          if same else "NOT matched: the estimator recorded in the file could not be "
                                          "rebuilt as it was; give --algorithm")
+    recorded = _recorded_spec(tdesc) if tdesc["kind"] == "gmia-file" else None
+    if algorithm is None and recorded is not None:
+        return None, recorded, Matching(tdesc, stack_description(recorded, "the spec the model file records"), True,
+                                        "matched: the model file records the gmia training spec it was trained with")
     if algorithm is None and tdesc["kind"] == "gmia-file":
         spec = spec.model_copy(update={"hidden": tuple(tdesc["hidden"]), "activation": tdesc["activation"]}) \
             if not tdesc["conv"] else spec
-        rdesc = stack_description(spec, "architecture from the model file")
+        rdesc = stack_description(spec, "the model file's architecture")
         converted = tdesc.get("converted_from")
         if tdesc["conv"] and (tuple(tdesc["conv"]) != tuple(spec.conv) or tuple(tdesc["hidden"]) != tuple(spec.hidden)):
             return None, spec, Matching(tdesc, stack_description(spec), False,
                                         "NOT matched: the file's CNN differs from the preset's; give --conv/--hidden as in the file")
         note = ("architecture matched from the file; its training settings are not in the file, so these are the "
                 "stated spec's (--steps, --lr, --batch-size, --optimizer)")
-        if converted and not converted.startswith("torch"):
+        if converted and converted.startswith("sklearn."):
             note += f"; the file was converted from {converted}: --algorithm with that estimator trains references its way"
         return None, spec, Matching(tdesc, rdesc, None, note)
     rdesc = algorithm.describe() if algorithm is not None else stack_description(spec)
@@ -128,5 +148,7 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
     if tdesc["kind"] == "gmia-file":
         return algorithm, spec, Matching(tdesc, rdesc, False if algorithm is not None and not tdesc.get("converted_from") else None,
                                          "cannot be known to match: the given algorithm is not the model file's own")
+    advice = ("the references use the algorithm given" if algorithm is not None else
+              "give --algorithm as the target's owner trained it")
     return algorithm, spec, Matching(tdesc, rdesc, None, "cannot be known to match: the target does not say how it was "
-                                     "trained; give --algorithm as the target's owner trained it")
+                                     f"trained; {advice}")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gmia.data import Dataset, decode_records, encode_records, paper_split
+from gmia.data.csv import read_cells
 from gmia.errors import GmiaError
 
 SHOWN = 5  # offending records named in one error sentence
@@ -146,7 +147,7 @@ def _resolve_records(dataset: Dataset, given, role: str, notes: list[str]) -> tu
         if suffix != ".csv":
             raise GmiaError(f"{role} file {str(path)!r} has suffix {path.suffix!r}; expected a .csv file of records "
                             "or a .json file of record indices")
-        rows = _rows_from_frame(dataset, _read_csv(path, role), f"{role} file {path.name!r}", path.name, need_label=False)
+        rows = _rows_from_frame(dataset, read_cells(path, f"{role} file"), f"{role} file {path.name!r}", path.name, need_label=False)
     elif isinstance(given, pd.DataFrame):
         rows = _rows_from_frame(dataset, given, f"the {role} table", f"a table of {len(given)} rows", need_label=False)
     else:
@@ -176,7 +177,7 @@ def _population(dataset: Dataset, given, notes: list[str]) -> tuple[np.ndarray |
         if path.suffix.lower() != ".csv":
             raise GmiaError(f"population file {str(path)!r} has suffix {path.suffix!r}; expected a .csv file with the "
                             f"columns of data set {dataset.name!r}'s source, label included")
-        rows = _rows_from_frame(dataset, _read_csv(path, "population"), f"population file {path.name!r}", path.name,
+        rows = _rows_from_frame(dataset, read_cells(path, "population file"), f"population file {path.name!r}", path.name,
                                 need_label=True, notes=notes)
     elif isinstance(given, pd.DataFrame):
         rows = _rows_from_frame(dataset, given, "the population table", f"a table of {len(given)} rows",
@@ -220,21 +221,6 @@ def _read_index_json(path: Path, dataset: Dataset, role: str) -> np.ndarray:
         raise GmiaError(f"{role} file {str(path)!r} holds no list of integer record indices; expected a gmia members "
                         "file ({\"records\": [...]}) or a JSON list such as [3, 17, 42]")
     return _indices(np.asarray(doc, dtype=np.int64), len(dataset), f"record indices of {path.name!r}")
-
-
-def _read_csv(path: Path, role: str) -> pd.DataFrame:
-    """Cells as text, stripped, empty ones missing: as `gmia.data.load_csv` reads a source file."""
-    if not path.is_file():
-        raise GmiaError(f"{role} file {str(path)!r} does not exist; expected a readable CSV file")
-    try:
-        df = pd.read_csv(path, dtype=str, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise GmiaError(f"{role} file {str(path)!r} is empty; expected a header row and records") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise GmiaError(f"{role} file {str(path)!r} could not be read ({' '.join(str(exc).split())}); expected a "
-                        "readable CSV file") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
 
 
 def _rows_from_frame(dataset: Dataset, df: pd.DataFrame, where: str, label: str, need_label: bool,

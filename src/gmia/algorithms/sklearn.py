@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from gmia.algorithms.base import digest, package_version, qualname
-from gmia.estimators import describe_estimator
+from gmia.estimators import describe_estimator, recipe
 from gmia.data import Schema
 from gmia.errors import GmiaError
 from gmia.model_io import aligned_proba, model_inputs, model_labels, reads_frame
@@ -58,7 +58,10 @@ class SklearnAlgorithm:
     def key(self) -> str:
         import sklearn
 
-        return digest("sklearn", self.describe(), package_version(self.estimator), f"sklearn=={sklearn.__version__}", self._frame)
+        # The recipe, not the whole description: seeds and threads are the model's own (`seeded`), so a
+        # fitted target's clone and the same estimator named on the command line share their models.
+        return digest("sklearn", recipe(self.describe()), package_version(self.estimator), f"sklearn=={sklearn.__version__}",
+                      self._frame)
 
     def seeded(self, seed: int):
         """The clone that trains the model of ``seed``."""

@@ -127,15 +127,17 @@ def _check_declaration(label: str, numeric: Sequence[str], categorical: Sequence
         raise GmiaError("no feature columns were declared; expected at least one numeric or categorical column")
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_cells(path: Path, what: str = "CSV file") -> pd.DataFrame:
+    """A CSV file's cells as text, stripped, empty ones missing (``what`` names the file in errors)."""
+    path = Path(path)
     if not path.exists():
-        raise GmiaError(f"CSV file {str(path)!r} does not exist; expected a readable CSV file")
+        raise GmiaError(f"{what} {str(path)!r} does not exist; expected a readable CSV file")
     try:
         df = pd.read_csv(path, dtype=str, skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        raise GmiaError(f"CSV file {str(path)!r} is empty; expected a header row and records") from None
+        raise GmiaError(f"{what} {str(path)!r} is empty; expected a header row and records") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise GmiaError(f"CSV file {str(path)!r} could not be read ({_one_line(exc)}); expected a readable CSV file") from None
+        raise GmiaError(f"{what} {str(path)!r} could not be read ({_one_line(exc)}); expected a readable CSV file") from None
     df.columns = [str(c).strip() for c in df.columns]
     for col in df.columns:
         df[col] = df[col].str.strip().replace("", np.nan)
@@ -208,7 +210,7 @@ def load_csv(
     path = Path(path)
     numeric, categorical, ignore = list(numeric), list(categorical), list(ignore)
     _check_declaration(label, numeric, categorical, impute, ignore)
-    df = _read(path)
+    df = read_cells(path)
     wanted = [label] + numeric + categorical
     for col in wanted:
         if col not in df.columns:
