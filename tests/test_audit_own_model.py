@@ -126,3 +126,13 @@ def test_the_command_line_trains_an_onnx_target_and_audits_it_matched(tmp_path, 
                  "--out", str(tmp_path / "run2")])
     err = capsys.readouterr().err
     assert code == 2 and "population" in err and "Traceback" not in err
+
+
+def test_compare_runs_every_attack_on_models_of_another_algorithm_and_defend_refuses_them(tmp_path, cancer):
+    result = gmia.compare(cancer, algorithm="logistic-regression", k=4, n_targets=4, n_inout=4, n_bootstrap=0,
+                          cache_dir=tmp_path, progress=False)
+    frame = result.to_frame()
+    assert {"gmia-direct", "shokri", "lira-online", "rmia-online"} <= set(frame["attack"]) and frame["auc"].between(0, 1).all()
+    assert any(p.name.startswith("out-") for p in tmp_path.iterdir())  # targets, references and shadows as outputs
+    with pytest.raises(GmiaError, match="defend sweeps settings of the training spec .* expected no algorithm"):
+        gmia.defend(cancer, algorithm="random-forest", cache_dir=tmp_path, progress=False)

@@ -8,6 +8,11 @@ records with E[N_n] < β (on raw features by default, since a deployed model's s
 hidden); each flagged record is then tested directly (its own query) and, if asked, indirectly
 (enhancing queries only). Queries go out most isolated record first, so a budget is spent
 where the evidence is strongest.
+
+Two things the user may decide instead: the records' roles (`gmia.roles`: candidates, the
+adversary's population, the target's training rows) and the references' training algorithm,
+which by default matches the target's whenever the target says what it is (`gmia.matching`;
+the audit prints and reports whether it does).
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ from gmia.model_io import proba_logits
 from gmia.stats import clopper_pearson
 from gmia.targets import as_target
 from gmia.zoo import ZooStore
-
 from gmia.audit_result import RESULT_SCHEMA_VERSION, AuditResult  # noqa: F401  (re-exported: gmia.auditing.AuditResult)
 
 
@@ -249,6 +253,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
                 "delta": selection.delta, "delta_derived": selection.delta_derived,
                 "indirect": asdict(cfg.indirect) if cfg.attack != "direct" else None,
                 "n_train": n_train, "n_records": len(dataset),
+                "spec": spec.model_dump(mode="json"),  # the references' spec: the file's, or capped at N
                 "n_features": int(dataset.x.shape[1])},
         n_candidates=len(split.pool), n_selected=len(selected), n_tested=len(tested),
         counts_by_scaling=selection.count_by_scaling(),

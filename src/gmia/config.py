@@ -94,6 +94,8 @@ class ProtocolConfig:
     """
 
     COMMAND: ClassVar[str] = ""
+    # Why a command trains gmia's stacked models only, or None if any algorithm will do (gmia.algorithms).
+    STACKS_ONLY: ClassVar[str | None] = None
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ()  # options that are not fields, turned into fields by _from_preset
     CALIBRATED_VERDICTS: ClassVar[bool] = True  # the command's verdicts use ``pvalues`` (compare and table3 rank on raw p)
 
@@ -115,6 +117,9 @@ class ProtocolConfig:
 
     def __post_init__(self):
         self._set(algorithm=as_algorithm(self.algorithm))
+        if self.algorithm is not None and self.STACKS_ONLY:
+            raise GmiaError(f"{self.COMMAND or 'this command'} {self.STACKS_ONLY}, but algorithm {self.algorithm!r} was "
+                            "given; expected no algorithm (gmia's stacked trainer)")
         self._set(scaling=choice(Scaling, self.scaling, "scaling"), tail=choice(Tail, self.tail, "tail rule"),
                   features=choice(Features, self.features, "selection features"),
                   reference_sampling=choice(Sampling, self.reference_sampling, "reference sampling"),

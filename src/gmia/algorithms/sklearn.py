@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from gmia.algorithms.base import digest, package_version, qualname
-from gmia.estimators import describe_estimator, recipe
+from gmia.algorithms.base import digest, package_version
+from gmia.estimators import describe_estimator, public_name, recipe
 from gmia.data import Schema
 from gmia.errors import GmiaError
 from gmia.model_io import aligned_proba, model_inputs, model_labels, reads_frame
@@ -99,4 +99,4 @@ class SklearnAlgorithm:
                              by="name" if frame else "index")
 
     def __repr__(self) -> str:
-        return f"SklearnAlgorithm({qualname(type(self.estimator))})"
+        return f"SklearnAlgorithm({public_name(type(self.estimator))})"

@@ -43,6 +43,7 @@ class AuditDpConfig(ProtocolConfig):
     """
 
     COMMAND: ClassVar[str] = "audit-dp"
+    STACKS_ONLY: ClassVar[str | None] = "trains its target with canaries (and DP-SGD) in gmia's stacked trainer"
     CALIBRATED_VERDICTS: ClassVar[bool] = False  # no verdicts: the bound ranks raw scores
 
     canaries: int | None = None

@@ -105,6 +105,7 @@ def _compare_command(view: str):
         confidence: Annotated[Optional[float], typer.Option(help="Shokri threshold on P(in) (default: the paper's Table 7)")] = None,
         attack: Annotated[Optional[list[str]], typer.Option(help="attack to run; repeat for several (default: all; gmia-direct is always needed)")] = None,
         calibration_size: CalibrationOpt = None,
+        algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None, workers: WorkersOpt = None,
     ):
         from gmia.api import compare
         from gmia.comparison.config import CompareConfig
@@ -113,14 +114,14 @@ def _compare_command(view: str):
 
         con = console()
         out = out_folder(out, view, dataset)
-        store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device)
+        store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device, workers)
         cfg = CompareConfig.resolve(
             data.name, command=view, scale=scale, device=device, k=k, n_targets=targets, n_inout=inout, seed=seed,
             delta=delta, beta=beta, cutoffs=tuple(cutoff) if cutoff else None, scaling=scaling, tail=tail,
             features=selection_features, n_bootstrap=bootstrap, n_population=population, shokri_confidence=confidence,
             attacks=tuple(attack) if attack else None, pool_size=pool_size, chunk_size=chunk_size,
-            reference_sampling=reference_sampling, calibration_size=calibration_size,
-            **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
+            reference_sampling=reference_sampling, calibration_size=calibration_size, algorithm=algorithm,
+            algorithm_params=algorithm_params, **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
         say_scale(con, cfg, device)
         result = compare(data, command=view, config=cfg, store=store, out=out)
         if view == "table7":

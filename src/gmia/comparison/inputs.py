@@ -18,7 +18,7 @@ import numpy as np
 
 from gmia.attacks.inputs import AttackInputs
 from gmia.errors import GmiaError
-from gmia.protocol import ProtocolSignals, target_index_sets
+from gmia.protocol import ProtocolSignals, target_index_sets, train_models
 from gmia.signals import accuracy
 from gmia.zoo import Zoo, ZooStore
 
@@ -30,14 +30,14 @@ def check_inout(n_inout: int) -> None:
 
 
 def train_shadows(signals: ProtocolSignals, store: ZooStore, n_inout: int, seeds, chunk_size: int = 100,
-                  progress=None) -> Zoo:
-    """The in/out stack: ``n_inout`` models on half-splits of the pool, trained like the targets."""
+                  progress=None, algorithm=None) -> Zoo:
+    """The in/out models: ``n_inout`` models on half-splits of the pool, trained like the targets
+    (with the targets' spec, or by ``algorithm`` when the targets were, `gmia.algorithms`)."""
     check_inout(n_inout)
     data = signals.dataset
     sets = target_index_sets(signals.split.pool, n_inout, np.random.default_rng(seeds[0]))
-    return store.get(x=data.x, y=data.y, fingerprint=data.fingerprint(), index_sets=sets, spec=signals.targets.spec,
-                     seed=int(seeds[1].generate_state(1)[0]), n_classes=data.n_classes, chunk_size=chunk_size,
-                     name="in/out shadows", progress=progress)
+    return train_models(data, signals.targets.spec, store, sets, int(seeds[1].generate_state(1)[0]), algorithm,
+                        chunk_size, "in/out shadows", progress)
 
 
 def population_records(signals: ProtocolSignals, n_population: int, rng: np.random.Generator) -> np.ndarray:

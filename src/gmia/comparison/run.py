@@ -145,10 +145,10 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
     stage(f"training {n_targets} targets and {k} reference models")
     signals = build_signals(dataset, spec, store, k=k, n_targets=n_targets, seed=seed, pool_size=pool_size,
                             chunk_size=chunk_size, reference_sampling=reference_sampling, progress=progress, timer=timer,
-                            calibration_size=cfg.calibration_size)
+                            calibration_size=cfg.calibration_size, algorithm=cfg.algorithm)
     stage(f"training {n_inout} in/out shadow models")
     with timer.stage("train in/out shadows"):
-        shadows = train_shadows(signals, store, n_inout, seeds[4:6], chunk_size, progress)
+        shadows = train_shadows(signals, store, n_inout, seeds[4:6], chunk_size, progress, algorithm=cfg.algorithm)
     with timer.stage("shadow signals"):
         population = population_records(signals, n_population, np.random.default_rng(seeds[6]))
         inputs, shadow_acc = build_inputs(signals, shadows, population)

@@ -31,6 +31,7 @@ class DefendConfig(ProtocolConfig):
     """
 
     COMMAND: ClassVar[str] = "defend"
+    STACKS_ONLY: ClassVar[str | None] = "sweeps settings of the training spec (L2, dropout, steps, DP-SGD) of gmia's stacked models"
 
     sweep: tuple[str, ...] = ()
     delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)

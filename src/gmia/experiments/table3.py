@@ -40,6 +40,7 @@ class Table3Config(ProtocolConfig):
     """
 
     COMMAND: ClassVar[str] = "table3"
+    STACKS_ONLY: ClassVar[str | None] = "runs the indirect attack, which continues training gmia's stacked references"
     CALIBRATED_VERDICTS: ClassVar[bool] = False
     EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "n_candidates", "n_clusters", "sigma", "positive_steps",
                                                 "record_rate", "correlation", "null_records")

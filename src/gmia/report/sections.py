@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.data.records import class_of_readable
+from gmia.algorithms.base import describe_text
 from gmia.formatting import pct, fmt_delta
 from gmia.report import figures
 from gmia.roc import pr_points, roc_points
@@ -23,7 +24,12 @@ def configuration(results, records):
                 "reference_sampling", "theta", "n_candidates", "n_clusters", "correlation", "n_bootstrap"):
         if key in cfg:
             rows.append([key, cfg[key]])
-    if spec:
+    # The models' training algorithm: an audit's references (gmia.matching), another algorithm's
+    # (gmia.algorithms), else the stacked trainer's spec.
+    algorithm = (results.get("algorithms") or {}).get("references") or cfg.get("algorithm")
+    if algorithm and algorithm.get("kind") != "gmia":
+        rows.append(["models", describe_text(algorithm)])
+    elif spec:
         rows.append(["model", f"hidden={tuple(spec.get('hidden', ()))} {spec.get('activation')} {spec.get('optimizer')} "
                               f"lr={spec.get('lr')} steps={spec.get('steps')} batch={spec.get('batch_size')} "
                               f"l2={spec.get('l2')} dropout={spec.get('dropout')}"])
