@@ -38,6 +38,10 @@ def test_named_algorithms_take_json_parameters_and_refuse_bad_ones():
     assert describe_text(alg.describe()) == "HistGradientBoostingClassifier(max_iter=10)"
     assert as_algorithm("svc").estimator.probability  # SVC gives probabilities only with probability=True
     assert as_algorithm(None) is None and as_algorithm("gmia") is None
+    # The same recipe named twice is one algorithm: configurations resolved from the CLI and Python compare equal.
+    assert as_algorithm("hist-gradient-boosting", HGB) == alg and as_algorithm("hist-gradient-boosting") != alg
+    assert gmia.ReproduceConfig.resolve("cancer", algorithm="random-forest") == \
+        gmia.ReproduceConfig.resolve("cancer", algorithm="random-forest", algorithm_params="{}")
     with pytest.raises(GmiaError, match="unknown training algorithm 'boosted'"):
         as_algorithm("boosted")
     with pytest.raises(GmiaError, match="not JSON"):

@@ -39,6 +39,17 @@ class Algorithm(Protocol):
     def key(self) -> str: ...
 
 
+class SameByKey:
+    """Two algorithms are equal when their keys are: the same recipe trains the same models, so
+    two configurations naming it (from the command line and from Python) compare equal."""
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.key() == self.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+
 def qualname(obj) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
 

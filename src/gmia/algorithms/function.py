@@ -17,13 +17,13 @@ import inspect
 
 import numpy as np
 
-from gmia.algorithms.base import digest, qualname
+from gmia.algorithms.base import SameByKey, digest, qualname
 from gmia.data import Schema
 from gmia.errors import GmiaError
 from gmia.model_io import PROBA_FLOOR
 
 
-class TrainFunction:
+class TrainFunction(SameByKey):
     """``train(X, y, seed) -> model with predict_proba`` (or a torch module of logits)."""
 
     def __init__(self, train, name: str | None = None):

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from gmia.algorithms.base import Algorithm, digest
+from gmia.algorithms.base import Algorithm, SameByKey, digest
 from gmia.errors import GmiaError
 
 # name -> (module, class, parameters that make it behave as the docs promise)
@@ -71,7 +71,7 @@ def named_estimator(name: str, params: dict | None = None):
                         "keyword arguments") from None
 
 
-class FactoryAlgorithm:
+class FactoryAlgorithm(SameByKey):
     """``FILE.py:factory``: whatever the factory returns (an estimator or a train function), built
     afresh in each process from the file, so the references always run the user's current code."""
 

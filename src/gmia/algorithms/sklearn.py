@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from gmia.algorithms.base import digest, package_version
+from gmia.algorithms.base import SameByKey, digest, package_version
 from gmia.estimators import describe_estimator, public_name, recipe
 from gmia.data import Schema
 from gmia.errors import GmiaError
@@ -26,7 +26,7 @@ from gmia.model_io import aligned_proba, model_inputs, model_labels, reads_frame
 THREAD_PARAMS = ("n_jobs", "nthread", "num_threads", "thread_count")
 
 
-class SklearnAlgorithm:
+class SklearnAlgorithm(SameByKey):
     """Reference models cloned from ``estimator`` (fitted or not: only its parameters are used).
 
     ``frame``: True if the models read the original columns, False for encoded rows, None to
