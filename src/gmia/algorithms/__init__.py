@@ -4,8 +4,8 @@ gmia's stacked trainer (`gmia.zoo`, the fast path: K models at once) is the defa
 other algorithm (`SklearnAlgorithm` for a scikit-learn estimator or Pipeline, `TrainFunction`
 for a user's ``train(X, y, seed)``, `FactoryAlgorithm` for ``FILE.py:factory``) trains one
 model per task in worker processes (`train_outputs`) and is known by its outputs (`OutputZoo`).
-`as_algorithm` builds one from what a user gives; `describe_target_algorithm` and
-`same_recipe` tell whether a target and its references match.
+`as_algorithm` builds one from what a user gives; `same_recipe` compares two descriptions, and
+`gmia.matching` chooses an audit's references to match its target.
 """
 
 from gmia.algorithms.base import Algorithm, canonical, same_recipe
