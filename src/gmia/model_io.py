@@ -118,3 +118,40 @@ def aligned_proba(proba: np.ndarray, classes, schema: Schema, by: str | None = N
     out = np.zeros((proba.shape[0], len(schema.classes)))
     out[:, cols] = proba
     return out
+
+
+def module_proba(module, x: np.ndarray, classes, outputs: str = "logits", block: int = 4096,
+                 name: str = "the torch module") -> np.ndarray:
+    """A ``torch.nn.Module``'s probabilities ``[n, C]`` float64 of the ``classes`` on encoded rows ``x``.
+
+    In eval mode (BatchNorm on its running statistics, no dropout), each submodule's own mode
+    restored afterwards; without gradients; ``block`` rows at a time on the module's device and
+    dtype. ``outputs="logits"``: softmax is applied; ``"probabilities"``: taken as they are.
+    """
+    import torch
+
+    n_classes = len(classes)
+    first = next(module.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    outs = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), block):
+                rows = torch.from_numpy(np.ascontiguousarray(x[i : i + block], dtype=np.float32)).to(device=device, dtype=dtype)
+                out = module(rows)
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                if shape != (len(rows), n_classes):
+                    what = "logit" if outputs == "logits" else "probability"
+                    raise GmiaError(f"{name} answered {shape} for {len(rows)} records; expected a tensor ({len(rows)}, "
+                                    f"{n_classes}): one {what} per class of {list(classes)}")
+                outs.append(out)
+    finally:
+        for m, training in modes:
+            m.training = training
+    if not outs:
+        return np.empty((0, n_classes))
+    z = torch.cat(outs).to(device="cpu", dtype=torch.float64)
+    return (torch.softmax(z, dim=-1) if outputs == "logits" else z).numpy()

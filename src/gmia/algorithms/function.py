@@ -20,7 +20,7 @@ import numpy as np
 from gmia.algorithms.base import SameByKey, digest, qualname
 from gmia.data import Schema
 from gmia.errors import GmiaError
-from gmia.model_io import PROBA_FLOOR
+from gmia.model_io import PROBA_FLOOR, module_proba
 
 
 class TrainFunction(SameByKey):
@@ -44,7 +44,7 @@ class TrainFunction(SameByKey):
 
     def fit_proba(self, x: np.ndarray, y: np.ndarray, schema: Schema, seed: int, queries: np.ndarray) -> np.ndarray:
         model = self.train(np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64), int(seed))
-        proba = _proba(model, np.ascontiguousarray(queries, dtype=np.float32))
+        proba = _proba(model, np.ascontiguousarray(queries, dtype=np.float32), schema.classes, self.name)
         n = len(schema.classes)
         if proba.shape != (len(queries), n):
             raise GmiaError(f"the model from {self.name} answered shape {proba.shape} for {len(queries)} records; expected "
@@ -58,15 +58,12 @@ class TrainFunction(SameByKey):
         return f"TrainFunction({self.name})"
 
 
-def _proba(model, x: np.ndarray) -> np.ndarray:
+def _proba(model, x: np.ndarray, classes, name: str) -> np.ndarray:
     if hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(x), dtype=np.float64)
     import torch
 
     if isinstance(model, torch.nn.Module):
-        model.eval()
-        with torch.no_grad():
-            out = [torch.softmax(model(torch.from_numpy(x[s : s + 4096])).double(), dim=-1) for s in range(0, len(x), 4096)]
-        return torch.cat(out).numpy() if out else np.empty((0, 0))
+        return module_proba(model, x, classes, name=f"the module from {name}")
     raise GmiaError(f"the training function returned a {type(model).__name__}; expected a model with predict_proba(X) "
                     "or a torch.nn.Module of class logits")

@@ -17,6 +17,7 @@ import torch
 from gmia.data import Schema
 from gmia.errors import GmiaError, check_choice
 from gmia.estimators import public_name
+from gmia.model_io import module_proba
 from gmia.outputs import OutputPolicy
 from gmia.targets.base import CountingTarget
 
@@ -57,28 +58,4 @@ class TorchTarget(CountingTarget):
                 "parameters": int(sum(p.numel() for p in self.module.parameters())), "outputs": self.outputs}
 
     def _answer(self, x: np.ndarray) -> np.ndarray:
-        first = next(self.module.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-        dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-        modes = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
-        try:
-            with torch.no_grad():
-                outs = [self._forward(torch.from_numpy(np.ascontiguousarray(x[i : i + self.block], dtype=np.float32))
-                                      .to(device=device, dtype=dtype)) for i in range(0, len(x), self.block)]
-        finally:
-            for m, training in modes:
-                m.training = training
-        z = torch.cat(outs).to(device="cpu", dtype=torch.float64)
-        proba = torch.softmax(z, dim=-1) if self.outputs == "logits" else z
-        return self.policy.apply(proba.numpy())
-
-    def _forward(self, rows: torch.Tensor) -> torch.Tensor:
-        out = self.module(rows)
-        n, classes = len(rows), self.schema.classes
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        if shape != (n, len(classes)):
-            what = "logit" if self.outputs == "logits" else "probability"
-            raise GmiaError(f"the torch module answered {shape} for {n} records; expected a tensor ({n}, {len(classes)}): "
-                            f"one {what} per class of {list(classes)}")
-        return out
+        return self.policy.apply(module_proba(self.module, x, self.schema.classes, self.outputs, self.block))
