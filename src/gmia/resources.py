@@ -13,7 +13,6 @@ from gmia.console.progress import StepProgress
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.io import check_writable, default_cache_dir
-from gmia.target_model import load_members
 from gmia.zoo import ZooStore
 
 
@@ -87,9 +86,8 @@ def _run(engine, data: Dataset, store: ZooStore, cfg, progress, **kwargs):
 
 
 def _members(members, data: Dataset) -> np.ndarray:
-    """Sorted record indices from a members file or an array of indices into ``data``."""
-    if isinstance(members, str | Path):
-        return load_members(members, data)
+    """Sorted record indices from an array of indices into ``data`` (a members file, a table or a
+    CSV of rows is read by `gmia.roles.resolve_roles`)."""
     records = np.unique(np.asarray(members))
     if records.size and (records.dtype.kind not in "iu" or records.min() < 0 or records.max() >= len(data)):
         raise GmiaError(f"members {records[:5].tolist()} ... are not all record indices of {data.name!r}; expected whole "

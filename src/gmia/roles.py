@@ -205,8 +205,7 @@ def _indices(given, n: int, what: str) -> np.ndarray:
 def _read_index_json(path: Path, dataset: Dataset, role: str) -> np.ndarray:
     """A gmia members file (``{"records": [...], "data_fingerprint": ...}``) or a JSON list of indices.
 
-    The members file's format is `gmia.target_model.write_target`'s; it is read here, not through
-    `gmia.target_model`, because roles sit below the commands in the layers."""
+    The members file's format is `gmia.target_model.write_target`'s; this is its one reader."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

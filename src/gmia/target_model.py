@@ -8,7 +8,6 @@ be checked against the truth. The members file is never served.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -82,17 +81,3 @@ def write_target(model, members: np.ndarray, path: Path, dataset: Dataset) -> Pa
     atomic_write_json(members_path(path), {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(),
                                            "records": [int(i) for i in members]})
     return members_path(path)
-
-
-def load_members(path: Path, dataset: Dataset) -> np.ndarray:
-    try:
-        doc = json.loads(Path(path).read_text())
-        records = np.asarray(doc["records"], dtype=np.int64)
-        fingerprint = doc.get("data_fingerprint")
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise GmiaError(f"members file {str(path)!r} cannot be read ({exc}); expected the .members.json written by `gmia model train`") from None
-    if fingerprint is not None and fingerprint != dataset.fingerprint():
-        raise GmiaError(f"members file {str(path)!r} belongs to another data set than {dataset.name!r}; expected the one the audit uses")
-    if records.size and (records.min() < 0 or records.max() >= len(dataset)):
-        raise GmiaError(f"members file {str(path)!r} lists record indices outside 0..{len(dataset) - 1}; expected indices into {dataset.name!r}")
-    return records
