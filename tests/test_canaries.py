@@ -131,7 +131,7 @@ def tiny(cancer, tmp_path_factory):
 def test_result_has_one_row_per_source_and_attack(tiny):
     result, _, _ = tiny
     frame = result.to_frame()
-    assert list(frame.columns[:6]) == ["source", "attack", "epsilon", "epsilon_fdp", "guesses", "correct"]
+    assert list(frame.columns[:6]) == ["source", "attack", "epsilon", "epsilon_fdp_estimate", "relation", "guesses"]
     assert {"accountant_epsilon", "seconds"} <= set(frame.columns)
     assert len(frame) == len(SOURCES) * len(ATTACKS)
     assert list(frame["source"].unique()) == list(SOURCES) and (frame["epsilon"] >= 0).all()

@@ -16,7 +16,8 @@ from gmia.attacks.indirect import (
     positive_references,
     run_indirect,
 )
-from gmia.attacks.indirect_null import NOT_CALIBRATED, NullCheck, choose_null_records, excess_p, null_check
+from gmia.attacks.indirect_null import (NOT_CALIBRATED, NullCheck, choose_null_records, excess_p, null_check, null_records_for,
+                                        pairs_needed)
 from gmia.auditing import AuditConfig, run_audit
 from gmia.cli import main
 from gmia.data import load_dataset
@@ -30,7 +31,9 @@ from gmia.targets import CountingTarget, QueryBudgetExhausted, QueryLog, ZooTarg
 from gmia.zoo import TrainSpec, ZooStore
 
 SPEC = TrainSpec(steps=300, batch_size=10, lr=1e-2)
-SMALL = IndirectConfig(theta=0.8, n_candidates=300, n_clusters=20, positive_steps=150, opt_steps=30, max_optimised=10)
+# Five null records: small enough for a test; the default would size the check to the cutoff.
+SMALL = IndirectConfig(theta=0.8, n_candidates=300, n_clusters=20, positive_steps=150, opt_steps=30, max_optimised=10,
+                       null_records=5)
 
 
 @pytest.mark.parametrize("name", ["adult", "cancer"])
@@ -241,14 +244,34 @@ def test_null_rule_is_a_one_sided_binomial_test():
 
     one = check([[0.001], [0.5], [0.7], [0.2], [0.9]])
     assert one.calls(0.01) == 1 and one.n_pairs == 5 and one.fraction(0.01) == 0.2
-    assert one.calibrated(0.01) is False and one.verdict(0.001, 0.01) == NOT_CALIBRATED
-    assert one.calibrated(0.1) is True and one.verdict(0.05, 0.1) == "member" and one.verdict(0.5, 0.1) == "no evidence"
+    assert one.rejected(0.01) is True and one.verdict(0.001, 0.01) == NOT_CALIBRATED
+    assert one.rejected(0.1) is False and one.verdict(0.05, 0.1) == "member" and one.verdict(0.5, 0.1) == "no evidence"
+    # Not rejected is not shown calibrated: 5 pairs without a call bound the null call rate only by 0.45.
+    assert not one.large_enough(0.001) and one.upper_bound(0.001) == pytest.approx(1 - 0.05 ** (1 / 5), rel=1e-9)
+    assert one.at([0.001])["0.001"] == {"calls": 0, "pairs": 5, "fraction": 0.0, "upper_bound": one.upper_bound(0.001),
+                                        "excess_p": 1.0, "null_rejected": False, "large_enough": False}
     # A calibrated test: uniform null p-values are not flagged at any cutoff; NaN pairs do not count.
     uniform = check(np.r_[(np.arange(1000) + 0.5) / 1000, np.nan].reshape(-1, 1))
-    assert uniform.n_pairs == 1000 and all(uniform.calibrated(c) for c in (0.01, 0.05, 0.1, 0.5))
-    # No pair (no enhancing query, or nothing answered): unchecked, the claim stays.
+    assert uniform.n_pairs == 1000 and not any(uniform.rejected(c) for c in (0.01, 0.05, 0.1, 0.5))
+    # 1,000 pairs are enough for every one of these cutoffs; the bound still says how high the rate may be.
+    assert all(uniform.large_enough(c) for c in (0.01, 0.05, 0.1, 0.5))
+    assert 0.01 < uniform.upper_bound(0.01) < 0.02
+    # No pair (no enhancing query, or nothing answered): unchecked, the claim stays, and nothing is supported.
     none = check([[np.nan]])
-    assert none.calibrated(0.01) is None and none.verdict(0.001, 0.01) == "member"
+    assert none.rejected(0.01) is None and none.verdict(0.001, 0.01) == "member" and not none.large_enough(0.5)
+
+
+def test_the_default_null_check_size_supports_its_cutoff():
+    """pairs_needed(α) null pairs without a call bound the null call rate by α at 95%, one fewer does not."""
+    for alpha in (0.001, 0.01, 0.05, 0.1):
+        n = pairs_needed(alpha)
+        assert (1 - alpha) ** n <= 0.05 < (1 - alpha) ** (n - 1)
+        clean = NullCheck(record=0, records=np.arange(n), pvalues=np.full((n, 1), 0.9), n_enhancing=np.ones(n, int), n_queries=0)
+        short = NullCheck(record=0, records=np.arange(n - 1), pvalues=np.full((n - 1, 1), 0.9),
+                          n_enhancing=np.ones(n - 1, int), n_queries=0)
+        assert clean.upper_bound(alpha) <= alpha < short.upper_bound(alpha)
+        assert clean.large_enough(alpha) and not short.large_enough(alpha)
+    assert pairs_needed(0.01) == 299 and null_records_for(0.01, 100) == 3 and null_records_for(0.01, 1) == 299
 
 
 def test_null_records_are_isolated_untrained_calibration_records_of_the_class(small, attacked):
@@ -285,13 +308,13 @@ def test_overconfident_targets_are_flagged_not_calibrated_and_keep_their_pvalues
     assert null["records"] == chosen.tolist() and null["n_queries"] > 0
     for c in cfg.cutoffs:
         at = null["cutoffs"][f"{c:g}"]
-        assert at["calibrated"] is False and at["calls"] > c * at["pairs"] and at["excess_p"] < 0.05
+        assert at["null_rejected"] is True and at["calls"] > c * at["pairs"] and at["excess_p"] < 0.05
         assert result.indirect_verdicts[f"{c:g}"] == [NOT_CALIBRATED] * 4
     # The raw p-values and raw calls stay in the result (and in results.json).
     assert len(result.card["p_values"]) == 4 and sum(row.tp + row.fp for row in result.indirect) > 0
     assert np.asarray(null["pvalues"]).shape == (5, 4)
     frame = result.to_frame()
-    assert (frame["indirect_not_calibrated"] == 4).all() and not frame["indirect_calibrated"].any()
+    assert (frame["indirect_not_calibrated"] == 4).all() and frame["indirect_null_rejected"].all()
     assert NOT_CALIBRATED in result.summary()
     json.dumps(result.to_dict())
     # Neither the record nor a null record was ever sent.
@@ -312,8 +335,8 @@ def test_reference_like_targets_are_not_flagged_where_the_test_holds(small, atta
     sharp = null_check(store, ds, signals.references, r, chosen, SMALL, overconfident(like.predict_proba, int(ds.y[r])), 0)
     assert plain.n_pairs == sharp.n_pairs == 50
     assert 0.0 <= plain.fraction(0.01) <= 1.0  # reported at every cutoff, whatever it is
-    assert plain.calibrated(0.5) is True and plain.verdict(0.3, 0.5) == "member"
-    assert sharp.calibrated(0.5) is False and sharp.fraction(0.5) > plain.fraction(0.5)
+    assert plain.rejected(0.5) is False and plain.verdict(0.3, 0.5) == "member"
+    assert sharp.rejected(0.5) is True and sharp.fraction(0.5) > plain.fraction(0.5)
 
 
 def test_null_check_never_sends_the_record_or_a_null_record(small, attacked, monkeypatch):
@@ -344,7 +367,7 @@ def test_audit_flags_an_overconfident_target_and_a_spent_budget_keeps_the_answer
     label = int(ds.y[r])
     result = run_audit(ds, CountingTarget(overconfident(first, label), ds.schema), store, cfg)
     row = result.records[0]
-    assert row["record"] == r and row["verdict_indirect"] == NOT_CALIBRATED and row["indirect_calibrated"] is False
+    assert row["record"] == r and row["verdict_indirect"] == NOT_CALIBRATED and row["indirect_null_rejected"] is True
     assert 0.0 <= row["p_indirect"] <= 1.0 and row["null_pairs"] == 5 and row["null_calls"] >= 1
     assert len(row["null_p"]) == len(row["null_records"]) == 5 and result.stopped is None
     assert NOT_CALIBRATED in result.summary()

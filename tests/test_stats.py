@@ -28,7 +28,8 @@ def test_pvalue_between_points_is_scipy_pchip():
 
 def test_tail_rules_below_the_smallest_reference_loss():
     obs = np.array([0.05, 0.0])
-    np.testing.assert_allclose(ecdf_pvalue(REF, obs, "zero"), [0.0, 0.0])
+    # Below every one of the k = 5 reference losses: the rank p-value 1/(k + 1), never 0.
+    np.testing.assert_allclose(ecdf_pvalue(REF, obs, "zero"), [1 / 6, 1 / 6])
     # The linear pieces extrapolate linearly: 0.2 + (0.05 - 0.1) = 0.15, and 0.1 at 0.
     np.testing.assert_allclose(ecdf_pvalue(REF, obs, "pchip"), [0.15, 0.1])
     g = ecdf_pvalue(REF, np.array([0.09, 0.05, 0.01]), "gaussian")

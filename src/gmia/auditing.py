@@ -26,7 +26,7 @@ from scipy.special import softmax
 
 from gmia.attacks.direct import GmiaDirect, check_cutoff
 from gmia.attacks.indirect import IndirectConfig, run_indirect
-from gmia.attacks.indirect_null import choose_null_records, null_check
+from gmia.attacks.indirect_null import choose_null_records, null_check, null_records_for
 from gmia.data import Dataset, Split, decode_records
 from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
@@ -172,7 +172,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         ref_logits = refs.logits(dataset.x)
         f = selection_features(cfg.features, ref_logits, dataset.x)
         selection = select_vulnerable(f[split.pool], f[split.adversary], split.pool, cfg.delta, cfg.beta, n_train,
-                                      cfg.scaling, cfg.features)
+                                      cfg.scaling, cfg.features, holdout=np.searchsorted(split.adversary, calibration))
         selected = selection.selected
         tested = selected[: cfg.max_records] if cfg.max_records else selected
         at = np.searchsorted(selection.candidates, tested)  # candidates are the sorted pool
@@ -342,16 +342,18 @@ def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, time
             continue
         p = float(result.pvalues[0])
         row["p_indirect"], row["verdict_indirect"] = p, _verdict(p, cfg.cutoff)
-        if not cfg.indirect.null_records or null_pool is None:
+        n_null = null_records_for(cfg.cutoff, 1) if cfg.indirect.null_records is None else cfg.indirect.null_records
+        if not n_null or null_pool is None:
             continue
         calibration, adversary, features, delta = null_pool
-        chosen = choose_null_records(dataset, int(r), calibration, adversary, features, delta, cfg.indirect.null_records)
+        chosen = choose_null_records(dataset, int(r), calibration, adversary, features, delta, n_null)
         null = null_check(store, dataset, refs, int(r), chosen, cfg.indirect, target.predict_proba, cfg.seed,
                           progress=progress, timer=timer, on_stage=stage, memo=memo)
         at = null.at([cfg.cutoff])[f"{cfg.cutoff:g}"]
         row.update({"null_records": [int(c) for c in null.records], "null_p": null.pvalues[:, 0].tolist(),
                     "null_calls": at["calls"], "null_pairs": at["pairs"], "null_fraction": at["fraction"],
-                    "null_excess_p": at["excess_p"], "indirect_calibrated": at["calibrated"], "null_queries": null.n_queries,
+                    "null_excess_p": at["excess_p"], "null_upper": at["upper_bound"], "null_large_enough": at["large_enough"],
+                    "indirect_null_rejected": at["null_rejected"], "null_queries": null.n_queries,
                     "null_enhancing": [int(v) for v in null.n_enhancing],
                     "verdict_indirect": null.verdict(p, cfg.cutoff)})
         if null.stopped:

@@ -22,7 +22,7 @@ from gmia.select import Selection, select_vulnerable
 from gmia.roc import roc_summary
 from gmia.errors import GmiaError
 from gmia.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
-from gmia.privacy import pair_bounds
+from gmia.privacy.protocol import protocol_bounds
 from gmia.stats import TAIL_RULES, clopper_pearson
 
 CALIBRATION_ALPHAS = (0.01, 0.05, 0.1)
@@ -177,34 +177,17 @@ def run_selection(signals: ProtocolSignals, delta: float, beta: float, scaling: 
         with signals.timer.stage("selection"):
             pool_f, adversary_f = signals.features(features)
             return select_vulnerable(pool_f, adversary_f, candidates=signals.split.pool, delta=delta, beta=beta,
-                                     n_train=signals.n_train, scaling=scaling, mode=features)
+                                     n_train=signals.n_train, scaling=scaling, mode=features,
+                                     holdout=np.searchsorted(signals.split.adversary, signals.calibration))
 
     return _cached(signals, ("selection", delta, beta, scaling, features), compute)
 
 
-def privacy_bounds(scores: np.ndarray, membership: np.ndarray, positions: np.ndarray, delta: float = DEFAULT_DP_DELTA) -> dict:
-    """The (ε, δ) lower bounds an attack's scores ``[T, P]`` (higher = member) prove, over all
-    (target, pool record) pairs and over those of the pool ``positions`` selected: what any
-    accountant's ε for the targets' training must be at least, if the pairs were independent
-    trials. ``{"all": EpsilonBounds.to_dict(), "selected": ... or None}``."""
-    options = dict(delta=delta, confidence=DEFAULT_PRIVACY_CONFIDENCE, threshold="split", seed=PRIVACY_SEED)
-
-    def bounds(s: np.ndarray, member: np.ndarray) -> dict | None:
-        # None under two members or non-members: the split rule needs one of each in each half.
-        found = pair_bounds(s, member, **options)
-        return None if found is None else found.to_dict()
-
-    return {"all": bounds(scores, membership), "selected": bounds(scores[:, positions], membership[:, positions])}
-
-
-def privacy_note(bounds: dict) -> str:
-    """What the printed ε lower bounds (an `EpsilonBounds.to_dict`) assume, in one sentence
-    (terminal and report)."""
-    rule = {"split": "the threshold chosen on one half of the pairs and bounded on the other",
-            "bonferroni": "the confidence shared among every threshold tried (Bonferroni)"}.get(bounds["threshold_rule"],
-                                                                                                  bounds["threshold_rule"])
-    return (f"ε lower bounds at δ={bounds['delta']:g}, {bounds['confidence']:.0%} confidence: Clopper-Pearson (CP) and "
-            f"Gaussian DP (GDP), with {rule}; (target, record) pairs are treated as independent trials")
+def privacy_bounds(scores: np.ndarray, membership: np.ndarray, positions: np.ndarray, delta: float = DEFAULT_DP_DELTA,
+                   pvalues: np.ndarray | None = None) -> dict:
+    """`gmia.privacy.protocol.protocol_bounds` at the project's confidence and fixed split seed."""
+    return protocol_bounds(scores, membership, positions, delta=delta, confidence=DEFAULT_PRIVACY_CONFIDENCE,
+                           seed=PRIVACY_SEED, pvalues=pvalues)
 
 
 def _rows(p: np.ndarray, member: np.ndarray, cutoffs) -> tuple[CutoffRow, ...]:
@@ -282,7 +265,7 @@ def evaluate(
         calibration_without_twins=null_fraction(p_raw[non_member & ~twin[None, :]], CALIBRATION_ALPHAS),
         calibration_calibrated=null_fraction(kinds["calibrated"][non_member], CALIBRATION_ALPHAS) if calibrated else {},
         calibration_selected={kind: null_fraction(p[:, pos][~member], CALIBRATION_ALPHAS) for kind, p in kinds.items()},
-        privacy=privacy_bounds(-p_raw, signals.membership, pos, privacy_delta),
+        privacy=privacy_bounds(-p_raw, signals.membership, pos, privacy_delta, pvalues=p_raw),
         selection=selection,
         pvalues=p_all,
     )

@@ -243,7 +243,7 @@ def _block_pvalues(ref: np.ndarray, obs: np.ndarray, tail: str) -> np.ndarray:
         out[rows] = res
     if below.any():
         if tail == "zero":
-            out[below] = 0.0
+            out[below] = 1.0 / (k + 1)  # gmia.stats: the rank p-value below every reference loss
         elif tail == "gaussian":
             # Only records with a loss below x_1 need their references' φ, μ and σ.
             rows = np.flatnonzero(below.any(axis=1))

@@ -147,7 +147,8 @@ def delta_rule_text(fraction: float = DELTA_FRACTION) -> str:
 
 
 def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str = "n_over_nprime",
-                  fraction: float = DELTA_FRACTION, sample: int = DELTA_SAMPLE, seed: int = 0) -> float:
+                  fraction: float = DELTA_FRACTION, sample: int = DELTA_SAMPLE, seed: int = 0,
+                  holdout: np.ndarray | None = None) -> float:
     """δ for a data set the paper did not run, from the adversary's own records.
 
     A record is selected iff E[N_n] < β, i.e. iff it has fewer than m = ⌈β / s⌉ neighbours among
@@ -156,6 +157,12 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
     records (each against the others) would be selected is the (1 − fraction) quantile of their
     m-th nearest-neighbour distance, computed on up to ``sample`` of them. The pool is drawn
     from the same population, so about that fraction of the pool is selected.
+
+    ``holdout``: positions (rows of ``features``) of records no reference model trained on, such
+    as the calibration set. The quantile is then taken over them alone: the pool's records are
+    out-of-sample for every reference, and in-sample records sit closer to their neighbours in
+    the references' logit space, so a δ taken on them would select a different share of the pool.
+    Without holdout records (none held out) every row is used.
 
     The distances are those `count_neighbours` counts with: a zero row (raw Cancer's
     all-minimum record) is at distance 0 from the other zero rows and never a neighbour of any
@@ -171,7 +178,8 @@ def derived_delta(features: np.ndarray, beta: float, n_train: int, scaling: str 
     m = max(1, int(np.ceil(beta / scale - 1e-12)))
     if m >= n_ref:  # every record is selected at any δ: the most permissive δ is as good as any
         return 2.0 - 1e-6
-    rows = np.random.default_rng(seed).choice(n_ref, size=min(sample, n_ref), replace=False)
+    source = np.arange(n_ref) if holdout is None or len(holdout) == 0 else np.asarray(holdout, dtype=np.int64)
+    rows = np.sort(np.random.default_rng(seed).choice(source, size=min(sample, source.size), replace=False))
     kth = kth_nearest_distance(features[rows], features, rows, m)
     zero = ~features.any(axis=1)
     if zero.any():  # count_neighbours' rule, not the undefined cosine of a zero row
@@ -200,18 +208,20 @@ def select_vulnerable(
     scaling: str = "n_over_nprime",
     mode: str = "logits",
     max_block_mb: float = 256.0,
+    holdout: np.ndarray | None = None,
 ) -> Selection:
     """Select candidate targets: E[N_n] < β with neighbours counted at cosine distance < δ.
 
     ``candidate_features`` rows belong to ``candidates``; ``reference_features`` are the
     adversary's records (logit features from `logit_features`, or raw features in
-    ``mode="raw"`` when the target's structure is hidden). ``delta=None``: `derived_delta`.
+    ``mode="raw"`` when the target's structure is hidden). ``delta=None``: `derived_delta`, over
+    the ``holdout`` rows of ``reference_features`` (records no reference trained on) when given.
     """
     check_thresholds(delta, beta)
     check_choice("scaling", scaling, SCALINGS)
     derived = delta is None
     if derived:
-        delta = derived_delta(reference_features, beta, n_train, scaling)
+        delta = derived_delta(reference_features, beta, n_train, scaling, holdout=holdout)
     counts = count_neighbours(candidate_features, reference_features, delta, max_block_mb)
     return Selection(
         candidates=np.asarray(candidates),

@@ -11,7 +11,8 @@ tail rule used below it (docs/algorithm.md, Pitfalls). The rules, all non-decrea
 
 - ``pchip``: the paper's extrapolation of the first cubic piece, made monotone by taking its
   running minimum over [L, L_(1)] (the largest non-decreasing function below the extrapolant).
-- ``zero``: p = 0 below the smallest reference loss.
+- ``zero``: p = 1/(k + 1) below the smallest reference loss, the rank p-value of a loss below
+  all k references (exact under exchangeability; never 0, which no null allows).
 - ``gaussian`` (the default): a Gaussian fitted to the references' logit-scaled confidence
   φ = log(p_y / (1 − p_y)) (as LiRA does), its tail rescaled to meet F at L_(1). It is the
   only rule that is strictly increasing below L_(1), so the most extreme losses get the
@@ -76,7 +77,7 @@ def ecdf_pvalue(reference: np.ndarray, observed: np.ndarray, tail: str = "gaussi
         out[obs == x0] = y0
     if below.any():
         if tail == "zero":
-            out[below] = 0.0
+            out[below] = 1.0 / (k + 1)
         elif tail == "pchip":
             out[below] = _pchip_tail(interp, x0, y0, obs[below]) if interp is not None else 0.0
         elif tail == "gaussian":

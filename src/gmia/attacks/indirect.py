@@ -55,7 +55,9 @@ class IndirectConfig:
     record_rate : expected copies of r per batch while training M^r_i.
     gamma, opt_steps, opt_lr, max_optimised : the hinge optimisation of rejected candidates.
     null_records : population records run through the same pipeline in place of r to check the
-        test's own null (`gmia.attacks.indirect_null`); 0 turns the check off.
+        test's own null (`gmia.attacks.indirect_null`); 0 turns the check off; None (the default)
+        takes enough to support the smallest cutoff (`gmia.attacks.indirect_null.null_records_for`:
+        299 (record, target) pairs at 0.01, so 3 records against 100 targets, 299 against one).
     correlation : ρ for Kost's method: between the queries' reference-loss vectors (default:
         Brown's method needs the correlation of the test statistics under H_out, and the k
         reference losses are a sample of exactly that), or between their feature vectors (the
@@ -77,7 +79,7 @@ class IndirectConfig:
     max_optimised: int = 50
     correlation: str = "losses"
     tail: str = "gaussian"
-    null_records: int = 5
+    null_records: int | None = None
 
     def __post_init__(self):
         if not 0.0 < self.theta < 1.0:
@@ -87,8 +89,9 @@ class IndirectConfig:
         if self.positive_steps < 1 or self.record_rate <= 0:
             raise GmiaError(f"positive reference training needs steps >= 1 and record_rate > 0, got {self.positive_steps} and {self.record_rate}")
         check_choice("correlation", self.correlation, CORRELATIONS)
-        if isinstance(self.null_records, bool) or not isinstance(self.null_records, int | np.integer) or self.null_records < 0:
-            raise GmiaError(f"number of null records {self.null_records!r} is invalid; expected a whole number >= 0 (0 turns the null check off)")
+        if self.null_records is not None and (isinstance(self.null_records, bool)
+                                              or not isinstance(self.null_records, int | np.integer) or self.null_records < 0):
+            raise GmiaError(f"number of null records {self.null_records!r} is invalid; expected a whole number >= 0 (0 turns the null check off, none sizes it to the cutoff)")
 
 
 def positive_references(

@@ -21,10 +21,16 @@ duplicate outside the calibration set is never one (in the pool its twin may be 
 target; among the reference records the references trained on it), and that excludes r's twins.
 
 Rule: with n (null record, target) pairs that have a p-value and ``calls`` of them below the
-cutoff α, the test is *not calibrated on this data* at α iff P(Bin(n, α) >= calls) < 0.05
-(``NULL_LEVEL``): more null calls than a test of level α makes with probability 5%. Every verdict
-at that cutoff is then `NOT_CALIBRATED` instead of a membership claim; the p-values stay.
-With 5 null records and one target, one null call at α = 0.01 already flags it (1 − 0.99⁵ < 0.05).
+cutoff α, the null "the test has level α on this data" is *rejected* iff P(Bin(n, α) >= calls) <
+0.05 (``NULL_LEVEL``): more null calls than a test of level α makes with probability 5%. Every
+verdict at that cutoff is then `NOT_CALIBRATED` instead of a membership claim; the p-values stay.
+
+Not rejected is not shown calibrated: with 5 null pairs and no call, the null call rate can still
+be as high as 0.45 (its one-sided 95% Clopper-Pearson upper bound). So every cutoff also reports
+that ``upper_bound``, and whether the check is *large enough* for α: whether it has the
+``pairs_needed(α)`` pairs with which no call at all would bound the rate by α (299 at α = 0.01,
+59 at 0.05); a smaller check cannot show the rate is near α, whatever it finds. The default size
+(`null_records_for`) asks for that many pairs: ⌈pairs_needed / targets⌉ null records.
 """
 
 from __future__ import annotations
@@ -33,8 +39,12 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 from scipy.stats import binom
+
+from gmia.privacy.bounds import fpr_upper
 
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset
@@ -74,6 +84,17 @@ def choose_null_records(dataset: Dataset, record: int, calibration: np.ndarray, 
     return cand[order[:n]]
 
 
+def pairs_needed(alpha: float, level: float = NULL_LEVEL) -> int:
+    """The fewest null pairs whose call rate, with no call at all, has a one-sided (1 − level)
+    upper bound of at most α: the smallest n with (1 − α)^n ≤ level."""
+    return max(1, math.ceil(math.log(level) / math.log1p(-alpha)))
+
+
+def null_records_for(cutoff: float, n_targets: int) -> int:
+    """Null records enough to support ``cutoff`` with ``n_targets`` pairs each (the default size)."""
+    return max(1, math.ceil(pairs_needed(cutoff) / max(1, n_targets)))
+
+
 def excess_p(calls: int, pairs: int, alpha: float) -> float:
     """P(Bin(pairs, α) >= calls): the chance of this many null calls from a test of level α."""
     return 1.0 if calls <= 0 else float(binom.sf(calls - 1, pairs, alpha))
@@ -104,25 +125,46 @@ class NullCheck:
     def excess(self, cutoff: float) -> float:
         return excess_p(self.calls(cutoff), self.n_pairs, cutoff) if self.n_pairs else float("nan")
 
-    def calibrated(self, cutoff: float) -> bool | None:
-        """False when the null calls at ``cutoff`` are significantly more than α·n; None when no pair was tested."""
-        return None if not self.n_pairs else bool(self.excess(cutoff) >= NULL_LEVEL)
+    def rejected(self, cutoff: float) -> bool | None:
+        """True when the null calls at ``cutoff`` are significantly more than α·n (the test's level
+        is rejected); None when no pair was tested."""
+        return None if not self.n_pairs else bool(self.excess(cutoff) < NULL_LEVEL)
+
+    def upper_bound(self, cutoff: float) -> float:
+        """The one-sided (1 − NULL_LEVEL) Clopper-Pearson upper bound of the null call rate at ``cutoff``."""
+        return float(fpr_upper(self.calls(cutoff), self.n_pairs, NULL_LEVEL)) if self.n_pairs else 1.0
+
+    def large_enough(self, cutoff: float) -> bool:
+        """Whether the check has the pairs with which no null call would bound the rate by ``cutoff``."""
+        return self.n_pairs >= pairs_needed(cutoff)
 
     def verdict(self, p: float, cutoff: float) -> str:
-        """The verdict of indirect p-value ``p`` at ``cutoff``: a membership claim unless the cutoff is flagged."""
-        if self.calibrated(cutoff) is False:
+        """The verdict of indirect p-value ``p`` at ``cutoff``: a membership claim unless the cutoff's level is rejected."""
+        if self.rejected(cutoff):
             return NOT_CALIBRATED
         return "member" if p < cutoff else "no evidence"
 
     def at(self, cutoffs) -> dict[str, dict]:
-        """Per cutoff: null calls, pairs, their fraction, P(Bin(n, α) >= calls) and whether it is calibrated."""
+        """Per cutoff: null calls, pairs, their fraction and upper bound, P(Bin(n, α) >= calls), whether
+        the level is rejected, and whether the check is large enough for the cutoff."""
         return {f"{c:g}": {"calls": self.calls(c), "pairs": self.n_pairs, "fraction": self.fraction(c),
-                           "excess_p": self.excess(c), "calibrated": self.calibrated(c)} for c in cutoffs}
+                           "upper_bound": self.upper_bound(c), "excess_p": self.excess(c),
+                           "null_rejected": self.rejected(c), "large_enough": self.large_enough(c)} for c in cutoffs}
 
     def to_dict(self, cutoffs) -> dict:
         return {"records": [int(c) for c in self.records], "pvalues": self.pvalues.tolist(),
                 "n_enhancing": [int(v) for v in self.n_enhancing], "n_queries": self.n_queries, "stopped": self.stopped,
                 "level": NULL_LEVEL, "cutoffs": self.at(cutoffs)}
+
+
+def null_check_words(at: dict) -> str:
+    """What a null check at one cutoff shows, in words (older results: "calibrated" as stored)."""
+    rejected = at.get("null_rejected", None if "calibrated" not in at else at["calibrated"] is False)
+    if rejected:
+        return "level rejected: not calibrated on this data"
+    if at.get("large_enough"):
+        return "not rejected"
+    return "not rejected, but too few null pairs for this cutoff"
 
 
 def unchecked(record: int) -> NullCheck:

@@ -5,7 +5,8 @@ is shared with the other commands): the k references train on the adversary's re
 the calibration set, and every canary is a pool record, so no reference holds a canary (checked).
 Per source (`gmia.canaries.choose`): m canaries, each in the target's training set with
 probability 1/2, beside N other pool records; one target trains on them (DP-SGD at
-``dp_epsilon``, its noise solved at the target's own training-set size); then each canary is
+``dp_epsilon``, its sampling rate and noise fixed at the expected size N + m/2 before any coin is
+drawn, so the canaries are add/remove neighbours as the accountant assumes); then each canary is
 scored by GMIA direct (−p of the target's loss against the k reference losses), LiRA offline
 and RMIA offline (the references as OUT shadow models, RMIA's population drawn from the
 calibration records), and `gmia.privacy.one_run_bound` turns each attack's scores and the
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gmia.attacks import AttackInputs, AttackSettings, make_attack
-from gmia.canaries.choose import FIRST_STREAM, Canaries, choose, check_canaries, inclusion
+from gmia.canaries.choose import FIRST_STREAM, Canaries, choose, check_canaries
 from gmia.canaries.config import ATTACKS, SOURCES, AuditDpConfig
 from gmia.data import Dataset, paper_split
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
@@ -76,7 +77,8 @@ class AuditDpResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per source × attack: the one-run bounds beside the accountant's ε and the source's time."""
         return pd.DataFrame([{
-            "source": s.source, "attack": attack, "epsilon": b["epsilon"], "epsilon_fdp": b["epsilon_fdp"],
+            "source": s.source, "attack": attack, "epsilon": b["epsilon"], "epsilon_fdp_estimate": b["epsilon_fdp"],
+            "relation": b.get("relation", "add/remove"),
             "guesses": b["guesses"], "correct": b["correct"], "k_plus": b["k_plus"], "k_minus": b["k_minus"],
             "accountant_epsilon": s.accountant_epsilon, "seconds": s.seconds,
         } for s in self.sources for attack, b in s.bounds.items()])
@@ -85,23 +87,27 @@ class AuditDpResult:
         cfg = self.config
         eps = cfg["dp_epsilon"]
         dp = "without DP" if eps is None or math.isinf(eps) else f"DP-SGD at epsilon={eps:g}, delta={cfg['dp_delta']:g}"
-        lines = [f"One-run audit on {self.dataset}: {cfg['canaries']} canaries per source, {dp}; epsilon lower bounds at "
-                 f"{100 * cfg['confidence']:g}% confidence (Steinke et al. / f-DP):"]
+        lines = [f"One-run audit on {self.dataset}: {cfg['canaries']} canaries per source, {dp}; add/remove epsilon lower "
+                 f"bounds at {100 * cfg['confidence']:g}% confidence (Steinke et al.; the f-DP figure is an estimate that "
+                 f"assumes a Gaussian trade-off curve):"]
         for s in self.sources:
             acc = "" if s.accountant_epsilon is None else f" (accountant's epsilon {s.accountant_epsilon:.3g})"
             lines.append(f"  {s.source}{acc}, {s.seconds:.1f}s:")
             for attack, b in s.bounds.items():
-                lines.append(f"    {attack}: {b['epsilon']:.3f} / {b['epsilon_fdp']:.3f}, "
+                fdp = "-" if b["epsilon_fdp"] is None else f"{b['epsilon_fdp']:.3f}"
+                lines.append(f"    {attack}: epsilon >= {b['epsilon']:.3f} (Steinke), f-DP estimate {fdp}, "
                              f"{b['correct']} of {b['guesses']} guesses right")
         return "\n".join([*lines, *(f"warning: {w}" for w in self.warnings)])
 
 
-def dp_spec(spec: TrainSpec, dp: DpGuarantee | None) -> TrainSpec:
+def dp_spec(spec: TrainSpec, dp: DpGuarantee | None, fixed_rate: bool = False) -> TrainSpec:
     """``spec`` trained with DP-SGD at ``dp``'s clipping norm and noise (Poisson sampling), as
-    `gmia.defenses.settings.apply` builds it; ``spec`` itself without DP."""
+    `gmia.defenses.settings.apply` builds it; with ``fixed_rate`` also at ``dp``'s sampling rate
+    whatever the training set's size (the target's); ``spec`` itself without DP."""
     if dp is None:
         return spec
-    return TrainSpec.build(**{**spec.model_dump(), "dp_clip": dp.clip, "dp_noise": dp.noise, "dp_sampling": "poisson"})
+    rate = {"dp_sample_rate": dp.sample_rate} if fixed_rate else {}
+    return TrainSpec.build(**{**spec.model_dump(), "dp_clip": dp.clip, "dp_noise": dp.noise, "dp_sampling": "poisson", **rate})
 
 
 def population(calibration: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -133,8 +139,9 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
                         "expected room for at least 2 (a larger pool)")
     reference_records, calibration = split_adversary(split.adversary, seed, cfg.calibration_size)
 
-    # Every guarantee (and the noise for the budget) before any model trains: the targets' N
-    # depends only on the inclusion draws, which are known now.
+    # Every guarantee (and the noise for the budget) before any canary coin is drawn: the target's
+    # q and σ are solved at the expected size N + m/2 and fixed, so adding or removing a canary
+    # changes nothing else about its training (add/remove neighbours, as the accountant assumes).
     def private(n_train: int) -> DpGuarantee | None:
         if not cfg.private:
             return None
@@ -142,8 +149,9 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
                          cfg.accountant)
 
     reference_dp = private(n)
-    target_dp = {s: private(n + int(inclusion(seed, s, m).sum())) for s in cfg.sources}
-    warnings = tuple(dict.fromkeys(w for g in (reference_dp, *target_dp.values()) if g is not None
+    fixed = private(n + m // 2)
+    target_dp = {s: fixed for s in cfg.sources}
+    warnings = tuple(dict.fromkeys(w for g in (reference_dp, fixed) if g is not None
                                    for w in [meaningless(g.epsilon)] if w))
     for w in warnings:
         stage(f"warning: {w}")
@@ -162,7 +170,8 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
             f = selection_features(cfg.features, reference_logits, dataset.x)
             features = (f[split.pool], f[split.adversary])
             if delta is None:
-                delta, derived = derived_delta(features[1], cfg.beta, n, cfg.scaling, seed=seed), True
+                holdout = np.searchsorted(split.adversary, calibration)  # out-of-sample for the references
+                delta, derived = derived_delta(features[1], cfg.beta, n, cfg.scaling, seed=seed, holdout=holdout), True
 
     results = []
     for i, source in enumerate(cfg.sources, 1):
@@ -193,10 +202,9 @@ def _audit(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, canaries: Cana
         y[canaries.records] = canaries.labels
         data = replace(dataset, y=y)  # its fingerprint follows the flipped labels
     train = canaries.training_set
-    if train.size != canaries.n_train or (dp is not None and round(cfg.spec.batch_size / dp.sample_rate) != train.size):
-        raise RuntimeError(f"the target trains on {train.size} records but the privacy accountant was given "
-                           f"{canaries.n_train}; expected them equal")
-    target = store.get(data.x, data.y, data.fingerprint(), train[None, :], dp_spec(cfg.spec, dp), canaries.train_seed,
+    if train.size != canaries.n_train:
+        raise RuntimeError(f"the target trains on {train.size} records but the canaries say {canaries.n_train}; expected them equal")
+    target = store.get(data.x, data.y, data.fingerprint(), train[None, :], dp_spec(cfg.spec, dp, fixed_rate=True), canaries.train_seed,
                        data.n_classes, chunk_size=cfg.chunk_size, name=f"target ({canaries.source} canaries)",
                        progress=progress)
     x, y, records = data.x, data.y, canaries.records

@@ -38,7 +38,7 @@ DeviceOpt = Annotated[str, typer.Option(help="where models train and run: cpu or
 ScaleOpt = Annotated[Optional[str], typer.Option(help="image data: paper (the paper's CNN, 100 targets) or cpu (a reduced setup a CPU runs in minutes); default: cpu unless --device cuda")]
 DpClipOpt = Annotated[Optional[float], typer.Option(help="DP-SGD clipping norm C, unless swept (default 1)")]
 DpDeltaOpt = Annotated[Optional[float], typer.Option(help="DP delta, unless swept; must be below 1/N (default 1e-5)")]
-NullRecordsOpt = Annotated[Optional[int], typer.Option(help="population records run through the indirect test in place of the record, to check its null (default 5; 0: off)")]
+NullRecordsOpt = Annotated[Optional[int], typer.Option(help="population records run through the indirect test in place of the record, to check its null (default: enough pairs to support the cutoff, 299 at 0.01; 0: off)")]
 AlgorithmOpt = Annotated[Optional[str], typer.Option(help="how targets and references train: gmia (the stacked trainer, default), a scikit-learn name (hist-gradient-boosting, random-forest, gradient-boosting, extra-trees, logistic-regression, mlp, svc, lightgbm, xgboost) or FILE.py:FACTORY (a function returning an unfitted estimator or a train(X, y, seed) function)")]
 AlgorithmParamsOpt = Annotated[Optional[str], typer.Option(help="the algorithm's parameters as a JSON object, e.g. '{\"max_iter\": 200}'")]
 WorkersOpt = Annotated[Optional[int], typer.Option(help="worker processes training models that are not gmia stacks (default: one per core)")]

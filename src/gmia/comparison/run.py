@@ -31,6 +31,7 @@ from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_thr
 from gmia.data import Dataset
 from gmia.errors import GmiaError
 from gmia.evaluate import CutoffRow, privacy_bounds, run_selection
+from gmia.privacy.protocol import bounds_text, eps_columns
 from gmia.formatting import fmt_delta
 from gmia.presets import DEFAULT_DP_DELTA, preset_for
 from gmia.protocol import Timer, build_signals
@@ -92,10 +93,7 @@ class CompareResult:
                    **{f"tpr_at_fpr_{k}": v for k, v in a.roc.tpr.items()}}
             for r in a.rows:
                 row[f"precision_at_{r.cutoff:g}"], row[f"recall_at_{r.cutoff:g}"] = r.precision, r.recall
-            every, selected = a.privacy.get("all") or {}, a.privacy.get("selected") or {}
-            row["eps_lower_cp"] = every.get("clopper_pearson", float("nan"))
-            row["eps_lower_gdp"] = every.get("gdp", float("nan"))
-            row["eps_lower_cp_selected"] = selected.get("clopper_pearson", float("nan"))
+            row.update(eps_columns(a.privacy))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -113,8 +111,7 @@ def _eps_text(privacy: dict) -> str:
     every, selected = privacy.get("all"), privacy.get("selected")
     if not every:  # a result computed before the bounds existed
         return ""
-    text = f"; epsilon >= {every['clopper_pearson']:.3f} (CP), {every['gdp']:.3f} (GDP) at delta={every['delta']:g}"
-    return text + (f", on the selected records >= {selected['clopper_pearson']:.3f} (CP)" if selected else "")
+    return f"; all pairs {bounds_text(every)} at delta={every['delta']:g}; selected records {bounds_text(selected)}"
 
 
 def compare_defaults(dataset_name: str) -> dict:
@@ -178,7 +175,9 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
             realised = tuple(float((scores[~member] > t).mean()) for t in thresholds)
             curves = {"roc": roc_points(scores, member), "pr": pr_points(scores[:, pos], member[:, pos])}
         with timer.stage("epsilon bounds"):
-            privacy = privacy_bounds(scores, member, pos, DEFAULT_DP_DELTA)
+            # GMIA's score is −p: its per-record bound calls "p < c" at cutoffs fixed in advance.
+            privacy = privacy_bounds(scores, member, pos, DEFAULT_DP_DELTA,
+                                     pvalues=-scores if name == "gmia-direct" else None)
         if name == "gmia-direct":
             p = -scores
             gmia_rows = tuple(CutoffRow.from_calls(p[:, pos] < c, member[:, pos], c) for c in cutoffs)

@@ -55,7 +55,9 @@ def render_audit(result, console: Console) -> None:
             if indirect:
                 row += [str(r.get("n_enhancing", "-")), _p(r.get("p_indirect")), r.get("verdict_indirect", "-")]
             if null:
-                row += [f"{r['null_calls']} of {r['null_pairs']}" if "null_calls" in r else "-"]
+                row += [f"{r['null_calls']} of {r['null_pairs']} (rate ≤ {pct(r['null_upper'])}"
+                        f"{'' if r.get('null_large_enough') else ', too few pairs for this cutoff'})"
+                        if "null_calls" in r else "-"]
             if truth:
                 row += ["yes" if r["member"] else "no"]
             table.add_row(*row, feats)
@@ -69,7 +71,8 @@ def render_audit(result, console: Console) -> None:
             console.print(f"Null calls: the indirect test on population records of the record's class in its place "
                           f"(--null-records), called at p < {cfg['cutoff']:g}; when they are significantly more than "
                           f"{cfg['cutoff']:g} of the pairs (binomial test at 0.05), the indirect verdict is "
-                          f"\"test not calibrated on this data\".")
+                          f"\"test not calibrated on this data\". Not rejected is not proof: the bracket is the 95% upper "
+                          f"bound of the null call rate.")
     if result.truth:
         for name in ("direct", "indirect"):
             row = result.truth.get(name)

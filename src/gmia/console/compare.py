@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.comparison.run import CompareResult
-from gmia.console.reproduce import eps_cells
-from gmia.evaluate import privacy_note
+from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
+from gmia.privacy.protocol import privacy_note
 from gmia.paper import ShokriPaperRow
 from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 
@@ -121,12 +121,14 @@ def _privacy(result: CompareResult, console: Console) -> None:
     if bounds is None:  # a result computed before the bounds existed
         return
     table = Table(title="Empirical privacy: epsilon lower bounds each attack proves (member = positive class)")
-    table.add_column("attack")
-    for col in ("all pairs: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)",
-                f"{len(result.selected)} selected records: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)"):
+    table.add_column("attack", no_wrap=True)
+    for col in (*(f"all: {c}" for c in SHORT_COLUMNS), *(f"{len(result.selected)} selected: {c}" for c in SHORT_COLUMNS),
+                "per-record ε ≥"):
         table.add_column(col, justify="right")
     for a in result.attacks:
-        table.add_row(a.name, *eps_cells(a.privacy.get("all")), *eps_cells(a.privacy.get("selected")))
+        rec = a.privacy.get("per_record")
+        table.add_row(a.name, *eps_cells(a.privacy.get("all")), *eps_cells(a.privacy.get("selected")),
+                      "-" if not rec else f"{rec['epsilon']:.3f}")
     console.print(table)
     console.print(privacy_note(bounds) + ".", highlight=False)
 

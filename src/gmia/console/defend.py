@@ -7,8 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.console.reproduce import eps_cells
-from gmia.evaluate import privacy_note
+from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
+from gmia.privacy.protocol import privacy_note
 from gmia.formatting import fmt_epsilon, pct
 
 
@@ -17,6 +17,12 @@ def _eps(row) -> str:
         return "-"
     e = row.dp["epsilon"]
     return fmt_epsilon(e) if e is None or math.isinf(e) else f"{fmt_epsilon(e)} (σ={row.dp['noise']:.3g})"
+
+
+def _eps_replace_one(row) -> str:
+    """The accountant's ε for the bounds' relation (replace-one, by group privacy)."""
+    e = (row.dp or {}).get("epsilon_replace_one")
+    return "-" if e is None else fmt_epsilon(e)
 
 
 def render_defend(result, console: Console, paper: dict | None = None) -> None:
@@ -51,18 +57,25 @@ def render_defend(result, console: Console, paper: dict | None = None) -> None:
     bounds = next((r.privacy["all"] for r in result.rows if r.privacy.get("all")), None)
     if bounds is not None:  # absent from results computed before the bounds existed
         _render_bounds(result, console)
-        console.print(privacy_note(bounds) + "; the accountant's epsilon is an upper bound, so a lower bound above it "
-                      "points to a flaw in the accounting or the training, or to pairs far from independent.", highlight=False)
+        console.print(privacy_note(bounds) + ". The accountant's epsilon is an add/remove upper bound; the protocol's "
+                      "bounds are about replace-one neighbours (in- and out-targets both train on N records), so they are "
+                      "set beside the accountant's replace-one epsilon (group privacy: 2ε at δ/(1 + e^ε)), and only a proven "
+                      "lower bound above that one is a flaw in the accounting or the training.", highlight=False)
+        for f in result.flagged():
+            console.print(f"[red]FLAG[/red] {f}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
 
 
 def _render_bounds(result, console: Console) -> None:
     """The accountant's ε (an upper bound) beside the lower bounds GMIA's p-values prove at the same δ."""
-    table = Table(title="What GMIA proves about epsilon per setting")
-    for c in ("setting", "epsilon (accountant)", "all pairs: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)",
-              "selected: members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)"):
-        table.add_column(c, justify="left" if c == "setting" else "right")
+    table = Table(title="What GMIA proves about replace-one epsilon per setting")
+    table.add_column("setting", no_wrap=True)
+    for c in ("accountant: add/remove", "accountant: replace-one", *(f"all: {c}" for c in SHORT_COLUMNS[1:]),
+              *(f"selected: {c}" for c in SHORT_COLUMNS), "per-record ε ≥"):
+        table.add_column(c, justify="right")
     for r in result.rows:
-        table.add_row(r.label, _eps(r), *eps_cells(r.privacy.get("all")), *eps_cells(r.privacy.get("selected")))
+        rec = r.privacy.get("per_record")
+        table.add_row(r.label, _eps(r), _eps_replace_one(r), *eps_cells(r.privacy.get("all"))[1:],
+                      *eps_cells(r.privacy.get("selected")), "-" if not rec else f"{rec['epsilon']:.3f}")
     console.print(table)

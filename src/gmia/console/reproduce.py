@@ -9,7 +9,8 @@ from rich.table import Table
 
 from gmia.algorithms.base import describe_text
 from gmia.calibration import resolution_note
-from gmia.evaluate import CutoffRow, privacy_note
+from gmia.evaluate import CutoffRow
+from gmia.privacy.protocol import bound_figures, privacy_note
 from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.paper import PaperSetting
 from gmia.select import delta_rule_text
@@ -52,12 +53,17 @@ def _pvalue_text(result: ReproduceResult) -> str:
             "held out of the references)")
 
 
-def eps_cells(bounds: dict | None) -> tuple[str, str, str]:
-    """(pairs, ε ≥ CP, ε ≥ GDP) of one `gmia.evaluate.privacy_bounds` side; "-" where it had too few pairs."""
+EPS_COLUMNS = ("members / non-members", "D", "ε ≥ (CP)", "GDP est.")
+SHORT_COLUMNS = ("pairs", "D", "ε ≥ (CP)", "GDP est.")  # the same, where two sides share a table
+
+
+def eps_cells(bounds: dict | None) -> tuple[str, str, str, str]:
+    """(pairs, design effect, ε ≥ CP, GDP estimate) of one `gmia.evaluate.privacy_bounds` side;
+    "-" where it had too few pairs."""
     if not bounds:
-        return "-", "-", "-"
-    return (f"{bounds['n_members']} / {bounds['n_nonmembers']}", f"{bounds['clopper_pearson']:.3f}",
-            f"{bounds['gdp']:.3f}")
+        return "-", "-", "-", "-"
+    cp, gdp, _, d = bound_figures(bounds)
+    return f"{bounds['n_members']} / {bounds['n_nonmembers']}", f"{d:.2f}", f"{cp:.3f}", f"{gdp:.3f}"
 
 
 def _privacy(result: ReproduceResult, console: Console) -> None:
@@ -67,13 +73,14 @@ def _privacy(result: ReproduceResult, console: Console) -> None:
     if not first:
         return
     table = Table(title="Empirical privacy: epsilon lower bounds from GMIA's raw p-values (member = positive class)")
-    for col in ("seed", "pairs", "members / non-members", "ε ≥ (CP)", "ε ≥ (GDP)"):
+    for col in ("seed", "pairs", *EPS_COLUMNS, "per-record ε ≥"):
         table.add_column(col, justify="left" if col == "pairs" else "right")
     for run in result.runs:
-        table.add_row(str(run.seed), "all pool records x all targets", *eps_cells(run.evaluations[0].privacy["all"]))
+        table.add_row(str(run.seed), "all pool records x all targets", *eps_cells(run.evaluations[0].privacy["all"]), "")
         for ev in run.evaluations:
+            r = ev.privacy.get("per_record")
             table.add_row(str(run.seed), f"selected at delta={fmt_delta(ev.delta)}, beta={ev.beta:g}",
-                          *eps_cells(ev.privacy["selected"]))
+                          *eps_cells(ev.privacy["selected"]), "-" if not r else f"{r['epsilon']:.3f}")
     console.print(table)
     console.print(privacy_note(first) + ".", highlight=False)
 

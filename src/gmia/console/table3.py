@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from gmia.attacks.indirect_null import NOT_CALIBRATED
+from gmia.attacks.indirect_null import NOT_CALIBRATED, null_check_words
 from gmia.data.records import class_of_readable
 from gmia.experiments.table3 import Table3Result
 from gmia.formatting import pct
@@ -49,7 +49,8 @@ def render_null_check(result: Table3Result, console: Console) -> None:
     table = Table(title=f"Null check: the same pipeline on {len(null['records'])} population records of class "
                         f"{class_of_readable(result.card.get('features'), result.label)} no model trained on ({', '.join(map(str, null['records']))}), in place of "
                         f"record {result.record}")
-    for col in ("cutoff", "null calls", "pairs", "fraction", "P(Bin(n, cutoff) >= calls)", "indirect verdicts"):
+    for col in ("cutoff", "null calls", "pairs", "fraction", "95% upper bound", "P(Bin(n, cutoff) >= calls)", "check",
+                "indirect verdicts"):
         table.add_column(col, justify="left" if col == "indirect verdicts" else "right")
     for cutoff in result.config["cutoffs"]:
         at = result.null_at(cutoff)
@@ -58,7 +59,8 @@ def render_null_check(result: Table3Result, console: Console) -> None:
         shown = (f"{NOT_CALIBRATED} ({flagged} of {n_targets} targets)" if flagged
                  else f"membership claims ({sum(v == 'member' for v in verdicts)} member)")
         table.add_row(f"{cutoff:g}", str(at.get("calls")), str(at.get("pairs")), pct(at.get("fraction")),
-                      f"{at.get('excess_p', float('nan')):.3g}", shown)
+                      pct(at.get("upper_bound", float("nan"))), f"{at.get('excess_p', float('nan')):.3g}",
+                      null_check_words(at), shown)
     console.print(table)
     if null.get("stopped"):
         console.print(f"[yellow]Null check stopped early:[/yellow] {null['stopped']}", highlight=False)

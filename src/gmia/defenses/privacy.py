@@ -4,6 +4,14 @@ The mechanics (clipping, noise) live in `gmia.zoo.dp`; this module only says wha
 guarantee a setting gives, as Opacus keeps its accountants apart from its optimiser. The RDP
 and PRV accountants both assume Poisson sampling with rate q = expected batch / n, which is how
 the stacked trainer samples (``dp_sampling="poisson"``).
+
+Neighbouring relations. Opacus' accountants bound *add/remove* ε (data sets that differ by one
+record added or removed). The paper's protocol compares targets that both train on N records, a
+*replace-one* pair, whose ε can be about twice as large. `epsilon_replace_one` converts by group
+privacy: a replacement is a removal and an addition, so (ε, δ) add/remove gives
+(2ε, (1 + e^ε)·δ) replace-one (Dwork and Roth 2014, Theorem 2.2 with k = 2); the add/remove ε is
+taken at δ' = δ / (1 + e^ε), so the replace-one figure holds at the run's own δ. It holds for
+every mechanism; the exact replace-one ε of DP-SGD lies at or below it.
 """
 
 from __future__ import annotations
@@ -34,10 +42,13 @@ class DpGuarantee:
     sample_rate: float
     steps: int
     accountant: str
+    # The same training's ε for replace-one neighbours at the same δ (`epsilon_replace_one`):
+    # what a bound from the protocol's targets is compared with. None: not computed.
+    epsilon_replace_one: float | None = None
 
     def describe(self) -> str:
         eps = "inf" if math.isinf(self.epsilon) else f"{self.epsilon:.3g}"
-        return (f"({eps}, {self.delta:g})-DP: noise multiplier {self.noise:.3g}, clipping norm {self.clip:g}, "
+        return (f"({eps}, {self.delta:g})-DP (add/remove): noise multiplier {self.noise:.3g}, clipping norm {self.clip:g}, "
                 f"sampling rate {self.sample_rate:.3g}, {self.steps} steps ({self.accountant.upper()} accountant)")
 
 
@@ -69,6 +80,20 @@ def epsilon_for(noise: float, sample_rate: float, steps: int, delta: float, acco
         return float(acc.get_epsilon(delta, alphas=RDP_ORDERS) if accountant == "rdp" else acc.get_epsilon(delta))
 
 
+def epsilon_replace_one(noise: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp") -> float:
+    """Replace-one ε at ``delta`` by group privacy (module docstring): 2ε, ε the add/remove ε at
+    δ / (1 + e^ε), found by fixed-point iteration (ε grows as δ' shrinks, so it converges upward)."""
+    eps = epsilon_for(noise, sample_rate, steps, delta, accountant)
+    for _ in range(50):
+        if math.isinf(eps) or eps > 700:
+            return math.inf
+        nxt = epsilon_for(noise, sample_rate, steps, delta / (1.0 + math.exp(eps)), accountant)
+        if abs(nxt - eps) <= 1e-6 * max(1.0, eps):
+            return 2.0 * nxt
+        eps = nxt
+    return 2.0 * eps
+
+
 def noise_for(epsilon: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp") -> float:
     """The smallest σ (to Opacus' tolerance 0.01 in ε) that keeps training within (ε, δ)."""
     get_noise_multiplier = require("opacus.accountants.utils", "dp", DP_FEATURE).get_noise_multiplier
@@ -94,7 +119,8 @@ def guarantee(epsilon: float | None, noise: float | None, delta: float, clip: fl
     elif noise < 0:
         raise GmiaError(f"noise multiplier {noise:g} is negative; expected sigma >= 0")
     eps = epsilon_for(noise, q, steps, delta, accountant)
-    return DpGuarantee(epsilon=eps, delta=delta, noise=noise, clip=clip, sample_rate=q, steps=steps, accountant=accountant)
+    return DpGuarantee(epsilon=eps, delta=delta, noise=noise, clip=clip, sample_rate=q, steps=steps, accountant=accountant,
+                       epsilon_replace_one=epsilon_replace_one(noise, q, steps, delta, accountant))
 
 
 def meaningless(epsilon: float) -> str | None:

@@ -5,10 +5,11 @@ For each setting: targets and reference models are trained with the setting's sp
 adversary would) and no target trains on the records it flags; with an output policy both the
 targets' answers and the adversary's reference outputs pass through it before the losses. Then
 the direct attack is measured as in `reproduce`: selected records, precision and recall at the
-cutoff, and ROC AUC and TPR at low FPR over all pool records × targets; and the ε lower bound
-those p-values prove at the DP δ (`gmia.evaluate.privacy_bounds`), beside the accountant's ε,
-which is an upper bound: a lower bound above it points to a flaw in the accounting or the training
-(or to (target, record) pairs far from the independent trials the bound assumes).
+cutoff, and ROC AUC and TPR at low FPR over all pool records × targets; and the ε lower bounds
+those p-values prove at the DP δ (`gmia.evaluate.privacy_bounds`, replace-one: in- and
+out-targets both train on N records), beside the accountant's ε for the same relation
+(`gmia.defenses.privacy.epsilon_replace_one`), an upper bound: only a proven lower bound above
+it (``flagged``) points to a flaw in the accounting or the training.
 
 DP accounting uses the sampling rate the trainer uses: q = batch / N, N the records each target
 of the setting trains on (`gmia.protocol.target_train_size`). With ``drop-vulnerable`` that N is only known
@@ -28,6 +29,7 @@ from gmia.data import Dataset, paper_split
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
 from gmia.evaluate import CutoffRow, evaluate, run_selection
+from gmia.privacy.protocol import eps_columns
 from gmia.outputs import OutputPolicy
 from gmia.protocol import ProtocolSignals, Timer, build_signals, target_train_size
 from gmia.zoo import ZooStore
@@ -76,7 +78,8 @@ class DefendResult:
         """One row per setting: utility (target accuracy) beside the attack's success, and the
         accountant's ε (an upper bound) beside the ε lower bounds the attack proves (``eps_lower_*``)."""
         return pd.DataFrame([{
-            "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"), **_lower_bounds(r.privacy),
+            "setting": r.label, "epsilon": (r.dp or {}).get("epsilon"),
+            "epsilon_replace_one": (r.dp or {}).get("epsilon_replace_one"), **eps_columns(r.privacy),
             "train_accuracy": r.train_accuracy,
             "test_accuracy": r.test_accuracy, "n_selected": r.n_selected, "tp": r.tp, "fp": r.fp,
             "precision": r.precision, "recall": r.recall, "auc": r.roc.get("auc"),
@@ -88,23 +91,32 @@ class DefendResult:
         lines = [f"Defences on {self.dataset}, GMIA at delta={self.config['delta']:g}, beta={self.config['beta']:g}, "
                  f"p < {self.config['cutoff']:g}:"]
         for r in self.to_frame().itertuples():
-            accountant = "" if r.epsilon is None or math.isnan(r.epsilon) else f" (accountant: epsilon <= {r.epsilon:.3g})"
+            accountant = ("" if r.epsilon is None or math.isnan(r.epsilon) else
+                          f" (accountant: epsilon <= {_num(r.epsilon_replace_one)} replace-one, {r.epsilon:.3g} add/remove)")
             lines.append(f"  {r.setting}: test accuracy {r.test_accuracy:.3f}, {r.n_selected} records selected, "
-                         f"TP {r.tp} FP {r.fp}, AUC {r.auc:.3f}; epsilon >= {_num(r.eps_lower_cp)} (CP), "
-                         f"{_num(r.eps_lower_gdp)} (GDP), on the selected records >= {_num(r.eps_lower_cp_selected)} (CP)"
-                         f"{accountant}")
+                         f"TP {r.tp} FP {r.fp}, AUC {r.auc:.3f}; replace-one epsilon >= {_num(r.eps_lower_cp)} (CP, all pairs), "
+                         f">= {_num(r.eps_lower_cp_selected)} (CP, selected), >= {_num(r.eps_lower_per_record)} (per record); "
+                         f"GDP estimate {_num(r.eps_gdp_estimate)}{accountant}")
+        lines += [f"  FLAG {f}" for f in self.flagged()]
         return "\n".join([*lines, *(f"warning: {w}" for w in self.warnings)])
 
-
-def _lower_bounds(privacy: dict) -> dict:
-    """The ε lower bounds' columns; NaN where a side had too few pairs or the result predates them."""
-    every, selected = privacy.get("all") or {}, privacy.get("selected") or {}
-    return {"eps_lower_cp": every.get("clopper_pearson", math.nan), "eps_lower_gdp": every.get("gdp", math.nan),
-            "eps_lower_cp_selected": selected.get("clopper_pearson", math.nan)}
+    def flagged(self) -> list[str]:
+        """Like-for-like excesses only: a proven replace-one lower bound above the accountant's
+        replace-one ε (a Gaussian estimate or an add/remove ε never raises one)."""
+        return [excess for r in self.rows for excess in flags(r.label, r.dp, r.privacy)]
 
 
-def _num(v: float) -> str:
-    return "none" if math.isnan(v) else f"{v:.3f}"
+def flags(label: str, dp: dict | None, privacy: dict) -> list[str]:
+    """One sentence per proven lower bound of ``privacy`` above ``dp``'s replace-one ε."""
+    limit = (dp or {}).get("epsilon_replace_one")
+    if limit is None or math.isinf(limit):
+        return []
+    return [f"{label}: {name} lower bound {eps:.3f} exceeds the accountant's replace-one epsilon {limit:.3f}: "
+            "the training is not as private as accounted" for name, eps in privacy.get("lower_bounds", {}).items() if eps > limit]
+
+
+def _num(v: float | None) -> str:
+    return "none" if v is None or math.isnan(v) else f"{v:.3f}"
 
 
 def perturb_outputs(signals: ProtocolSignals, policy: OutputPolicy) -> None:

@@ -16,6 +16,7 @@ from gmia.attacks.direct import check_cutoffs
 from gmia.data import Dataset
 from gmia.errors import GmiaError, check_choice
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
+from gmia.privacy.protocol import bounds_text, per_record_text
 from gmia.formatting import fmt_delta
 from gmia.paper import PRESETS, PaperSetting
 from gmia.config import ProtocolConfig, check_count
@@ -108,18 +109,17 @@ class ReproduceResult:
                 f"{kind} " + " / ".join(f"{fr[a]:.3f}" for a in ("0.01", "0.05", "0.1")) for kind, fr in fractions if fr))
         bounds = self.runs[0].evaluations[0].privacy.get("all")
         if bounds:  # absent from results computed before the bounds existed
-            lines.append(f"  epsilon lower bounds (Clopper-Pearson / Gaussian DP) of GMIA's raw p at DP delta={bounds['delta']:g}, "
-                         f"{bounds['confidence']:.0%} confidence, per seed:")
+            lines.append(f"  epsilon lower bounds of GMIA's raw p at DP delta={bounds['delta']:g}, "
+                         f"{bounds['confidence']:.0%} confidence, per seed (Gaussian-DP figures are estimates, not bounds):")
             for run in self.runs:
                 selected = "; ".join(f"selected at delta={fmt_delta(ev.delta)} beta={ev.beta:g} {_eps(ev.privacy['selected'])}"
                                      for ev in run.evaluations)
-                lines.append(f"    seed {run.seed}: all pairs {_eps(run.evaluations[0].privacy['all'])}; {selected}")
+                lines.append(f"    seed {run.seed}: all pairs {_eps(run.evaluations[0].privacy['all'])}; {selected}; "
+                             + per_record_text(run.evaluations[0].privacy))
         return "\n".join(lines)
 
 
-def _eps(bounds: dict | None) -> str:
-    """ε lower bounds as "CP / GDP", or "none" where a side had too few pairs (e.g. no record selected)."""
-    return "none" if bounds is None else f"{bounds['clopper_pearson']:.3f} / {bounds['gdp']:.3f}"
+_eps = bounds_text
 
 
 def _pct(v) -> str:

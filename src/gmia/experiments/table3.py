@@ -11,7 +11,7 @@ import pandas as pd
 
 from gmia.attacks.direct import GmiaDirect, check_cutoffs
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
-from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, unchecked
+from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, null_records_for, unchecked
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
@@ -117,7 +117,8 @@ class Table3Result:
                          "indirect_recall": i.recall, "indirect_tp": i.tp, "indirect_fp": i.fp,
                          "null_calls": null.get("calls"), "null_pairs": null.get("pairs"),
                          "null_fraction": null.get("fraction"), "null_excess_p": null.get("excess_p"),
-                         "indirect_calibrated": null.get("calibrated"),
+                         "null_upper": null.get("upper_bound"), "null_large_enough": null.get("large_enough"),
+                         "indirect_null_rejected": null.get("null_rejected"),
                          "indirect_not_calibrated": sum(v == NOT_CALIBRATED for v in verdicts)})
         return pd.DataFrame(rows)
 
@@ -128,7 +129,9 @@ class Table3Result:
             null = ""
             if self.null_check.get("records"):
                 null = (f"; null check: {r.null_calls} of {r.null_pairs} null calls"
-                        + (f", {NOT_CALIBRATED}" if r.indirect_calibrated is False else ""))
+                        + (f" (rate <= {r.null_upper:.3g} at 95%"
+                           + ("" if r.null_large_enough else ", too few pairs for this cutoff") + ")")
+                        + (f", {NOT_CALIBRATED}" if r.indirect_null_rejected else ", not rejected"))
             lines.append(f"  p < {r.cutoff:g}: direct TP {r.direct_tp} FP {r.direct_fp}, indirect TP {r.indirect_tp} "
                          f"FP {r.indirect_fp}{null}")
         return "\n".join(lines)
@@ -191,11 +194,12 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
             f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
         )
     null = unchecked(r)
-    if cfg.null_records:  # δ as the selection used it (derived from the data when none was given)
+    n_null = null_records_for(min(cutoffs), n_targets) if cfg.null_records is None else cfg.null_records
+    if n_null:  # δ as the selection used it (derived from the data when none was given)
         used_delta = run_selection(signals, delta, beta, scaling, features).delta
         chosen = choose_null_records(dataset, r, signals.calibration, signals.split.adversary,
                                      selection_features(features, signals.reference_logits, dataset.x), used_delta,
-                                     cfg.null_records)
+                                     n_null)
         null = null_check(store, dataset, signals.references, r, chosen, cfg, targets.predict_proba, seed,
                           progress=progress, timer=timer, on_stage=stage)
     with timer.stage("inference"):

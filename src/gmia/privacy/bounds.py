@@ -30,10 +30,18 @@ mechanism's privacy curve is Gaussian (DP-SGD's nearly is), and it assumes that 
 ``estimate`` is the point value ln((TPR − δ)/FPR), the best over thresholds with at least
 ``min_false_positives`` false positives: how large ε looks, not a bound.
 
-The trials are assumed independent. For scores of (target, record) pairs from the paper's
-protocol they are across targets for a given record (each target's training set is drawn on its
-own), not quite within one target (its records share a training run): `gmia.privacy.one_run`
-needs no such assumption.
+Bounds apart from estimates: only Clopper-Pearson is proven for every mechanism, so it alone is
+in ``lower_bounds``; the GDP figure assumes a Gaussian trade-off curve (off-Gaussian, e.g.
+randomised response or Laplace noise, it exceeds the true ε in essentially every draw) and sits
+in ``estimates`` beside the point estimate, printed as "ε if the trade-off curve is Gaussian".
+
+Every bound names its neighbouring relation (``relation``): what a member and a non-member
+world differ by. The protocol's in- and out-targets both train on N records (replace-one); one
+run with canaries adds or removes each (add/remove). An accountant's ε is comparable only under
+the same relation (`gmia.defenses.privacy.epsilon_replace_one`).
+
+Here the trials are assumed independent; `gmia.privacy.clustered` bounds (target, record) pairs
+of the protocol, which share training runs, with the run as the unit.
 """
 
 from __future__ import annotations
@@ -50,33 +58,58 @@ THRESHOLD_RULES = ("split", "bonferroni")
 MAX_CANDIDATES = 256  # thresholds tried per bound; beyond that, a log grid of false-positive counts
 MIN_FALSE_POSITIVES = 10  # the point estimate's floor: below it ln(TPR/FPR) is mostly noise
 MAX_EPSILON = 100.0  # where the GDP conversion stops searching (e^100: nothing left to bound)
+# The neighbouring relations a bound can be about (docs/privacy.md, "Neighbouring relations").
+REPLACE_ONE = "replace-one"
+ADD_REMOVE = "add/remove"
+RELATIONS = (REPLACE_ONE, ADD_REMOVE)
 
 
 @dataclass(frozen=True)
 class EpsilonBounds:
-    """What the scores prove at (δ, confidence): ``clopper_pearson`` and ``gdp`` are ε lower
-    bounds (≥ 0) that hold with probability ≥ ``confidence``; ``estimate`` is the raw point
-    estimate ln((TPR − δ)/FPR) at the best threshold, NOT a bound."""
+    """What the scores prove at (δ, confidence) about ε under ``relation``.
+
+    ``lower_bounds`` maps each proven bound's name to its ε (≥ 0, holds with probability ≥
+    ``confidence`` for every mechanism): ``clopper_pearson``. ``estimates`` maps the figures that
+    are NOT bounds: ``gdp`` (ε if the trade-off curve is Gaussian, from ``gdp_mu``) and ``point``
+    (ln((TPR − δ)/FPR) at the best threshold). ``units`` are what the counts treat as independent
+    ("pairs", or "repeats" of the protocol, `gmia.privacy.clustered`), ``design_effect`` how much
+    the dependence inflated the variance (1 for independent pairs)."""
 
     delta: float
     confidence: float
     threshold_rule: str  # "split" (chosen on one half, bounded on the other) or "bonferroni"
+    relation: str  # the neighbouring relation: "replace-one" or "add/remove"
     n_members: int
     n_nonmembers: int
-    clopper_pearson: float
-    gdp: float
-    gdp_mu: float  # the μ lower bound the GDP ε comes from
-    estimate: float  # not a bound
+    lower_bounds: dict[str, float]
+    estimates: dict[str, float]
+    gdp_mu: float  # the μ the GDP estimate comes from
     threshold: float | None  # member iff score >= threshold, the CP bound's (None: no threshold gave a bound)
     tpr: float  # at that threshold, on the pairs that bounded it
     fpr: float
+    units: str = "pairs"
+    n_units: int = 0  # independent units behind the bound (pairs: n_members + n_nonmembers)
+    design_effect: float = 1.0
+
+    @property
+    def clopper_pearson(self) -> float:
+        return self.lower_bounds["clopper_pearson"]
+
+    @property
+    def gdp(self) -> float:
+        return self.estimates["gdp"]
+
+    @property
+    def estimate(self) -> float:
+        return self.estimates["point"]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def check_bound_options(delta: float, confidence: float, threshold: str = "split") -> None:
+def check_bound_options(delta: float, confidence: float, threshold: str = "split", relation: str = REPLACE_ONE) -> None:
     """One sentence for each bad option, before any score is looked at."""
+    check_choice("neighbouring relation", relation, RELATIONS)
     if not 0.0 <= delta < 1.0:
         raise GmiaError(f"delta={delta:g} is out of range for an epsilon bound; expected 0 <= delta < 1")
     if not 0.5 < confidence < 1.0:
@@ -205,7 +238,7 @@ def _halves(a: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
 
 
 def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, confidence: float = 0.95,
-                   threshold: str = "split", seed: int = 0) -> EpsilonBounds:
+                   threshold: str = "split", seed: int = 0, relation: str = REPLACE_ONE) -> EpsilonBounds:
     """ε lower bounds from scores (higher = member) of records that were and were not trained on.
 
     Parameters
@@ -220,8 +253,10 @@ def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, conf
         How the threshold is chosen honestly (module docstring).
     seed : int
         The random halves of ``split``.
+    relation : {"replace-one", "add/remove"}
+        What a member and a non-member world differ by (module docstring); recorded with the bound.
     """
-    check_bound_options(delta, confidence, threshold)
+    check_bound_options(delta, confidence, threshold, relation)
     member, nonmember = _scores(member_scores, "member"), _scores(nonmember_scores, "non-member")
     alpha = 1.0 - confidence
     every = _Counts.every(member, nonmember)  # the point estimate's thresholds, and bonferroni's candidates
@@ -247,11 +282,12 @@ def epsilon_bounds(member_scores, nonmember_scores, *, delta: float = 1e-5, conf
         best, best_mu = 0, float(mu[1])
     cp = float(eps[best])
     return EpsilonBounds(
-        delta=delta, confidence=confidence, threshold_rule=threshold, n_members=int(member.size),
-        n_nonmembers=int(nonmember.size), clopper_pearson=cp, gdp=gdp_epsilon(best_mu, delta), gdp_mu=best_mu,
-        estimate=point_estimate(every, delta),
+        delta=delta, confidence=confidence, threshold_rule=threshold, relation=relation, n_members=int(member.size),
+        n_nonmembers=int(nonmember.size), lower_bounds={"clopper_pearson": cp},
+        estimates={"gdp": gdp_epsilon(best_mu, delta), "point": point_estimate(every, delta)}, gdp_mu=best_mu,
         threshold=float(final.thresholds[best]) if cp > 0 else None,
         tpr=float(final.tp[best] / final.n_in), fpr=float(final.fp[best] / final.n_out),
+        units="pairs", n_units=int(member.size + nonmember.size),
     )
 
 

@@ -9,6 +9,7 @@ from gmia.algorithms.base import describe_text
 from gmia.formatting import pct, fmt_delta
 from gmia.report import figures
 from gmia.roc import pr_points, roc_points
+from gmia.attacks.indirect_null import null_check_words
 from gmia.report.html import esc, figure, num, pct_ci, section, table
 
 REPRODUCE = ("table1", "table2")
@@ -174,13 +175,15 @@ def _null_check(results) -> str:
     for cutoff, at in null["cutoffs"].items():
         verdicts = results.get("indirect_verdicts", {}).get(cutoff, [])
         flagged = sum(v != "member" and v != "no evidence" for v in verdicts)
-        rows.append([cutoff, at["calls"], at["pairs"], pct(at["fraction"]), f"{at['excess_p']:.3g}",
-                     "not calibrated on this data" if at["calibrated"] is False else "calibrated",
-                     f"{flagged} of {len(verdicts)}"])
+        rows.append([cutoff, at["calls"], at["pairs"], pct(at["fraction"]), pct(at["upper_bound"]) if "upper_bound" in at else "-",
+                     f"{at['excess_p']:.3g}", null_check_words(at), f"{flagged} of {len(verdicts)}"])
     return (f"<p>Null check: the same pipeline on population records {esc(', '.join(map(str, null['records'])))} "
-            f"(no model trained on them) in place of the record; a cutoff is not calibrated when "
-            f"P(Bin(n, cutoff) &ge; null calls) &lt; {null['level']:g}, and its verdicts then make no membership claim.</p>"
-            + table(["cutoff", "null calls", "pairs", "fraction", "P(Bin(n, cutoff) >= calls)", "check",
+            f"(no model trained on them) in place of the record. A cutoff's level is rejected when "
+            f"P(Bin(n, cutoff) &ge; null calls) &lt; {null['level']:g}, and its verdicts then make no membership claim; "
+            f"not rejected is not shown calibrated: the 95% upper bound says how high the null call rate may still be, and "
+            f"a check is large enough for a cutoff only with the pairs that, without a call, would bound it by the cutoff "
+            f"(299 at 0.01).</p>"
+            + table(["cutoff", "null calls", "pairs", "fraction", "95% upper bound", "P(Bin(n, cutoff) >= calls)", "check",
                      "verdicts not calibrated"], rows))
 
 

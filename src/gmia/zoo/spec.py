@@ -41,6 +41,10 @@ class TrainSpec(BaseModel):
     dp_sampling : ``poisson`` (each record joins each batch with probability q = batch/n, the
         sampling the accountant assumes; ``batch_size`` is then the expected batch size) or
         ``shuffle`` (the plain trainer's fixed-size batches, for the equivalence tests).
+    dp_sample_rate : Poisson sampling's q fixed in advance, whatever the training set's size (None:
+        q = batch/n). An add/remove audit needs it: with q = batch/n, adding a canary would change
+        every record's q and the noise solved for it, so the two worlds would differ by more than
+        the canary (`gmia.canaries.run`). The sum is still divided by ``batch_size``, a constant.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -60,6 +64,7 @@ class TrainSpec(BaseModel):
     dp_clip: float | None = Field(None, gt=0)
     dp_noise: float = Field(0.0, ge=0)
     dp_sampling: Literal["poisson", "shuffle"] = "poisson"
+    dp_sample_rate: float | None = Field(None, gt=0, le=1)
 
     @field_validator("hidden", "conv")
     @classmethod
@@ -99,6 +104,8 @@ class TrainSpec(BaseModel):
         if not self.private:
             for name in ("dp_clip", "dp_noise", "dp_sampling"):
                 data.pop(name)
+        if self.dp_sample_rate is None:  # added after DP: stacks stored before it keep their keys
+            data.pop("dp_sample_rate")
         if not self.conv:  # likewise for the convolution fields, added after DP
             for name in ("conv", "kernel", "image"):
                 data.pop(name)

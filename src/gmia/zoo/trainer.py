@@ -164,9 +164,9 @@ def _private_batches(index_sets: torch.Tensor, spec: TrainSpec, generator: torch
         for batch in iter_batches(index_sets, spec.batch_size, spec.steps, generator):
             yield batch, ones
         return
-    if spec.batch_size > n:
+    if spec.dp_sample_rate is None and spec.batch_size > n:
         raise GmiaError(f"expected batch size {spec.batch_size} is larger than the {n} records each model trains on; expected at most {n}")
-    q = spec.batch_size / n
+    q = spec.batch_size / n if spec.dp_sample_rate is None else spec.dp_sample_rate
     for _ in range(spec.steps):
         pos, valid = dp.poisson_positions(k, n, q, generator)
         yield torch.gather(index_sets, 1, pos), valid.to(torch.float32)
