@@ -48,6 +48,10 @@ def test_dp_sgd_bounds_stay_below_the_accountants_epsilon(data, tmp_path):
     result = run_audit_dp(data, ZooStore(tmp_path), AuditDpConfig(**SETUP))
     # Measured: every bound 0.000 (Steinke and f-DP) against the accountant's 0.992 to 0.997.
     assert [s.source for s in result.sources] == ["gmia", "random", "mislabelled"]
+    # q and σ were fixed at N + m/2 before any coin: the same for every source, whatever its coins gave.
+    expected_rate = SPEC.batch_size / (result.config["n_train"] + result.config["canaries"] // 2)
+    assert [s.dp["sample_rate"] for s in result.sources] == pytest.approx([expected_rate] * 3)
+    assert len({s.dp["noise"] for s in result.sources}) == 1 and len({s.n_train for s in result.sources}) > 1
     for s in result.sources:
         assert s.dp["noise"] > 1 and s.accountant_epsilon == pytest.approx(EPSILON, abs=0.02)
         for attack, b in s.bounds.items():

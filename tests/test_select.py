@@ -98,6 +98,24 @@ def test_derived_delta_selects_the_stated_fraction_of_new_records():
         assert abs(sel.mask().mean() - DELTA_FRACTION) < 0.01
 
 
+def test_derived_delta_is_taken_on_the_held_out_rows_only():
+    """Records the references trained on can sit elsewhere than unseen ones: given the rows no
+    reference trained on, the quantile is theirs; raw features ignore them (no reference shapes them)."""
+    from gmia.select import derived_delta
+
+    rng = np.random.default_rng(5)
+    seen = rng.normal(size=(900, 8)) * 0.2 + 1.0  # in-sample rows: tight around one direction
+    unseen = rng.normal(size=(300, 8))  # held out: spread out, so farther from their neighbours
+    adversary = np.vstack([seen, unseen])
+    held = np.arange(900, 1200)
+    assert derived_delta(adversary, 0.1, 500, holdout=held) > derived_delta(adversary, 0.1, 500)
+    assert derived_delta(adversary, 0.1, 500, holdout=np.array([], dtype=int)) == derived_delta(adversary, 0.1, 500)
+    logits = select_vulnerable(unseen[:50], adversary, np.arange(50), None, 0.1, 500, mode="logits", holdout=held)
+    raw = select_vulnerable(unseen[:50], adversary, np.arange(50), None, 0.1, 500, mode="raw", holdout=held)
+    assert logits.delta == derived_delta(adversary, 0.1, 500, holdout=held)
+    assert raw.delta == derived_delta(adversary, 0.1, 500)
+
+
 def test_no_delta_means_derived_and_says_so():
     rng = np.random.default_rng(4)
     adversary = rng.normal(size=(1000, 4))

@@ -170,7 +170,8 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
             f = selection_features(cfg.features, reference_logits, dataset.x)
             features = (f[split.pool], f[split.adversary])
             if delta is None:
-                holdout = np.searchsorted(split.adversary, calibration)  # out-of-sample for the references
+                # Records out-of-sample for the references, like the pool's (raw features: every record).
+                holdout = None if cfg.features == "raw" else np.searchsorted(split.adversary, calibration)
                 delta, derived = derived_delta(features[1], cfg.beta, n, cfg.scaling, seed=seed, holdout=holdout), True
 
     results = []
