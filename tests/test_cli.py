@@ -146,3 +146,47 @@ def test_unwritable_run_folder_fails_before_any_work(tmp_path, capsys):
                  "--out", str(blocker / "run")])
     assert_one_sentence(code, capsys.readouterr().err, "output folder", "cannot be written")
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["defend", "--dataset", "cancer", "--sweep", "l2=abc"], ["l2='abc'", "an L2 penalty >= 0"]),
+    (["defend", "--dataset", "cancer", "--sweep", "dp-epsilon=abc"], ["dp-epsilon='abc'", "epsilon > 0"]),
+    (["defend", "--dataset", "cancer", "--sweep", "label-only=maybe"], ["label-only='maybe'", "true or false"]),
+    (["model", "train", "--dataset", "cancer", "--out", "{tmp}/y.onnx"], ["'.onnx'", ".safetensors", "--algorithm"]),
+    (["model", "train", "--dataset", "cancer", "--out", "{tmp}/x.pkl"], ["'.pkl'", ".safetensors"]),
+    (["model", "train", "--dataset", "cancer", "--algorithm", "random-forest", "--out", "{tmp}/x.safetensors"],
+     ["'.safetensors'", ".onnx"]),
+    (["reproduce", "table1", "--dataset", "cancer", "--k", "100000"], ["k=100000", "250 reference records", "k <= 250"]),
+    (["audit-dp", "--dataset", "cancer", "--k", "100000"], ["k=100000", "k <= 250"]),
+])
+def test_bad_values_are_one_sentence_before_any_training(argv, words, capsys, tmp_path):
+    cache = tmp_path / "cache"
+    code = main([a.format(tmp=tmp_path) for a in argv] + ["--cache-dir", str(cache)])
+    err = capsys.readouterr().err
+    # A protocol run may say what it starts before the split shows too few reference records.
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and "Traceback" not in err and len(errors) == 1, err
+    assert all(w in errors[0] for w in words), err
+    assert not list(cache.glob("*/meta.json"))  # nothing trained
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob("*.pkl"))
+
+
+def test_python_verbs_refuse_the_same_values_in_one_sentence():
+    import gmia
+    from gmia.config import check_k
+    from gmia.errors import GmiaError
+    from gmia.model import Model
+
+    with pytest.raises(GmiaError, match=r"defence l2='abc' is invalid"):
+        gmia.defend("cancer", sweep=["l2=abc"], progress=False)
+    with pytest.raises(GmiaError, match=r"k=1.5 is not a whole number"):
+        check_k(1.5)
+    with pytest.raises(GmiaError, match=r"suffix '.onnx'; expected a .safetensors path"):
+        Model.save(object.__new__(Model), "model.onnx")
+
+
+def test_version(capsys):
+    import gmia
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gmia {gmia.__version__}"

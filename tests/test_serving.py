@@ -314,9 +314,62 @@ def test_serving_on_a_port_in_use_fails_before_loading(setup, capsys):
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
-def test_unreachable_target_is_a_resumable_error(tmp_path):
-    with pytest.raises(TargetUnreachable, match="gave no answer to GET /v1/schema after 2 tries"):
-        HttpTarget(f"http://127.0.0.1:{free_port()}", "k", tmp_path / "q.sqlite", max_retries=1, backoff=0.0)
+def test_a_url_that_never_answered_is_an_error_about_the_url(tmp_path):
+    """Nothing was received, so nothing can be resumed: one sentence about the URL, not exit 3;
+    two tries at most, whatever --retries says. (A target lost mid-run stays resumable: the
+    server-restart test.)"""
+    url = f"http://127.0.0.1:{free_port()}"
+    sleeps = []
+    with pytest.raises(GmiaError, match=f"target URL {url} did not answer .*ConnectError.*expected a gmia prediction service") as info:
+        HttpTarget(url, "k", tmp_path / "q.sqlite", max_retries=5, backoff=0.0, sleep=sleeps.append)
+    assert not isinstance(info.value, TargetUnreachable) and len(sleeps) == 1
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(GmiaError, match="is not a positive number of seconds"):
+            HttpTarget(url, "k", tmp_path / "q.sqlite", timeout=bad)
+
+
+class LosesFirstReply(httpx.HTTPTransport):
+    """The real transport, except that the first POST's reply is lost after the server answered it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lost, self.keys = 0, []
+
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        if request.method == "POST":
+            self.keys.append(request.headers.get("idempotency-key"))
+            if not self.lost:
+                self.lost += 1
+                response.read()
+                raise httpx.ReadTimeout("reply lost on the way back", request=request)
+        return response
+
+
+def test_a_lost_reply_is_retried_and_charged_once(setup, tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"name": "a", "key": "k", "budget": 100}]}))
+    port = free_port()
+    proc = start_server(setup["path"], keys, port)
+    try:
+        transport = LosesFirstReply()
+        remote = HttpTarget(f"http://127.0.0.1:{port}", "k", tmp_path / "q.sqlite", batch_size=10, backoff=0.0,
+                            transport=transport)
+        p = remote.predict_proba(setup["data"].x[:10])
+        used = HttpTarget(f"http://127.0.0.1:{port}", "k", tmp_path / "other.sqlite").server_queries["used"]
+        # The same key on the retry, and the replayed answer is the model's own.
+        assert transport.lost == 1 and len(transport.keys) == 2 and transport.keys[0] == transport.keys[1]
+        assert used == 10  # charged once, not twice
+        local = LocalTarget(setup["model"]).predict_proba(setup["data"].x[:10])
+        np.testing.assert_allclose(p, local, rtol=0, atol=1e-12)
+        # The same key with another body is refused rather than answered with the stored reply.
+        rows = records(setup, [20])
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/predict", json={"records": rows},
+                       headers={"Authorization": "Bearer k", "Idempotency-Key": transport.keys[0]})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
+        remote.close()
+    finally:
+        stop(proc)
 
 
 def test_indirect_audit_over_http_equals_local(setup, tmp_path):

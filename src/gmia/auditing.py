@@ -30,7 +30,7 @@ from gmia.attacks.indirect_null import choose_null_records, null_check, null_rec
 from gmia.data import Dataset, Split, decode_records
 from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
-from gmia.config import ProtocolConfig, check_count
+from gmia.config import ProtocolConfig, check_count, check_k_fits
 from gmia.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
 from gmia.errors import GmiaError, ResumableError
 from gmia.evaluate import CutoffRow
@@ -164,6 +164,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     stage(f"training (or loading) {cfg.k} reference models on the adversary's {len(split.adversary)} records")
     with timer.stage("train references"):  # the protocol's references: the same models as `reproduce`
         reference_records, calibration = split_adversary(split.adversary, cfg.seed, cfg.calibration_size)
+        check_k_fits(cfg.k, reference_records.size)
         refs = train_references(dataset, spec, store, reference_records, cfg.k, n_train, cfg.seed, cfg.reference_sampling,
                                 progress=progress, algorithm=algorithm)
     loss_of = _target_loss(algorithm)

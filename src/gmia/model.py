@@ -141,9 +141,14 @@ class Model:
         return save(tensors, metadata={FORMAT: json.dumps(header, sort_keys=True)})
 
     def save(self, path: str | Path) -> Path:
+        """Write the model file; its name must end in .safetensors, the format it holds (a file
+        named .onnx or .pkl would be refused by gmia's own audit and serve)."""
         from gmia.io import atomic_write_bytes
 
         path = Path(path)
+        if path.suffix.lower() != ".safetensors":
+            raise GmiaError(f"model file {str(path)!r} has the suffix {path.suffix.lower() or '(none)'!r}; expected a "
+                            ".safetensors path: a gmia model is written as safetensors (ONNX: gmia.save_onnx)")
         atomic_write_bytes(path, self.to_bytes())
         return path
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from gmia.calibration import calibration_size, check_calibration_size
 from gmia.choices import Sampling, values
-from gmia.config import check_k, check_targets
+from gmia.config import check_k, check_k_fits, check_targets
 from gmia.data import Dataset, Split, paper_split
 from gmia.errors import GmiaError, check_choice
 from gmia.select import selection_features
@@ -210,6 +210,7 @@ def build_signals(
     if len(trainable) < 2:
         raise GmiaError(f"only {len(trainable)} pool records are left to train targets on; expected at least 2")
     reference_records, calibration = split_adversary(split.adversary, seed, calibration_size)
+    check_k_fits(k, reference_records.size)
     if algorithm is None:  # a small pool's N may be below the preset's batch: both kinds train on N records
         spec, _ = cap_batch(spec, trainable.size // 2)
     # Targets and references do not depend on each other: they train side by side, one core each.

@@ -67,13 +67,24 @@ def _fitted_target(dataset: Dataset, store: ZooStore, split, seed: int, half: in
     return model, members, acc
 
 
+def check_model_path(path: Path, gmia_model: bool) -> None:
+    """The file's suffix decides its format: ``.safetensors`` for a gmia model, ``.onnx`` for a
+    scikit-learn estimator (``--algorithm``); anything else is refused before any training, so a
+    file is never written under a name that says another format (gmia's own audit and serve would
+    refuse it)."""
+    suffix = Path(path).suffix.lower()
+    expected = ".safetensors" if gmia_model else ".onnx"
+    if suffix != expected:
+        what = "a gmia model is written as .safetensors (an ONNX file needs --algorithm)" if gmia_model else \
+            "a scikit-learn model is written as ONNX"
+        raise GmiaError(f"model file {str(path)!r} has the suffix {suffix or '(none)'!r}; expected a {expected} path: {what}")
+
+
 def write_target(model, members: np.ndarray, path: Path, dataset: Dataset) -> Path:
     """The model file (a gmia model, or an ONNX file for a scikit-learn estimator) and its members file."""
+    check_model_path(path, isinstance(model, Model))
     if isinstance(model, Model):
         model.save(path)
-    elif Path(path).suffix.lower() != ".onnx":
-        raise GmiaError(f"model file {str(path)!r} would hold a {type(model).__name__}; expected a .onnx path (a "
-                        "scikit-learn model is written as ONNX)")
     else:
         from gmia.onnx_model import save_onnx
 

@@ -27,6 +27,7 @@ from gmia.canaries.choose import FIRST_STREAM, Canaries, choose, check_canaries
 from gmia.canaries.config import ATTACKS, SOURCES, AuditDpConfig
 from gmia.data import Dataset, paper_split
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
+from gmia.config import check_k_fits
 from gmia.errors import GmiaError
 from gmia.privacy import one_run_bound
 from gmia.protocol import Timer, split_adversary, target_train_size, train_references
@@ -138,6 +139,7 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
         raise GmiaError(f"the pool of {split.pool.size} records leaves room for {m} canaries beside the targets' N={n}; "
                         "expected room for at least 2 (a larger pool)")
     reference_records, calibration = split_adversary(split.adversary, seed, cfg.calibration_size)
+    check_k_fits(k, reference_records.size)
 
     # Every guarantee (and the noise for the budget) before any canary coin is drawn: the target's
     # q and σ are solved at the expected size N + m/2 and fixed, so adding or removing a canary

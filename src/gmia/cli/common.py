@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +20,20 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from gmia import __version__
+
+        typer.echo(f"gmia {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                 help="print gmia's version and exit")] = False) -> None:
+    """Membership-inference audits with GMIA."""
 
 
 def register(group: typer.Typer, factory, name: str, doc: str) -> None:

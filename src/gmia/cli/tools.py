@@ -128,7 +128,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
 
 @model_app.command("train")
 def model_train(
-    dataset: DatasetOpt, out: Annotated[Path, typer.Option(help="model file to write (.safetensors); the members file goes beside it")],
+    dataset: DatasetOpt, out: Annotated[Path, typer.Option(help="model file to write: .safetensors (a gmia model) or .onnx (with --algorithm); the members file goes beside it")],
     schema: SchemaOpt = None, seed: Annotated[int, typer.Option(help="seed")] = 0,
     half: Annotated[int, typer.Option(help="which half of the seed's pool split trains the model (0 or 1)")] = 0,
     pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
@@ -140,15 +140,14 @@ def model_train(
     (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx)."""
     from gmia.config import ProtocolConfig
     from gmia.console.progress import StepProgress
-    from gmia.target_model import train_target, write_target
+    from gmia.target_model import check_model_path, train_target, write_target
 
+    check_model_path(out, gmia_model=algorithm is None)  # the suffix decides the format, before anything loads
     con = console()
     store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
     cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, algorithm=algorithm,
                                  algorithm_params=algorithm_params,
                                  **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
-    if cfg.algorithm is not None and out.suffix.lower() != ".onnx":
-        raise GmiaError(f"--out {str(out)!r} would hold a {cfg.algorithm!r} model; expected a .onnx path with --algorithm")
     say_scale(con, cfg, device)
     with StepProgress(con) as progress:
         model, members, acc = train_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size,

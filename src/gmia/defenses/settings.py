@@ -64,8 +64,8 @@ def parse_sweep(text: str) -> tuple[str, list]:
     for raw in values.split(","):
         try:
             v = parse(raw)
-        except (ValueError, OverflowError):
-            v = raw
+        except (ValueError, OverflowError):  # not a number (or word) of this kind at all
+            raise GmiaError(f"defence {name}={raw.strip()!r} is invalid; expected {expected}") from None
         if not ok(v):
             if name == "dp-epsilon" and isinstance(v, float) and v <= 0:
                 raise GmiaError(f"privacy budget epsilon={raw.strip()} is not positive; expected epsilon > 0 (inf for no DP)")

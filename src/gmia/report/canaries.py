@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from gmia.formatting import fmt_epsilon
-from gmia.report.figures import MEMBER, NON_MEMBER, plt, to_svg
+from gmia.report.figures import MEMBER, NON_MEMBER, styled, subplots, to_svg
 from gmia.report.html import esc, figure, num, section, table
 
 
@@ -32,11 +32,12 @@ def shown(attack: str, scores: np.ndarray) -> tuple[np.ndarray, str, bool]:
     return scores, "score (higher = member)", bool(scores.size and np.nanmax(np.abs(scores)) > 50)
 
 
+@styled
 def score_distributions(source: dict) -> str:
     """Per attack, the canaries' scores in vs out of the training set, and where the guesses start."""
     attacks = list(source["scores"])
     included = np.asarray(source["included"], dtype=bool)
-    fig, axes = plt.subplots(1, len(attacks), figsize=(3.3 * len(attacks), 2.6), squeeze=False)
+    fig, axes = subplots(1, len(attacks), figsize=(3.3 * len(attacks), 2.6), squeeze=False)
     for ax, attack in zip(axes[0], attacks):
         s = np.asarray([np.nan if v is None else v for v in source["scores"][attack]], dtype=float)
         finite = np.isfinite(s)

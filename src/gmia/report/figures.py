@@ -1,19 +1,41 @@
-"""Figures for the report, as inline SVG text (no files, no network when the page opens)."""
+"""Figures for the report, as inline SVG text (no files, no network when the page opens).
+
+Each figure is a `matplotlib.figure.Figure` drawn under ``matplotlib.rc_context(STYLE)`` (the
+`styled` decorator): no pyplot state, no backend chosen and no rcParams changed, so writing a
+report from a notebook leaves the notebook's own backend and style as they were.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 
 import matplotlib
+import numpy as np
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # no display on these machines; SVG only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "figure.subplot.left": 0.16, "figure.subplot.bottom": 0.2, "figure.subplot.right": 0.97,
-                     "figure.subplot.top": 0.88})
+STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+         "figure.subplot.left": 0.16, "figure.subplot.bottom": 0.2, "figure.subplot.right": 0.97,
+         "figure.subplot.top": 0.88}
 MEMBER, NON_MEMBER, REFERENCE, POSITIVE = "#c0392b", "#2471a3", "#95a5a6", "#e67e22"
+
+
+def styled(draw):
+    """Run a figure function under the report's STYLE, restoring the caller's rcParams after."""
+
+    @functools.wraps(draw)
+    def run(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return run
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize, squeeze: bool = True, layout: str | None = None):
+    """A standalone Figure and its axes (pyplot's subplots without pyplot's global figure list)."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def to_svg(fig) -> str:
@@ -21,14 +43,14 @@ def to_svg(fig) -> str:
     # A fixed layout instead of bbox_inches="tight": tight bounds cost a second draw, which
     # doubled the build time of a report with dozens of record cards.
     fig.savefig(buf, format="svg")
-    plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
 
 
+@styled
 def neighbour_histogram(neighbours: np.ndarray, threshold: float | None, title: str) -> str:
     """Distribution of N'_n over the candidate records; the selection keeps those left of the line."""
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+    fig, ax = subplots(figsize=(6, 2.6))
     values = np.asarray(neighbours)
     bins = np.unique(np.r_[0, np.geomspace(1, max(values.max(), 1) + 1, 40).astype(int)])
     ax.hist(values, bins=bins, color=REFERENCE, edgecolor="white")
@@ -43,9 +65,10 @@ def neighbour_histogram(neighbours: np.ndarray, threshold: float | None, title: 
     return to_svg(fig)
 
 
+@styled
 def roc_loglog(curves: dict[str, dict]) -> str:
     """Log-log ROC per attack: the low-FPR corner is where membership inference matters."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = subplots(figsize=(4.6, 4.2))
     for name, c in curves.items():
         fpr, tpr = np.asarray(c["fpr"]), np.asarray(c["tpr"])
         keep = (fpr > 0) & (tpr > 0)
@@ -63,9 +86,10 @@ def roc_loglog(curves: dict[str, dict]) -> str:
     return to_svg(fig)
 
 
+@styled
 def pr_plot(curves: dict[str, dict], title: str) -> str:
     """Precision against recall as the threshold sweeps (the paper's Figure 8)."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = subplots(figsize=(4.6, 4.2))
     for name, c in curves.items():
         if c["recall"]:
             ax.plot(c["recall"], c["precision"], label=name, linewidth=1.2)
@@ -79,9 +103,10 @@ def pr_plot(curves: dict[str, dict], title: str) -> str:
     return to_svg(fig)
 
 
+@styled
 def loss_histogram(reference: list[float], targets: list[float], members: list[bool], positive: list[float] | None = None) -> str:
     """Reference losses against the targets' (the paper's Figure 14): members should sit left."""
-    fig, ax = plt.subplots(figsize=(4.4, 2.4))
+    fig, ax = subplots(figsize=(4.4, 2.4))
     ref = np.asarray(reference)
     tgt, mem = np.asarray(targets), np.asarray(members, dtype=bool)
     lo = max(min(ref.min(), tgt.min()), 1e-12)
@@ -99,9 +124,10 @@ def loss_histogram(reference: list[float], targets: list[float], members: list[b
     return to_svg(fig)
 
 
+@styled
 def pvalue_strip(pvalues: list[float], members: list[bool], cutoff: float) -> str:
     """Each target's p-value for the record, members and non-members apart, with the cutoff."""
-    fig, ax = plt.subplots(figsize=(4.4, 2.4))
+    fig, ax = subplots(figsize=(4.4, 2.4))
     p = np.maximum(np.asarray(pvalues, dtype=float), 1e-6)
     mem = np.asarray(members, dtype=bool)
     rng = np.random.default_rng(0)  # jitter only, fixed so the report is reproducible
@@ -116,6 +142,7 @@ def pvalue_strip(pvalues: list[float], members: list[bool], cutoff: float) -> st
     return to_svg(fig)
 
 
+@styled
 def image_grid(images: list[dict], titles: list[str], columns: int = 8) -> str:
     """Records drawn as the images they are (the paper's Figure 12), one titled cell each.
 
@@ -123,7 +150,7 @@ def image_grid(images: list[dict], titles: list[str], columns: int = 8) -> str:
     """
     rows = -(-len(images) // columns)
     cols = min(columns, len(images))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, img, title in zip(axes.ravel(), images, titles):
@@ -142,6 +169,7 @@ def image_grid(images: list[dict], titles: list[str], columns: int = 8) -> str:
 STRIP_BINS = 20
 
 
+@styled
 def reference_strips(items: list[tuple[list[float], float, str]]) -> list[str]:
     """One small SVG per tested record of an audit: ``(reference losses, target loss, title)`` →
     a histogram of the k reference losses L(M_i, r) on a log axis, with the target's L(M, r) as a
@@ -152,13 +180,13 @@ def reference_strips(items: list[tuple[list[float], float, str]]) -> list[str]:
     """
     if not items:
         return []
-    fig, ax = plt.subplots(figsize=(3.3, 1.35))
+    fig, ax = subplots(figsize=(3.3, 1.35))
     bars = ax.bar(np.arange(STRIP_BINS), np.ones(STRIP_BINS), width=1.0, align="edge", color=REFERENCE)
     line = ax.axvline(0.0, color=MEMBER, linewidth=1.4)
     ax.set_yticks([])
     ax.tick_params(labelsize=6)
-    ax.xaxis.set_major_locator(plt.MaxNLocator(5))
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{10.0 ** v:.2g}"))
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(5))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{10.0 ** v:.2g}"))
     ax.set_xlabel("log loss of the true label (log scale)", fontsize=6, labelpad=1)
     title = ax.set_title("", fontsize=7)
     fig.subplots_adjust(left=0.04, right=0.97, bottom=0.3, top=0.84)
@@ -186,5 +214,4 @@ def reference_strips(items: list[tuple[list[float], float, str]]) -> list[str]:
         fig.savefig(buf, format="svg")
         svg = buf.getvalue()
         out.append(svg[svg.index("<svg"):])
-    plt.close(fig)
     return out

@@ -12,16 +12,15 @@ from gmia.io import atomic_write_bytes
 def tradeoff_figure(result, folder: Path) -> tuple[Path, Path]:
     """Write ``tradeoff.png`` and ``tradeoff.svg``: three panels sharing the x axis (target test
     accuracy): ROC AUC, TPR at 0.1% FPR, and precision at the cutoff on the baseline records."""
-    import matplotlib
+    from matplotlib.lines import Line2D
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmia.report.figures import subplots  # a standalone Figure: no pyplot, backend or rcParams touched
 
     cutoff = result.config["cutoff"]
     panels = [("ROC AUC (all pool records x targets)", lambda r: r.roc.get("auc")),
               ("TPR at 0.1% FPR", lambda r: r.roc.get("tpr_at_fpr_0.001")),
               (f"precision at p < {cutoff:g}, baseline records", lambda r: r.baseline_records.get("precision"))]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), constrained_layout=True)
+    fig, axes = subplots(1, 3, figsize=(13, 4.6), layout="constrained")
     markers = "osD^v<>pP*X"
     for ax, (title, value) in zip(axes, panels):
         for i, r in enumerate(result.rows):
@@ -36,7 +35,7 @@ def tradeoff_figure(result, folder: Path) -> tuple[Path, Path]:
         ax.grid(alpha=0.3)
     axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
     axes[2].axhline(0.5, color="grey", lw=0.8, ls="--")
-    handles = [plt.Line2D([], [], color=f"C{i % 10}", marker=markers[i % len(markers)], ls="", label=r.label)
+    handles = [Line2D([], [], color=f"C{i % 10}", marker=markers[i % len(markers)], ls="", label=r.label)
                for i, r in enumerate(result.rows)]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     fig.suptitle(f"Defences on {result.dataset}: utility against GMIA's success (dashed: chance)", fontsize=11)
@@ -47,5 +46,4 @@ def tradeoff_figure(result, folder: Path) -> tuple[Path, Path]:
         path = Path(folder) / f"tradeoff.{ext}"
         atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
-    plt.close(fig)
     return paths[0], paths[1]

@@ -6,10 +6,15 @@ Every request is checked in the order that costs the server least: API key (401)
 (413), budget (429, code ``budget_exhausted`` with the ``remaining`` queries, no Retry-After:
 waiting will not help). Every error is ``{"error": {"code": ..., "message": ...}}``, the message
 one sentence.
+
+A ``POST /v1/predict`` with an ``Idempotency-Key`` header is charged once: its answer is kept,
+and a repeat of the same key and body (a client retrying a reply it never received) gets that
+answer again without a charge; the same key with another body is refused (422).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -112,6 +117,16 @@ def create_app(model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = Se
                 raise ApiError(429, "rate_limited", f"key {key.name!r} is over its rate of {key.rate:g} requests per second; retry after the Retry-After seconds",
                                {"Retry-After": str(max(1, math.ceil(wait)))})
             body = await read_body(request)
+            idem, digest = request.headers.get("idempotency-key"), hashlib.sha256(body).hexdigest()
+            if idem is not None:
+                if not 0 < len(idem) <= 200 or not idem.isprintable():
+                    raise ApiError(422, "invalid_request", "the Idempotency-Key header is empty, over 200 characters or not printable; expected a short unique token per batch")
+                stored = ledger.replay(key.name, idem)
+                if stored is not None:
+                    if stored[0] != digest:
+                        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another body; expected a new key for each batch")
+                    status = 200
+                    return Response(stored[1], media_type="application/json")  # answered before: not charged again
             try:
                 payload = json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -142,7 +157,10 @@ def create_app(model, keyring: KeyRing, ledger: Ledger, config: ServeConfig = Se
             body = {"model": mid, "classes": list(model.schema.classes), "probabilities": proba.tolist(),
                     "labels": labels, "queries": remaining(key, used)}
             # json.dumps writes each float64 with repr: the client reads back the very same numbers.
-            return Response(json.dumps(body), media_type="application/json")
+            reply = json.dumps(body)
+            if idem is not None:
+                ledger.remember(key.name, idem, digest, reply)
+            return Response(reply, media_type="application/json")
         except ApiError as exc:
             status = exc.status
             raise

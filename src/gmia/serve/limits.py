@@ -13,7 +13,13 @@ class Ledger:
 
     ``charge`` checks and adds in one UPDATE, so concurrent requests can never together exceed
     a budget, even from several server processes sharing the file.
+
+    Answered batches sent with an idempotency key are kept (``remember``): a client whose reply
+    was lost retries with the same key and gets the stored answer (``replay``) without a second
+    charge. Kept per key name; the oldest beyond ``REPLIES_KEPT`` per name are dropped.
     """
+
+    REPLIES_KEPT = 10_000
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -22,6 +28,8 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS usage (name TEXT PRIMARY KEY, used INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS replies (name TEXT NOT NULL, idem TEXT NOT NULL, digest TEXT NOT NULL, "
+                         "body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (name, idem))")
 
     def used(self, name: str) -> int:
         row = self._db.execute("SELECT used FROM usage WHERE name = ?", (name,)).fetchone()
@@ -33,6 +41,17 @@ class Ledger:
         limit = budget if budget is not None else 2**62
         cur = self._db.execute("UPDATE usage SET used = used + ? WHERE name = ? AND used + ? <= ?", (n, name, n, limit))
         return cur.rowcount == 1, self.used(name)
+
+    def replay(self, name: str, idem: str) -> tuple[str, str] | None:
+        """(digest of the request body, reply body) stored for ``name``'s idempotency key, or None."""
+        row = self._db.execute("SELECT digest, body FROM replies WHERE name = ? AND idem = ?", (name, idem)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def remember(self, name: str, idem: str, digest: str, body: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO replies (name, idem, digest, body, at) VALUES (?, ?, ?, ?, ?)",
+                         (name, idem, digest, body, time.time()))
+        self._db.execute("DELETE FROM replies WHERE name = ? AND at < (SELECT at FROM replies WHERE name = ? "
+                         "ORDER BY at DESC LIMIT 1 OFFSET ?)", (name, name, self.REPLIES_KEPT))
 
     def refund(self, name: str, n: int) -> None:
         self._db.execute("UPDATE usage SET used = MAX(0, used - ?) WHERE name = ?", (n, name))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,11 +81,19 @@ class HttpTarget:
     max_retries, backoff, max_backoff : retry i waits min(max_backoff, backoff·2^i) seconds, or
         the service's Retry-After.
     on_batch : called with the number of records after each answered request (progress).
+    transport : an httpx transport to send through (tests wrap the real one to lose a reply).
+
+    Each batch goes with an ``Idempotency-Key`` that its retries repeat: a service that charged
+    a batch and lost its reply (a read timeout) answers the retry from what it stored, without
+    charging again (`gmia.serve.limits.Ledger.replay`). The first request (``/v1/schema``) is
+    tried twice at most, and a URL that never answered is an error about the URL, not a
+    resumable stop: nothing was received that a rerun could resume from.
     """
 
     def __init__(self, url: str, api_key: str, cache: str | Path, *, budget: int | None = None, batch_size: int = 100,
                  timeout: float = 30.0, max_retries: int = 5, backoff: float = 0.5, max_backoff: float = 30.0,
-                 on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep):
+                 on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 transport: httpx.BaseTransport | None = None):
         if not url.startswith(("http://", "https://")):
             raise GmiaError(f"target URL {url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8000")
         check_budget(budget, 0, f"the prediction API at {url} (0 uses only its cached answers)")
@@ -91,16 +101,22 @@ class HttpTarget:
             raise GmiaError(f"batch size {batch_size} is not positive; expected at least 1 record per request")
         if max_retries < 0 or backoff < 0:
             raise GmiaError(f"retries {max_retries} and backoff {backoff} must not be negative; expected values >= 0")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+            raise GmiaError(f"timeout {timeout!r} is not a positive number of seconds; expected e.g. 30")
         self.url = url.rstrip("/")
         self.budget, self.batch_size = budget, batch_size
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.on_batch, self._sleep = on_batch, sleep
         self.cache = ResponseCache(cache)
-        self._client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"})
+        self._client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"}, transport=transport)
         self.sent = 0  # records sent by this process
         self.cache_hits = 0
         self.server_queries: dict = {}
-        doc = self._request("GET", "/v1/schema")
+        try:
+            doc = self._request("GET", "/v1/schema", retries=min(self.max_retries, 1))
+        except TargetUnreachable as exc:
+            raise GmiaError(f"target URL {self.url} did not answer ({exc.last}); expected a gmia prediction service "
+                            "running at that address (gmia serve)") from None
         try:
             self.model_id: str = doc["model"]
             self.schema = Schema.from_dict(doc["encoding"])
@@ -111,12 +127,14 @@ class HttpTarget:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, payload: dict | None = None) -> dict:
+    def _request(self, method: str, path: str, payload: dict | None = None, headers: dict | None = None,
+                 retries: int | None = None) -> dict:
         last = ""
-        for attempt in range(self.max_retries + 1):
+        retries = self.max_retries if retries is None else retries
+        for attempt in range(retries + 1):
             wait = min(self.max_backoff, self.backoff * 2**attempt)
             try:
-                resp = self._client.request(method, self.url + path, json=payload)
+                resp = self._client.request(method, self.url + path, json=payload, headers=headers)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
@@ -133,10 +151,12 @@ class HttpTarget:
                 retry_after = resp.headers.get("retry-after", "")
                 if retry_after.replace(".", "", 1).isdigit():
                     wait = min(self.max_backoff, float(retry_after))
-            if attempt < self.max_retries:
+            if attempt < retries:
                 self._sleep(wait)
-        raise TargetUnreachable(f"target {self.url} gave no answer to {method} {path} after {self.max_retries + 1} tries "
+        exc = TargetUnreachable(f"target {self.url} gave no answer to {method} {path} after {retries + 1} tries "
                                 f"(last: {last}); {self._kept()}")
+        exc.last = last
+        raise exc
 
     def _kept(self) -> str:
         return (f"the {self.cache.count(getattr(self, 'model_id', ''))} answers received so far are cached in "
@@ -190,7 +210,9 @@ class HttpTarget:
         return np.array([got[k] for k in keys], dtype=np.float64)
 
     def _send(self, batch: list[tuple[str, dict]], got: dict) -> None:
-        doc = self._request("POST", "/v1/predict", {"records": [r for _, r in batch]})
+        # One key per batch, the same on every retry of it: the service charges it once.
+        doc = self._request("POST", "/v1/predict", {"records": [r for _, r in batch]},
+                            headers={"Idempotency-Key": uuid.uuid4().hex})
         if doc.get("model") != self.model_id:
             raise GmiaError(f"target {self.url} changed model during the audit (now {doc.get('model')!r}, was {self.model_id!r}); expected the same model throughout")
         proba = doc["probabilities"]

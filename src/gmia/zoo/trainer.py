@@ -19,11 +19,6 @@ from gmia.errors import GmiaError
 from gmia.zoo import dp, fused, stacked, updates
 from gmia.zoo.spec import TrainSpec
 
-# Two torch threads at most: these are 2-core machines.
-if torch.get_num_threads() > 2:
-    torch.set_num_threads(2)
-
-
 def iter_batches(
     index_sets: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator
 ) -> Iterator[torch.Tensor]:
