@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -308,5 +309,21 @@ def test_schema_round_trip(adult, cancer):
         back = Schema.from_dict(json.loads(json.dumps(d)))
         assert back == ds.schema and back.to_dict() == d
         assert back.groups() == ds.schema.groups()
-    with pytest.raises(GmiaError, match="malformed"):
+    with pytest.raises(GmiaError, match="expected the output of Schema.to_dict"):
         Schema.from_dict({"features": []})
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("low", "abc", "features.0.low='abc': input should be a valid number"),
+    ("high", None, "features.0.high=None"),
+    ("high", float("inf"), "features.0.high=inf"),
+    ("integer", 1, "features.0.integer=1: input should be a valid boolean"),
+    ("kind", "text", "features.0.kind='text'"),
+])
+def test_a_schema_from_outside_is_checked_against_its_declared_shape(cancer, field, value, words):
+    """A model file's, an ONNX file's or a service's schema: refused in one sentence naming where
+    it came from and the bad field, not inside numpy later."""
+    d = cancer.schema.to_dict()
+    d["features"][0][field] = value
+    with pytest.raises(GmiaError, match="the schema in ONNX file 'm.onnx' has " + re.escape(words)):
+        Schema.from_dict(d, "the schema in ONNX file 'm.onnx'")

@@ -111,7 +111,11 @@ def test_cli_defend_writes_table_figure_and_report(tmp_path, capsys):
     assert [r["label"] for r in results["rows"]] == ["l2=0, dp-epsilon=100", "l2=0, dp-epsilon=inf",
                                                      "l2=0.01, dp-epsilon=100", "l2=0.01, dp-epsilon=inf"]
     assert (out / "tradeoff.png").stat().st_size > 10_000 and (out / "tradeoff.svg").read_text().startswith("<?xml")
-    assert "Defences: utility against attack success" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    section = html[html.index("Defences: utility against attack success"):]
+    # The trade-off figure in the report itself, with every setting in its legend.
+    assert "<figure" in section[:section.index("</figure>")] and "<svg" in section[:section.index("</figure>")]
+    assert all(label in section[:section.index("</figure>")] for label in ("l2=0, dp-epsilon=100", "l2=0.01, dp-epsilon=inf"))
 
 
 def test_reproduce_table4_runs_scaled_down(tmp_path, capsys):

@@ -98,6 +98,11 @@ def test_keys_file_holds_digests_and_verifies_in_full(tmp_path):
     path.write_text(json.dumps({"keys": [{"name": "x", "key": "k", "quota": 3}]}))
     with pytest.raises(GmiaError, match="unknown field 'quota'"):
         KeyRing.load(path)
+    # Values of the wrong type are refused, not coerced: true is no rate, "10" no budget.
+    for entry, words in (({"rate": True}, "rate=True"), ({"budget": "10"}, "budget='10'"), ({"burst": 0}, "burst=0")):
+        path.write_text(json.dumps({"keys": [{"name": "x", "key": "k", **entry}]}))
+        with pytest.raises(GmiaError, match=f"entry 0 of API keys file .* has {words}"):
+            KeyRing.load(path)
 
 
 def test_ledger_never_passes_a_budget_and_survives_reopening(tmp_path):
@@ -122,5 +127,5 @@ def test_rate_limiter_token_bucket():
 def test_keys_file_rejects_a_malformed_digest(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text(json.dumps({"keys": [{"name": "x", "sha256": "abc"}]}))
-    with pytest.raises(GmiaError, match="has sha256 'abc'; expected 64 hex digits"):
+    with pytest.raises(GmiaError, match=r"has sha256='abc'; expected name, sha256 \(64 hex digits\)"):
         KeyRing.load(path)

@@ -32,7 +32,7 @@ from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
 from gmia.config import ProtocolConfig, check_count, check_k_fits
 from gmia.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
-from gmia.errors import GmiaError, ResumableError
+from gmia.errors import GmiaError, ResumableError, option
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
 from gmia.protocol import Timer, split_adversary, train_references
@@ -143,11 +143,11 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     check_schema(target.schema, dataset)
     policy: OutputPolicy = target.policy
     if cfg.attack != "direct" and not policy.is_identity:
-        raise GmiaError(f"the indirect attack needs full probability vectors but the target answers {policy.describe()}; expected --attack direct")
+        raise GmiaError(f"the indirect attack needs full probability vectors but the target answers {policy.describe()}; expected {option('attack', 'direct')}")
     algorithm, spec, matching = choose_references(target, spec, cfg.algorithm)
     if cfg.attack != "direct" and algorithm is not None:
         raise GmiaError(f"the indirect attack needs gmia's stacked reference models but the references are "
-                        f"{describe_text(algorithm.describe())}; expected --attack direct with --algorithm")
+                        f"{describe_text(algorithm.describe())}; expected {option('attack', 'direct')} with {option('algorithm')}")
     stage(f"algorithms: {matching.line()}")
     roles = roles or resolve_roles(dataset, members=members, pool_size=cfg.pool_size, seed=cfg.seed)
     data_name, dataset, members = dataset.name, roles.dataset, roles.members
@@ -194,6 +194,9 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
                 proba = target.predict_proba(dataset.x[tested])
             except ResumableError as exc:
                 stopped, proba = str(exc), target.answered(dataset.x[tested])
+            finally:
+                if progress is not None and hasattr(target, "on_batch"):
+                    target.on_batch = None  # later queries (calibration, indirect) are not these records
         ref_loss = ref_losses(ref_logits[:, tested], y)  # [k, n]
         tgt_loss = loss_of(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
@@ -204,7 +207,8 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             if stopped is None and calibration.size:
                 stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
                 with timer.stage("calibration queries"):
-                    null, y_null, stopped = _null_pvalues(dataset, target, ref_losses, ref_logits, calibration, cfg, loss_of)
+                    null, y_null, stopped = _null_pvalues(dataset, target, ref_losses, ref_logits, calibration, cfg, loss_of,
+                                                          progress)
                 n_null = len(null)
                 note = resolution_note(n_null, cfg.cutoff)
                 if note:
@@ -294,16 +298,23 @@ def _reference_losses(policy: OutputPolicy, loss_of, algorithm):
 
 
 def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, calibration: np.ndarray,
-                  cfg: "AuditConfig", loss_of=proba_loss) -> tuple[np.ndarray, np.ndarray, str | None]:
+                  cfg: "AuditConfig", loss_of=proba_loss, progress=None) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
     random subset, so a stopped run's answers are still a random sample of the null), their
     classes, and why the queries stopped early (None if they did not)."""
     order = np.random.default_rng([cfg.seed, 17]).permutation(calibration)[: cfg.calibration_queries]
     stopped = None
+    counted = progress is not None and hasattr(target, "on_batch")
+    if counted:  # a counter of its own: the tested records' counter must not run past its total
+        missing = int(np.isnan(target.answered(dataset.x[order])).any(axis=1).sum())
+        target.on_batch = progress("querying the calibration records", len(order), len(order) - missing, unit="records")
     try:
         proba = target.predict_proba(dataset.x[order])
     except ResumableError as exc:
         stopped, proba = str(exc), target.answered(dataset.x[order])
+    finally:
+        if counted:
+            target.on_batch = None
     y = dataset.y[order]
     loss = loss_of(proba, y)
     ok = ~np.isnan(loss)

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 
 MIN_CALIBRATION = 1000  # the held-out set's size when a quarter of the population is fewer
 PVALUE_KINDS = ("calibrated", "raw")
@@ -97,5 +97,5 @@ def resolution_note(n_null: int, smallest_cutoff: float) -> str | None:
     if n_null and 1.0 / (1 + n_null) >= smallest_cutoff:
         return (f"with {n_null} calibration records no calibrated p-value is below {1.0 / (1 + n_null):.3g}, so none can be "
                 f"below the cutoff {smallest_cutoff:g}; expected more than {math.ceil(1.0 / smallest_cutoff) - 1} "
-                "(--calibration-size, or more adversary records), or raw p-values (--pvalues raw)")
+                f"({option('calibration-size')}, or more adversary records), or raw p-values ({option('pvalues', 'raw')})")
     return None

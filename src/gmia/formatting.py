@@ -7,6 +7,11 @@ import math
 SCALING_TEXT = {"n_over_nprime": "N'_n x N/N'", "nprime_over_n": "N'_n x N'/N (as printed)"}
 
 
+def scaling_counts(counts: dict) -> str:
+    """Records selected under each E[N_n] scaling, in words (never a raw dict)."""
+    return ", ".join(f"{v} under {SCALING_TEXT.get(k, k)}" for k, v in counts.items()) or "none"
+
+
 def pct(v: float | None, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"

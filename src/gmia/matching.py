@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from gmia.errors import option
 from gmia.algorithms import Algorithm, SklearnAlgorithm
 from gmia.algorithms.base import describe_text
 from gmia.estimators import describe_estimator, rebuild, same_recipe
@@ -121,7 +122,7 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
         return algorithm, spec, Matching(tdesc, algorithm.describe(), same,
                                          "matched: the references are the estimator recorded in the ONNX file, rebuilt"
                                          if same else "NOT matched: the estimator recorded in the file could not be "
-                                         "rebuilt as it was; give --algorithm")
+                                         f"rebuilt as it was; give {option('algorithm')}")
     recorded = _recorded_spec(tdesc) if tdesc["kind"] == "gmia-file" else None
     if algorithm is None and recorded is not None:
         return None, recorded, Matching(tdesc, stack_description(recorded, "the spec the model file records"), True,
@@ -133,11 +134,12 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
         converted = tdesc.get("converted_from")
         if tdesc["conv"] and (tuple(tdesc["conv"]) != tuple(spec.conv) or tuple(tdesc["hidden"]) != tuple(spec.hidden)):
             return None, spec, Matching(tdesc, stack_description(spec), False,
-                                        "NOT matched: the file's CNN differs from the preset's; give --conv/--hidden as in the file")
+                                        f"NOT matched: the file's CNN differs from the preset's; give {option('conv')} and "
+                                        f"{option('hidden')} as in the file")
         note = ("architecture matched from the file; its training settings are not in the file, so these are the "
-                "stated spec's (--steps, --lr, --batch-size, --optimizer)")
+                "stated spec's (steps, lr, batch_size, optimizer)")
         if converted and converted.startswith("sklearn."):
-            note += f"; the file was converted from {converted}: --algorithm with that estimator trains references its way"
+            note += f"; the file was converted from {converted}: {option('algorithm')} with that estimator trains references its way"
         return None, spec, Matching(tdesc, rdesc, None, note)
     rdesc = algorithm.describe() if algorithm is not None else stack_description(spec)
     if algorithm is not None and tdesc["kind"] == "sklearn":
@@ -149,6 +151,6 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
         return algorithm, spec, Matching(tdesc, rdesc, False if algorithm is not None and not tdesc.get("converted_from") else None,
                                          "cannot be known to match: the given algorithm is not the model file's own")
     advice = ("the references use the algorithm given" if algorithm is not None else
-              "give --algorithm as the target's owner trained it")
+              f"give {option('algorithm')} as the target's owner trained it")
     return algorithm, spec, Matching(tdesc, rdesc, None, "cannot be known to match: the target does not say how it was "
                                      f"trained; {advice}")

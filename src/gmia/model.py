@@ -175,7 +175,7 @@ class Model:
             version = header["format_version"]
             if version != FORMAT_VERSION:
                 raise GmiaError(f"model file {where!r} has format version {version}; expected {FORMAT_VERSION}")
-            return cls(params=tensors, activation=header["activation"], schema=Schema.from_dict(header["schema"]),
+            return cls(params=tensors, activation=header["activation"], schema=Schema.from_dict(header["schema"], f"the schema in model file {where!r}"),
                        info=header.get("info", {}))
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise GmiaError(f"model file {where!r} has malformed {FORMAT!r} metadata ({_one_line(exc)}); expected the JSON of docs/model-format.md") from None

@@ -82,7 +82,7 @@ class OnnxModel:
         props = dict(meta.custom_metadata_map)
         self._digest = hashlib.sha256(data).hexdigest()
         if SCHEMA_KEY in props:
-            self.schema = Schema.from_dict(_json_prop(props, SCHEMA_KEY, where))
+            self.schema = Schema.from_dict(_json_prop(props, SCHEMA_KEY, where), f"the schema in ONNX file {where!r}")
         elif schema is not None:
             self.schema = schema
         else:

@@ -7,7 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.formatting import pct, fmt_delta
+from gmia.formatting import fmt_delta, pct, scaling_counts
+from gmia.outputs import OutputPolicy
 from gmia.matching import Matching
 
 FEATURES_SHOWN = 3
@@ -21,10 +22,10 @@ def render_audit(result, console: Console) -> None:
     cfg = result.config
     console.print(
         f"[bold]GMIA audit of {result.target}[/bold] (model {result.model_id[:16]}, output: "
-        f"{'full probabilities' if not any(result.output.values()) else result.output}) on {result.dataset}: "
+        f"{OutputPolicy(**result.output).describe()}) on {result.dataset}: "
         f"{result.n_selected} of {result.n_candidates} pool records selected at delta={fmt_delta(cfg['delta'])}, "
-        f"beta={cfg['beta']:g} on {cfg['features']} features (N={cfg['n_train']}, other scaling: "
-        f"{result.counts_by_scaling}); {result.n_tested} tested; reference models: train accuracy "
+        f"beta={cfg['beta']:g} on {cfg['features']} features (N={cfg['n_train']}; selected: "
+        f"{scaling_counts(result.counts_by_scaling)}); {result.n_tested} tested; reference models: train accuracy "
         f"{result.reference_accuracy['train']:.3f}, test {result.reference_accuracy['test']:.3f}"
     )
     if result.algorithms:
@@ -51,7 +52,7 @@ def render_audit(result, console: Console) -> None:
             lo, hi = r["p_interval"]
             feats = ", ".join(f"{k}={v}" for k, v in list(r["features"].items())[:FEATURES_SHOWN]) + ", ..."
             row = [str(r["record"]), r["class"], str(r["neighbours"]), f"{r['expected_neighbours']:.3f}",
-                   _p(r["target_loss"]), _p(r["p_direct"]), _p(r.get("p_raw")), f"[{_p(lo)}, {_p(hi)}]", r["verdict"]]
+                   _p(r["target_loss"]), _p(r["p_direct"]), _p(r.get("p_raw")), f"[{_p(lo)}, {_p(hi)}]" if _p(lo) != "-" else "not computed", r["verdict"]]
             if indirect:
                 row += [str(r.get("n_enhancing", "-")), _p(r.get("p_indirect")), r.get("verdict_indirect", "-")]
             if null:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, invalid_document
 
 KINDS = ("numeric", "onehot")
 MAX_DECIMALS = 10  # beyond this a float64 holds no more of what a person typed
@@ -72,6 +74,33 @@ class Feature:
         if self.kind != "onehot":
             return None
         return self.name[len(self.group) + 1 :]
+
+
+class FeatureDoc(BaseModel):
+    """A feature of a schema document from outside: strict types, no coercion (``low: "abc"``,
+    ``high: null`` and ``integer: 1`` are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1)
+    kind: Literal["numeric", "onehot"]
+    group: StrictStr = Field(min_length=1)
+    low: StrictFloat = Field(allow_inf_nan=False)
+    high: StrictFloat = Field(allow_inf_nan=False)
+    integer: StrictBool = False
+    offset: StrictFloat = Field(0.0, allow_inf_nan=False)
+    scale: StrictFloat = Field(1.0, allow_inf_nan=False)
+    decimals: StrictInt | None = None
+
+
+class SchemaDoc(BaseModel):
+    """The declared shape of `Schema.to_dict`, which every schema from outside is checked against:
+    a model file's header, an ONNX file's metadata, a remote service's ``/v1/schema``."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: StrictStr
+    classes: list[StrictStr] = Field(min_length=1)
+    features: list[FeatureDoc] = Field(min_length=1)
+    image: tuple[StrictInt, StrictInt, StrictInt] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,14 +181,18 @@ class Schema:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Schema":
+    def from_dict(cls, data: dict, source: str = "schema") -> "Schema":
+        """The schema of a `to_dict` document, checked against its declared shape (`SchemaDoc`)
+        first: a schema read from a model file or a remote service with ``low: "abc"`` or
+        ``high: null`` is refused in one sentence naming ``source``, not deep inside numpy."""
         try:
-            feats = tuple(Feature(**f) for f in data["features"])
-            image = data.get("image")
-            return cls(features=feats, classes=tuple(data["classes"]), label=data["label"],
-                       image=None if image is None else tuple(image))
-        except (KeyError, TypeError) as exc:
-            raise GmiaError(f"schema dictionary is malformed ({exc}); expected the output of Schema.to_dict") from None
+            doc = SchemaDoc.model_validate(data)
+        except ValidationError as exc:
+            raise invalid_document(exc, source, "the output of Schema.to_dict (label, classes, features with name, kind, "
+                                   "group, finite low and high, ...)") from None
+        feats = tuple(Feature(**f.model_dump(exclude_none=True)) for f in doc.features)
+        return cls(features=feats, classes=tuple(doc.classes), label=doc.label,
+                   image=None if doc.image is None else tuple(doc.image))
 
     def to_json(self) -> str:
         """Canonical JSON of the encoding, what the data set and model fingerprints hash.

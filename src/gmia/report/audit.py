@@ -11,7 +11,7 @@ from __future__ import annotations
 from gmia.algorithms.base import describe_text
 from gmia.formatting import fmt_delta
 from gmia.report import figures
-from gmia.report.html import esc, num, section, table
+from gmia.report.html import esc, num, num_ci, section, table
 
 MAX_RECORD_CARDS = 200  # past this the page grows slow to build and to open; every verdict is in verdicts.csv
 FEATURES_OPEN = 12  # more features than this fold into a <details> so the grid stays scannable
@@ -27,9 +27,9 @@ def _table(results: dict) -> str:
     head += ["member (truth)"] if truth else []
     rows = []
     for r in results["records"]:
-        lo, hi = r["p_interval"]
+        interval = num_ci(r["p_interval"], 4)
         row = [r["record"], r["class"], r["neighbours"], num(r["expected_neighbours"], 3), num(r["target_loss"]),
-               num(r["p_direct"]), num(r.get("p_raw")), f"[{num(lo)}, {num(hi)}]", r["verdict"]]
+               num(r["p_direct"]), num(r.get("p_raw")), "not computed" if interval == "-" else interval, r["verdict"]]
         row += [r.get("n_enhancing", "-"), num(r.get("p_indirect")), r.get("verdict_indirect", "-")] if indirect else []
         row += ["yes" if r["member"] else "no"] if truth else []
         rows.append(row)

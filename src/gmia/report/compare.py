@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gmia.formatting import pct
 from gmia.paper import TABLE7
-from gmia.report.html import esc, num, num_ci, pct_ci, section, table
+from gmia.report.html import esc, num, num_ci, pct_ci, section, table, with_ci
 
 COMPARE = ("compare", "table7")
 
@@ -23,8 +23,8 @@ def _attacks(results: dict) -> str:
     for a in results["attacks"]:
         roc = a["roc"]
         tpr_ci = roc.get("tpr_ci") or {}
-        rows.append([a["name"], f"{num(roc['auc'])} {num_ci(roc.get('auc_ci'))}",
-                     *(f"{pct(roc['tpr'][k])} {pct_ci(tpr_ci.get(k))}" for k in ("0.001", "0.01")),
+        rows.append([a["name"], with_ci(num(roc["auc"]), num_ci(roc.get("auc_ci"))),
+                     *(with_ci(pct(roc["tpr"][k]), pct_ci(tpr_ci.get(k))) for k in ("0.001", "0.01")),
                      *(_decision(r) for r in a["rows"])])
     if results.get("gmia_rows"):
         rows.append(["gmia (p < cutoff)", "", "", "", *(_decision(r) for r in results["gmia_rows"])])

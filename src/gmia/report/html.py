@@ -70,6 +70,29 @@ def num_ci(lo_hi, digits: int = 3) -> str:
     return "-" if iv is None else f"[{iv[0]:.{digits}f}, {iv[1]:.{digits}f}]"
 
 
+def with_ci(value: str, interval: str) -> str:
+    """A figure and its interval in one cell: "not computed" where the figure is missing, the
+    figure alone where only its interval is (never "- -" or a dangling dash)."""
+    if value == "-":
+        return "not computed"
+    return value if interval == "-" else f"{value} {interval}"
+
+
+def plain(value, key: str | None = None) -> str:
+    """A configuration value as a reader reads it: lists joined, (δ, β) settings named, no Python reprs."""
+    if key == "settings" and isinstance(value, list | tuple):
+        return "; ".join(f"delta={'derived' if d is None else f'{d:g}'}, beta={b:g}" for d, b in value)
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v)}" for k, v in value.items()) or "none"
+    if value is None:
+        return "not set"
+    if isinstance(value, float):
+        return "not computed" if math.isnan(value) else f"{value:g}"
+    return str(value)
+
+
 def figure(svg: str, caption: str) -> str:
     return f'<figure class="gmia-figure">{svg}<figcaption class="muted">{esc(caption)}</figcaption></figure>'
 

@@ -10,7 +10,8 @@ from gmia.formatting import pct, fmt_delta
 from gmia.report import figures
 from gmia.roc import pr_points, roc_points
 from gmia.attacks.indirect_null import null_check_words
-from gmia.report.html import esc, figure, num, pct_ci, section, table
+from gmia.report.html import esc, figure, num, pct_ci, plain, section, table, with_ci
+from gmia.report.tradeoff import tradeoff_svg
 
 REPRODUCE = ("table1", "table2")
 COMPARE = ("compare", "table7")
@@ -24,7 +25,7 @@ def configuration(results, records):
     for key in ("k", "n_targets", "n_inout", "seed", "seeds", "settings", "cutoffs", "scaling", "tail", "features",
                 "reference_sampling", "theta", "n_candidates", "n_clusters", "correlation", "n_bootstrap"):
         if key in cfg:
-            rows.append([key, cfg[key]])
+            rows.append([key, plain(cfg[key], key)])
     # The models' training algorithm: an audit's references (gmia.matching), another algorithm's
     # (gmia.algorithms), else the stacked trainer's spec.
     algorithm = (results.get("algorithms") or {}).get("references") or cfg.get("algorithm")
@@ -201,13 +202,15 @@ def defences(results, records):
         eps = "-" if not r["dp"] else ("inf" if r["dp"]["epsilon"] is None else f"{r['dp']['epsilon']:.3g}")
         b = r["baseline_records"]
         rows.append([r["label"], eps, num(r["train_accuracy"], 3), num(r["test_accuracy"], 3), r["n_selected"],
-                     f"{pct(r['precision'])} {pct_ci(r.get('precision_ci'))}", pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
+                     with_ci(pct(r["precision"]), pct_ci(r.get("precision_ci"))), pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
                      f"{pct(b.get('precision'))} / {pct(b.get('recall'))}"] + ([paper.get(r["label"], "")] if paper else []))
     cfg = results["config"]
     return (f"<h2>Defences: utility against attack success</h2><p>Each setting is the full protocol with the adversary "
             f"mirroring it; selection at delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g}; cutoff p &lt; {cfg['cutoff']:g}. "
             f"Baseline records: the {results['rows'][0]['baseline_records'].get('n', 0) if results['rows'] else 0} records "
             f"the undefended protocol selects.</p>" + table(head, rows, left=1)
+            + (figure(tradeoff_svg(results), "Utility against attack success per setting (also tradeoff.png and "
+                      "tradeoff.svg in the run folder)") if results.get("rows") else "")
             + "".join(f'<p class="muted">warning: {esc(w)}</p>' for w in results.get("warnings", [])))
 
 

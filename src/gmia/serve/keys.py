@@ -17,9 +17,23 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gmia.errors import GmiaError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from gmia.errors import GmiaError, invalid_document
 
 KEY_PREFIX = "gmia_"
+
+
+class KeyEntry(BaseModel):
+    """One entry of the keys file as it must be: the declared model every file is checked
+    against (``rate: true`` or ``budget: "10"`` are refused, not coerced)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1)
+    sha256: StrictStr = Field(pattern=r"^[0-9a-f]{64}$")
+    budget: StrictInt | None = Field(None, ge=0)
+    rate: StrictFloat | None = Field(None, gt=0)
+    burst: StrictInt | None = Field(None, ge=1)
 
 
 def digest(key: str) -> str:
@@ -35,14 +49,11 @@ class ApiKey:
     burst: int | None = None
 
     def __post_init__(self):
-        if not self.name or not isinstance(self.name, str):
-            raise GmiaError(f"API key name {self.name!r} is empty; expected a non-empty name")
-        if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 0):
-            raise GmiaError(f"API key {self.name!r} has budget {self.budget!r}; expected a non-negative integer or null")
-        if self.rate is not None and not (isinstance(self.rate, (int, float)) and self.rate > 0):
-            raise GmiaError(f"API key {self.name!r} has rate {self.rate!r}; expected requests per second > 0 or null")
-        if self.burst is not None and not (isinstance(self.burst, int) and self.burst >= 1):
-            raise GmiaError(f"API key {self.name!r} has burst {self.burst!r}; expected an integer >= 1 or null")
+        try:
+            KeyEntry(**asdict(self))  # the one declared shape of an entry
+        except ValidationError as exc:
+            raise invalid_document(exc, f"API key {self.name!r}", "a non-empty name, budget an integer >= 0 or null, "
+                                   "rate requests per second > 0 or null, burst an integer >= 1 or null") from None
 
 
 class KeyRing:
@@ -86,14 +97,17 @@ class KeyRing:
             e = dict(e)
             if "key" in e:
                 e["sha256"] = digest(str(e.pop("key")))
-            unknown = sorted(set(e) - {"name", "sha256", "budget", "rate", "burst"})
-            if unknown or "sha256" not in e:
-                what = f"unknown field {unknown[0]!r}" if unknown else "no sha256 or key"
-                raise GmiaError(f"entry {i} of API keys file {str(path)!r} has {what}; expected name, sha256 (or key), budget, rate, burst")
-            e["sha256"] = str(e["sha256"]).lower()
-            if len(e["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in e["sha256"]):
-                raise GmiaError(f"entry {i} of API keys file {str(path)!r} has sha256 {e['sha256'][:80]!r}; expected 64 hex digits")
-            keys.append(ApiKey(**e))
+            if "sha256" not in e:
+                raise GmiaError(f"entry {i} of API keys file {str(path)!r} has no sha256 or key; expected name, sha256 (or key), budget, rate, burst")
+            if isinstance(e["sha256"], str):
+                e["sha256"] = e["sha256"].lower()
+            try:
+                entry = KeyEntry(**e)
+            except ValidationError as exc:
+                raise invalid_document(exc, f"entry {i} of API keys file {str(path)!r}",
+                                       "name, sha256 (64 hex digits) or key, budget (an integer >= 0 or null), "
+                                       "rate (requests per second > 0 or null), burst (an integer >= 1 or null)") from None
+            keys.append(ApiKey(**entry.model_dump()))
         if not keys:
             raise GmiaError(f"API keys file {str(path)!r} lists no keys; expected at least one (add one with `gmia keys add`)")
         return cls(keys)

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 from gmia.data import Schema, decode_records
-from gmia.errors import GmiaError, ResumableError
+from gmia.errors import GmiaError, ResumableError, option
 from gmia.outputs import OutputPolicy
 from gmia.targets.base import QueryBudgetExhausted, check_budget
 
@@ -119,7 +119,7 @@ class HttpTarget:
                             "running at that address (gmia serve)") from None
         try:
             self.model_id: str = doc["model"]
-            self.schema = Schema.from_dict(doc["encoding"])
+            self.schema = Schema.from_dict(doc["encoding"], f"the schema target {self.url} answered")
             self.policy = OutputPolicy(**doc.get("output", {}))
             self.server_queries = doc.get("queries", {})
         except (KeyError, TypeError) as exc:
@@ -198,7 +198,7 @@ class HttpTarget:
                         self._send(batch[:left], got)
                     raise QueryBudgetExhausted(
                         f"the audit's query budget of {self.budget} records is spent with {len(items) - s - max(left, 0)} "
-                        f"records still to ask; {self._kept()} (raise --budget)")
+                        f"records still to ask; {self._kept()} (raise {option('budget')})")
             try:
                 self._send(batch, got)
             except QueryBudgetExhausted as exc:
