@@ -221,3 +221,17 @@ def test_recipes_match_whatever_the_seed_and_threads():
     b = SklearnAlgorithm(RandomForestClassifier(n_estimators=50)).describe()
     c = SklearnAlgorithm(RandomForestClassifier(n_estimators=60)).describe()
     assert same_recipe(a, b) is True and same_recipe(a, c) is False and same_recipe(a, {"kind": "unknown"}) is None
+
+
+def test_worker_warnings_are_reported_once_with_the_messages_kept(tmp_path, cancer, sets, capfd, caplog):
+    """An MLP stopped after 3 iterations warns in every worker; the run prints one summary line
+    and keeps the messages in the models' folder, instead of each worker flooding stderr."""
+    alg = as_algorithm("mlp", '{"max_iter": 3, "hidden_layer_sizes": [4]}')
+    with caplog.at_level("WARNING", logger="gmia"):
+        zoo = _train(alg, cancer, sets, tmp_path, workers=2, name="references")
+    err = capfd.readouterr().err
+    assert "ConvergenceWarning" not in err  # no worker printed its own
+    summary = [r.getMessage() for r in caplog.records if r.name == "gmia"]
+    assert len(summary) == 1 and "training references: 4 ConvergenceWarnings" in summary[0]
+    log = (tmp_path / zoo.key / "warnings.log").read_text().splitlines()
+    assert len(log) == 4 and all(line.startswith("ConvergenceWarning: ") for line in log)

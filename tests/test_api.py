@@ -194,3 +194,30 @@ def test_every_command_runs_from_python_with_frames_and_summaries(tmp_path):
 def test_members_must_be_record_indices(cancer, model_file):
     with pytest.raises(GmiaError, match="are not all record indices of 'cancer'"):
         gmia.audit(gmia.Model.load(model_file), cancer, members=[3, 10_000], progress=False)
+
+
+def test_progress_counters_never_run_past_their_totals(tmp_path, cancer):
+    """The tested records and the calibration records are counted apart: no "145/3 records"."""
+    from gmia.auditing import AuditConfig, run_audit
+    from gmia.targets import CountingTarget
+    from gmia.zoo import TrainSpec, ZooStore
+
+    spec = TrainSpec(hidden=(), optimizer="adam", lr=1e-2, steps=200, batch_size=10)
+    model, _ = gmia.train_target(cancer, cache_dir=tmp_path, steps=200, lr=1e-2)
+    counters = []
+
+    def progress(description, total, done, unit=None):
+        counter = {"what": description, "total": total, "done": done}
+        counters.append(counter)
+        return lambda n: counter.__setitem__("done", counter["done"] + n)
+
+    target = CountingTarget(OnlyProba(model).predict_proba, cancer.schema)
+    result = run_audit(cancer, target, ZooStore(tmp_path), AuditConfig(spec=spec, k=10, beta=5.0, delta=0.1),
+                       progress=progress)
+    queried = [c for c in counters if c["what"].startswith("querying")]
+    assert [c["what"] for c in queried] == ["querying the target", "querying the calibration records"]
+    assert all(c["done"] == c["total"] for c in queried), queried
+    # Counted in distinct rows, as the target is asked (Cancer's exact duplicates share one answer).
+    tested = [r["record"] for r in result.records]
+    assert queried[0]["total"] == len(np.unique(cancer.x[tested], axis=0)) <= result.n_tested
+    assert queried[1]["total"] <= 249 and target.sent <= queried[0]["total"] + queried[1]["total"]

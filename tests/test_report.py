@@ -105,3 +105,16 @@ def test_the_browser_check_can_fail(tmp_path):
     dom, console = open_in_chromium(broken, tmp_path)
     assert "Uncaught ReferenceError" in console
     assert 'data-figures-ok="true"' not in dom
+
+
+def test_report_cells_show_no_reprs_nan_intervals_or_dangling_dashes():
+    from gmia.formatting import pct
+    from gmia.report.html import num, num_ci, pct_ci, plain, with_ci
+
+    assert plain([[None, 0.1], [0.2, 1.0]], "settings") == "delta=derived, beta=0.1; delta=0.2, beta=1"
+    assert plain(["dp-epsilon=2", "l2=0"]) == "dp-epsilon=2, l2=0" and plain((0.01, 0.008)) == "0.01, 0.008"
+    assert plain({"n_over_nprime": 3}) == "n_over_nprime 3" and plain(None) == "not set"
+    assert plain(float("nan")) == "not computed" and plain([]) == "none"
+    assert with_ci(pct(float("nan")), pct_ci([float("nan"), float("nan")])) == "not computed"
+    assert with_ci(num(0.5899), num_ci(None)) == "0.5899"  # no dangling dash
+    assert with_ci(num(0.5899), num_ci([0.5, 0.6])) == "0.5899 [0.500, 0.600]"

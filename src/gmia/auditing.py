@@ -187,8 +187,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     y = dataset.y[tested]
     if len(tested) and cfg.attack in ("direct", "both"):
         if progress is not None and hasattr(target, "on_batch"):
-            missing = int(np.isnan(target.answered(dataset.x[tested])).any(axis=1).sum())
-            target.on_batch = progress("querying the target", len(tested), len(tested) - missing, unit="records")
+            target.on_batch = progress("querying the target", *_to_ask(target, dataset.x[tested]), unit="records")
         with timer.stage("direct queries"):
             try:
                 proba = target.predict_proba(dataset.x[tested])
@@ -297,6 +296,13 @@ def _reference_losses(policy: OutputPolicy, loss_of, algorithm):
     return lambda logits, y: loss_of(policy.apply(softmax(np.asarray(logits, dtype=np.float64), axis=-1)), y)
 
 
+def _to_ask(target, x: np.ndarray) -> tuple[int, int]:
+    """(total, done) of a query counter: the distinct rows of ``x`` (a target is asked each once,
+    duplicates share an answer) and those already answered (cached)."""
+    rows = np.unique(x, axis=0)
+    return len(rows), len(rows) - int(np.isnan(target.answered(rows)).any(axis=1).sum())
+
+
 def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, calibration: np.ndarray,
                   cfg: "AuditConfig", loss_of=proba_loss, progress=None) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
@@ -306,8 +312,7 @@ def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, 
     stopped = None
     counted = progress is not None and hasattr(target, "on_batch")
     if counted:  # a counter of its own: the tested records' counter must not run past its total
-        missing = int(np.isnan(target.answered(dataset.x[order])).any(axis=1).sum())
-        target.on_batch = progress("querying the calibration records", len(order), len(order) - missing, unit="records")
+        target.on_batch = progress("querying the calibration records", *_to_ask(target, dataset.x[order]), unit="records")
     try:
         proba = target.predict_proba(dataset.x[order])
     except ResumableError as exc:

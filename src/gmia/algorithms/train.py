@@ -12,8 +12,12 @@ a rerun trains nothing, and an interrupted run trains only the models that never
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import warnings
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load as load_bytes, save as save_bytes
@@ -46,8 +50,11 @@ def outputs_key(fingerprint: str, algorithm: Algorithm, index_sets: np.ndarray, 
 
 
 def fit_one(algorithm: Algorithm, x: np.ndarray, y: np.ndarray, schema: Schema, index_set: np.ndarray,
-            seed: int) -> np.ndarray:
-    """One model's centred log-probabilities ``[N, C]`` on every row of ``x``: the worker's task."""
+            seed: int) -> tuple[np.ndarray, list[str]]:
+    """One model's centred log-probabilities ``[N, C]`` on every row of ``x``, and the warnings
+    its fit raised ("Category: message"): the worker's task. The warnings travel back with the
+    result instead of each worker printing its own (34 ConvergenceWarnings flooded one run's
+    stderr); `train_outputs` reports them once."""
     from threadpoolctl import threadpool_limits
 
     try:
@@ -56,9 +63,22 @@ def fit_one(algorithm: Algorithm, x: np.ndarray, y: np.ndarray, schema: Schema, 
         torch.set_num_threads(1)
     except ImportError:
         pass
-    with threadpool_limits(1):
+    with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         proba = algorithm.fit_proba(x[index_set], y[index_set], schema, seed, x)
-    return proba_logits(proba)
+    return proba_logits(proba), [f"{w.category.__name__}: {' '.join(str(w.message).split())}" for w in caught]
+
+
+def report_warnings(caught: list[str], folder: Path, name: str) -> str | None:
+    """One line for every warning the workers raised, the messages kept in ``folder``/warnings.log."""
+    if not caught:
+        return None
+    atomic_write_bytes(folder / "warnings.log", ("\n".join(caught) + "\n").encode())
+    counts = Counter(w.split(":", 1)[0] for w in caught)
+    what = ", ".join(f"{n} {category}{'s' if n > 1 else ''}" for category, n in counts.most_common())
+    line = f"training {name}: {what}; the messages are in {folder / 'warnings.log'}"
+    logging.getLogger("gmia").warning(line)
+    return line
 
 
 def train_outputs(algorithm: Algorithm, dataset: Dataset, index_sets: np.ndarray, seed: int, store, name: str = "models",
@@ -83,8 +103,12 @@ def train_outputs(algorithm: Algorithm, dataset: Dataset, index_sets: np.ndarray
     if todo:
         tick = progress(f"training {name} ({_short(description)})", k, k - len(todo), unit="models") if progress else None
 
-        def write(m: int, z: np.ndarray) -> None:
+        caught: list[str] = []
+
+        def write(m: int, result: tuple[np.ndarray, list[str]]) -> None:
+            z, raised = result
             atomic_write_bytes(path[m], save_bytes({"z": np.ascontiguousarray(z, dtype=np.float32)}, metadata={"key": key}))
+            caught.extend(raised)
             if tick:
                 tick(1)
 
@@ -94,6 +118,7 @@ def train_outputs(algorithm: Algorithm, dataset: Dataset, index_sets: np.ndarray
             _run_ray(executor, algorithm, dataset, jobs, write)
         else:
             _run_local(algorithm, dataset, jobs, write, getattr(store, "workers", None) or default_workers())
+        report_warnings(caught, folder, name)
     outputs = np.stack([_load(p, key) for p in path])
     return OutputZoo(outputs=outputs, index_sets=index_sets, x=dataset.x, algorithm=description, key=key)
 
@@ -117,8 +142,8 @@ def _run_local(algorithm, dataset: Dataset, jobs: list, write, workers: int) -> 
         return m, fit_one(algorithm, dataset.x, dataset.y, dataset.schema, index_set, seed)
 
     run = Parallel(n_jobs=min(workers, len(jobs)), backend="loky", return_as="generator_unordered")
-    for m, z in run(delayed(task)(*job) for job in jobs):
-        write(m, z)
+    for m, result in run(delayed(task)(*job) for job in jobs):
+        write(m, result)
 
 
 def _run_ray(executor, algorithm, dataset: Dataset, jobs: list, write) -> None:

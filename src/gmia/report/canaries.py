@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from gmia.formatting import fmt_epsilon
-from gmia.report.figures import MEMBER, NON_MEMBER, styled, subplots, to_svg
+from gmia.report.figures import MEMBER, NON_MEMBER, readable_counts, styled, subplots, to_svg
 from gmia.report.html import esc, figure, num, section, table
 
 
@@ -58,6 +58,7 @@ def score_distributions(source: dict) -> str:
             ax.axvline(upper, color=MEMBER, linestyle="--", linewidth=0.9, label=f"guess IN (top {b['k_plus']})")
         if lower is not None:
             ax.axvline(lower, color=NON_MEMBER, linestyle="--", linewidth=0.9, label=f"guess OUT (bottom {b['k_minus']})")
+        readable_counts(ax, x="keep" if symlog else "linear")
         ax.set_title(f"{attack}: ε ≥ {b['epsilon']:.2f}", fontsize=8)
         ax.set_xlabel(label, fontsize=8)
         ax.legend(frameon=False, fontsize=6)

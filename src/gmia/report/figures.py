@@ -32,6 +32,17 @@ def styled(draw):
     return run
 
 
+def readable_counts(ax, x: str = "linear") -> None:
+    """A histogram's axes as a reader wants them: whole-number counts, and few enough x ticks
+    that their labels do not run into each other (``x``: "linear", "log", or "keep" for an axis
+    whose scale sets its own ticks, such as symlog)."""
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
+    if x == "log":
+        ax.xaxis.set_major_locator(ticker.LogLocator(numticks=6))
+    elif x == "linear":
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5))
+
+
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize, squeeze: bool = True, layout: str | None = None):
     """A standalone Figure and its axes (pyplot's subplots without pyplot's global figure list)."""
     fig = Figure(figsize=figsize, layout=layout)
@@ -56,6 +67,9 @@ def neighbour_histogram(neighbours: np.ndarray, threshold: float | None, title: 
     ax.hist(values, bins=bins, color=REFERENCE, edgecolor="white")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(numticks=5))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))  # counts, not 10^k
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     if threshold is not None:
         ax.axvline(threshold, color=MEMBER, linestyle="--", label=f"selected: N'_n < {threshold:.3g}")
         ax.legend(frameon=False)
@@ -119,7 +133,9 @@ def loss_histogram(reference: list[float], targets: list[float], members: list[b
     ax.vlines(np.maximum(tgt[~mem], lo), 0, y * 0.25, color=NON_MEMBER, linewidth=0.8, label="targets, non-member")
     ax.vlines(np.maximum(tgt[mem], lo), 0, y * 0.35, color=MEMBER, linewidth=0.8, label="targets, member")
     ax.set_xscale("log")
+    readable_counts(ax, x="log")
     ax.set_xlabel("log loss of the true label")
+    ax.set_ylabel("reference models")
     ax.legend(frameon=False, fontsize=6)
     return to_svg(fig)
 

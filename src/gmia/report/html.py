@@ -78,9 +78,14 @@ def with_ci(value: str, interval: str) -> str:
     return value if interval == "-" else f"{value} {interval}"
 
 
+def _pair(v) -> bool:
+    return isinstance(v, list | tuple) and len(v) == 2 and all(x is None or isinstance(x, int | float) for x in v) \
+        and v[1] is not None
+
+
 def plain(value, key: str | None = None) -> str:
     """A configuration value as a reader reads it: lists joined, (δ, β) settings named, no Python reprs."""
-    if key == "settings" and isinstance(value, list | tuple):
+    if key == "settings" and isinstance(value, list | tuple) and all(_pair(v) for v in value):  # (δ, β) settings
         return "; ".join(f"delta={'derived' if d is None else f'{d:g}'}, beta={b:g}" for d, b in value)
     if isinstance(value, list | tuple):
         return ", ".join(plain(v) for v in value) or "none"
