@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import softmax
 
-from gmia.attacks.direct import GmiaDirect, check_cutoff
+from gmia.attacks.direct import GmiaDirect
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.attacks.indirect_null import choose_null_records, null_check, null_records_for
 from gmia.data import Dataset, Split, decode_records
@@ -32,7 +32,7 @@ from gmia.calibration import calibrated_pvalues, per_class, resolution_note
 from gmia.choices import AttackMode, Features, choice
 from gmia.config import ProtocolConfig, check_count, check_k_fits
 from gmia.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
-from gmia.errors import GmiaError, ResumableError, option
+from gmia.errors import GmiaError, ResumableError, check_cutoff, option
 from gmia.evaluate import CutoffRow
 from gmia.outputs import OutputPolicy
 from gmia.protocol import Timer, split_adversary, train_references

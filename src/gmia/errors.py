@@ -8,6 +8,20 @@ def check_choice(what: str, value: str, choices) -> None:
         raise GmiaError(f"unknown {what} {value!r}; expected one of: {', '.join(choices)}")
 
 
+def check_cutoff(cutoff: float) -> None:
+    """A p-value cutoff in (0, 1); here, beside the other plain checks, so a configuration can
+    check it without importing the attacks."""
+    if not (0.0 < cutoff < 1.0):
+        raise GmiaError(f"cutoff {cutoff} is out of range; expected a p-value threshold in (0, 1)")
+
+
+def check_cutoffs(cutoffs) -> None:
+    if not cutoffs:
+        raise GmiaError("no cutoff given; expected at least one p-value threshold in (0, 1)")
+    for c in cutoffs:
+        check_cutoff(c)
+
+
 def option(name: str, value: str = "") -> str:
     """An option as both sides spell it, for messages the command line and Python share:
     ``option("algorithm")`` → "algorithm= (--algorithm)", with a value "pvalues='raw' (--pvalues raw)"."""

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 import numpy as np
 
-from gmia.attacks.direct import GmiaDirect, check_cutoffs
+from gmia.attacks.direct import GmiaDirect
 from gmia.calibration import calibrated_pvalues, null_fraction, per_class
 from gmia.choices import Features, values
 from gmia.data import duplicate_groups
 from gmia.protocol import ProtocolSignals
 from gmia.select import Selection, select_vulnerable
 from gmia.roc import roc_summary
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, check_cutoffs
 from gmia.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
 from gmia.privacy.protocol import protocol_bounds
 from gmia.stats import TAIL_RULES, clopper_pearson

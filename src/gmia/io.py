@@ -81,3 +81,16 @@ def check_writable(folder: Path, what: str, hint: str = "", create: bool = False
         probe.unlink()
     except OSError as exc:
         raise GmiaError(f"{what} {str(folder)!r} cannot be written ({exc.strerror}); expected a writable folder{hint}") from None
+
+
+def check_model_path(path: Path, gmia_model: bool) -> None:
+    """The file's suffix decides its format: ``.safetensors`` for a gmia model, ``.onnx`` for a
+    scikit-learn estimator (``--algorithm``); anything else is refused before any training, so a
+    file is never written under a name that says another format (gmia's own audit and serve would
+    refuse it)."""
+    suffix = Path(path).suffix.lower()
+    expected = ".safetensors" if gmia_model else ".onnx"
+    if suffix != expected:
+        what = "a gmia model is written as .safetensors (an ONNX file needs --algorithm)" if gmia_model else \
+            "a scikit-learn model is written as ONNX"
+        raise GmiaError(f"model file {str(path)!r} has the suffix {suffix or '(none)'!r}; expected a {expected} path: {what}")

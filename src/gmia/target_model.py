@@ -19,7 +19,7 @@ from gmia.protocol import target_seed, train_targets
 from gmia.zoo.spec import cap_batch
 from gmia.signals import accuracy
 from gmia.zoo import TrainSpec, ZooStore
-from gmia.io import atomic_write_json
+from gmia.io import atomic_write_json, check_model_path
 
 
 def members_path(model_path: Path) -> Path:
@@ -65,19 +65,6 @@ def _fitted_target(dataset: Dataset, store: ZooStore, split, seed: int, half: in
     right = zoo.outputs[half, split.pool].argmax(-1) == dataset.y[split.pool]
     acc = {"train": float(right[inside[split.pool]].mean()), "test": float(right[~inside[split.pool]].mean())}
     return model, members, acc
-
-
-def check_model_path(path: Path, gmia_model: bool) -> None:
-    """The file's suffix decides its format: ``.safetensors`` for a gmia model, ``.onnx`` for a
-    scikit-learn estimator (``--algorithm``); anything else is refused before any training, so a
-    file is never written under a name that says another format (gmia's own audit and serve would
-    refuse it)."""
-    suffix = Path(path).suffix.lower()
-    expected = ".safetensors" if gmia_model else ".onnx"
-    if suffix != expected:
-        what = "a gmia model is written as .safetensors (an ONNX file needs --algorithm)" if gmia_model else \
-            "a scikit-learn model is written as ONNX"
-        raise GmiaError(f"model file {str(path)!r} has the suffix {suffix or '(none)'!r}; expected a {expected} path: {what}")
 
 
 def write_target(model, members: np.ndarray, path: Path, dataset: Dataset) -> Path:

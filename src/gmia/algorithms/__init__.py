@@ -8,12 +8,29 @@ model per task in worker processes (`train_outputs`) and is known by its outputs
 `gmia.matching` chooses an audit's references to match its target.
 """
 
-from gmia.algorithms.base import Algorithm, canonical, same_recipe
-from gmia.algorithms.function import TrainFunction
-from gmia.algorithms.named import ESTIMATORS, FactoryAlgorithm, as_algorithm, named_estimator, parse_params
-from gmia.algorithms.outputs import OutputZoo
-from gmia.algorithms.sklearn import SklearnAlgorithm
-from gmia.algorithms.train import default_workers, train_outputs
+import importlib
 
-__all__ = ["Algorithm", "ESTIMATORS", "FactoryAlgorithm", "OutputZoo", "SklearnAlgorithm", "TrainFunction", "as_algorithm",
-           "canonical", "default_workers", "named_estimator", "parse_params", "same_recipe", "train_outputs"]
+# Loaded on first use, as in `gmia`: a configuration naming an algorithm does not import torch
+# (OutputZoo) or joblib (train_outputs) before its options are checked.
+_EXPORTS = {
+    "Algorithm": "gmia.algorithms.base", "canonical": "gmia.algorithms.base", "same_recipe": "gmia.algorithms.base",
+    "TrainFunction": "gmia.algorithms.function", "ESTIMATORS": "gmia.algorithms.named",
+    "FactoryAlgorithm": "gmia.algorithms.named", "as_algorithm": "gmia.algorithms.named",
+    "named_estimator": "gmia.algorithms.named", "parse_params": "gmia.algorithms.named",
+    "OutputZoo": "gmia.algorithms.outputs", "SklearnAlgorithm": "gmia.algorithms.sklearn",
+    "default_workers": "gmia.algorithms.train", "train_outputs": "gmia.algorithms.train",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gmia.algorithms' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

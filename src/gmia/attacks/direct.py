@@ -8,20 +8,8 @@ import numpy as np
 
 from gmia.attacks.base import Attack, AttackSettings
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError, check_choice
+from gmia.errors import GmiaError, check_choice, check_cutoff
 from gmia.stats import TAIL_RULES, ecdf_pvalues
-
-
-def check_cutoff(cutoff: float) -> None:
-    if not (0.0 < cutoff < 1.0):
-        raise GmiaError(f"cutoff {cutoff} is out of range; expected a p-value threshold in (0, 1)")
-
-
-def check_cutoffs(cutoffs) -> None:
-    if not cutoffs:
-        raise GmiaError("no cutoff given; expected at least one p-value threshold in (0, 1)")
-    for c in cutoffs:
-        check_cutoff(c)
 
 
 @dataclass

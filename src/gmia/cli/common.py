@@ -56,7 +56,7 @@ def out_folder(out: Optional[Path], command: str, dataset: str) -> Path:
 def setup(dataset: str, schema: Optional[Path], cache_dir, out: Path, executor: str = "local",
           ray_address: Optional[str] = None, device: str = "cpu", workers: Optional[int] = None):
     """Check the store (cache, executor, device) and the run folder, then load the data: bad input fails before any work."""
-    from gmia.api import load_dataset, make_store
+    from gmia.resources import load_dataset, make_store  # not gmia.api: it imports every engine
     from gmia.io import check_writable
 
     store = make_store(cache_dir, executor, ray_address, device, workers)

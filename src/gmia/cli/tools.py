@@ -140,9 +140,10 @@ def model_train(
     (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx)."""
     from gmia.config import ProtocolConfig
     from gmia.console.progress import StepProgress
-    from gmia.target_model import check_model_path, train_target, write_target
+    from gmia.io import check_model_path
 
     check_model_path(out, gmia_model=algorithm is None)  # the suffix decides the format, before anything loads
+    from gmia.target_model import train_target, write_target
     con = console()
     store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
     cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, algorithm=algorithm,

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gmia.attacks import ATTACKS
-from gmia.attacks.direct import check_cutoffs
 from gmia.attacks.shokri import check_confidence
 from gmia.comparison.inputs import check_inout
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import (
     DEFAULT_BETA, DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_INOUT, DEFAULT_POPULATION,
 )
-from gmia.errors import GmiaError, check_choice
+from gmia.errors import GmiaError, check_choice, check_cutoffs
 from gmia.select import check_thresholds
 
 TABLE7_ATTACKS = ("gmia-direct", "shokri")  # all that the paper's Table 7 shows

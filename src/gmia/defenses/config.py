@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmia.attacks.direct import check_cutoff
 from gmia.choices import Accountant, choice
 from gmia.config import ProtocolConfig
 from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA
 from gmia.defenses.privacy import check_clip
 from gmia.defenses.settings import grid
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, check_cutoff
 from gmia.paper import TABLE4, TABLE5
 from gmia.select import check_thresholds
 

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from gmia import __version__
-from gmia.attacks.direct import check_cutoffs
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_choice
+from gmia.errors import GmiaError, check_choice, check_cutoffs
 from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
 from gmia.privacy.protocol import bounds_text, per_record_text
 from gmia.formatting import fmt_delta

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gmia.attacks.direct import GmiaDirect, check_cutoffs
+from gmia.attacks.direct import GmiaDirect
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
 from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, null_records_for, unchecked
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, check_cutoffs
 from gmia.evaluate import CutoffRow, run_selection
 from gmia.protocol import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
