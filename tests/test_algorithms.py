@@ -235,3 +235,14 @@ def test_worker_warnings_are_reported_once_with_the_messages_kept(tmp_path, canc
     assert len(summary) == 1 and "training references: 4 ConvergenceWarnings" in summary[0]
     log = (tmp_path / zoo.key / "warnings.log").read_text().splitlines()
     assert len(log) == 4 and all(line.startswith("ConvergenceWarning: ") for line in log)
+
+
+def test_a_pipeline_is_described_by_its_steps_not_by_nested_lists():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.5))])
+    text = describe_text(SklearnAlgorithm(pipe).describe())
+    assert text == "Pipeline(scale: StandardScaler() → clf: LogisticRegression(C=0.5))"
+    assert "[" not in text

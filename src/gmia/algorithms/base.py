@@ -79,8 +79,12 @@ def describe_text(description: dict | None) -> str:
     kind = description.get("kind")
     if kind == "sklearn":
         name = description["estimator"].rsplit(".", 1)[-1]
-        changed = description.get("changed", {})
-        text = f"{name}(" + ", ".join(f"{k}={_short_value(v)}" for k, v in changed.items()) + ")"
+        changed = dict(description.get("changed", {}))
+        steps = changed.pop("steps", None) if name == "Pipeline" else None
+        # A pipeline reads as its steps in order, "scale: StandardScaler() → clf: LogisticRegression(C=0.5)",
+        # not as the nested lists of its parameters.
+        inner = [" → ".join(f"{step}: {_short_value(est)}" for step, est in steps)] if steps else []
+        text = f"{name}(" + ", ".join(inner + [f"{k}={_short_value(v)}" for k, v in changed.items()]) + ")"
     elif kind == "function":
         text = f"{description['function'].rsplit('.', 1)[-1]}(X, y, seed)"
     elif kind == "gmia":
