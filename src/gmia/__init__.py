@@ -17,7 +17,7 @@ optional package (FastAPI, Ray, Opacus).
 
 from __future__ import annotations
 
-import importlib
+from gmia.extras import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,13 +36,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gmia' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__, _ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

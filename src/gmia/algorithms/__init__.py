@@ -8,10 +8,10 @@ model per task in worker processes (`train_outputs`) and is known by its outputs
 `gmia.matching` chooses an audit's references to match its target.
 """
 
-import importlib
+from gmia.extras import lazy_exports
 
-# Loaded on first use, as in `gmia`: a configuration naming an algorithm does not import torch
-# (OutputZoo) or joblib (train_outputs) before its options are checked.
+# Loaded on first use: a configuration naming an algorithm does not import torch (OutputZoo) or
+# joblib (train_outputs) before its options are checked.
 _EXPORTS = {
     "Algorithm": "gmia.algorithms.base", "canonical": "gmia.algorithms.base", "same_recipe": "gmia.algorithms.base",
     "TrainFunction": "gmia.algorithms.function", "ESTIMATORS": "gmia.algorithms.named",
@@ -21,16 +21,4 @@ _EXPORTS = {
     "default_workers": "gmia.algorithms.train", "train_outputs": "gmia.algorithms.train",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gmia.algorithms' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

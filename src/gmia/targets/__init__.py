@@ -1,6 +1,7 @@
 """Where target outputs come from. Attacks see only a function from query records to
 probability vectors, so a zoo member, a local model or a remote API are alike to them."""
 
+from gmia.extras import lazy_exports
 from gmia.targets.base import CountingTarget, Target, as_target
 from gmia.targets.local import LocalTarget
 from gmia.targets.http import HttpTarget, QueryBudgetExhausted, ResponseCache, TargetUnreachable
@@ -13,14 +14,6 @@ __all__ = ["CountingTarget", "HttpTarget", "LocalTarget", "QueryBudgetExhausted"
            "SklearnTarget", "Target", "TargetUnreachable", "TorchTarget", "ZooTargets", "as_target"]
 
 
-def __getattr__(name: str):
-    """`SklearnTarget` and `TorchTarget` load on first use: scikit-learn and torch are not needed
-    to audit a model file or an API."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# SklearnTarget and TorchTarget load on first use: scikit-learn and torch are not needed to audit
+# a model file or an API.
+__getattr__, _ = lazy_exports(__name__, _LAZY)

@@ -4,21 +4,9 @@ The names load lazily, as in `gmia`: a configuration that needs only `TrainSpec`
 model) does not import torch, so the command line refuses bad input before torch loads.
 """
 
-import importlib
+from gmia.extras import lazy_exports
 
 _EXPORTS = {"TrainSpec": "gmia.zoo.spec", "ZooStore": "gmia.zoo.store", "iter_batches": "gmia.zoo.trainer",
             "train_stack": "gmia.zoo.trainer", "Zoo": "gmia.zoo.zoo"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gmia.zoo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
