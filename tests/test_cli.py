@@ -190,3 +190,17 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"gmia {gmia.__version__}"
+
+
+def test_a_ctrl_c_during_a_run_exits_130_not_0(capsys, tmp_path, monkeypatch):
+    """click, out of standalone mode, returns 130 for a KeyboardInterrupt instead of raising it:
+    a run interrupted mid-training must not exit 0 as if it had finished."""
+    import gmia.api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gmia.api, "reproduce", interrupted)
+    code = main(["reproduce", "table1", "--dataset", "cancer", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted: trained chunks are kept" in err and "Traceback" not in err

@@ -11,19 +11,28 @@ from gmia.cli.common import app, err_console
 from gmia.errors import GmiaError
 
 
+INTERRUPTED = 130  # the shell's code for a Ctrl-C
+INTERRUPTED_TEXT = "interrupted: trained chunks are kept and the next run resumes from them"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click turns a Ctrl-C into its exit code, 130, and returns it
+        # instead of raising: a run interrupted mid-training must not exit 0 as if it had finished.
+        code = app(args=argv, standalone_mode=False)
+        if code == INTERRUPTED:
+            err_console.print(INTERRUPTED_TEXT)
+        return code if isinstance(code, int) else 0
     except GmiaError as exc:
         # markup=False: a message such as 'expected {"numeric": [str]}' must print as written.
         err_console.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return getattr(exc, "exit_code", 2)
     except typer.Abort:
         err_console.print("aborted")
-        return 130
+        return INTERRUPTED
     except KeyboardInterrupt:
-        err_console.print("interrupted: trained chunks are kept and the next run resumes from them")
-        return 130
+        err_console.print(INTERRUPTED_TEXT)
+        return INTERRUPTED
     except Exception as exc:
         # Usage errors (unknown command, a value of the wrong type) carry their own message and
         # exit code; typer vendors click in some versions, so match by behaviour, not by class.
@@ -31,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
 
 
 if __name__ == "__main__":
