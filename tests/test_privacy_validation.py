@@ -84,6 +84,8 @@ def test_design_effect_is_one_for_independent_pairs_and_the_unit_size_for_identi
     assert design_effect(tp, sizes, tp, sizes)[0] == pytest.approx(per * units / (units - 1), rel=1e-9)
     # Every member pair called, no non-member pair: nothing measures the dependence, so each unit is one trial.
     assert design_effect(sizes[:, None], sizes, np.zeros((units, 1)), sizes)[0] == per
+    # One unit has no variance across units to show: it counts as one trial too.
+    assert design_effect(tp[:1], sizes[:1], tp[:1], sizes[:1])[0] == per
 
 
 def test_repeat_bounds_use_repeats_as_units_and_refuse_misfit_shapes():

@@ -65,8 +65,11 @@ def _per_unit(scores: np.ndarray, member: np.ndarray, unit: np.ndarray, units: n
 
 def _variance_ratio(successes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Per threshold (columns of ``successes [U, G]``): the ratio estimator's variance across units
-    over the binomial variance; NaN where the rate is 0 or 1 (nothing to estimate it from)."""
+    over the binomial variance; NaN where the rate is 0 or 1, or there is one unit (nothing to
+    estimate it from)."""
     total, n_units = sizes.sum(), sizes.size
+    if n_units < 2:
+        return np.full(successes.shape[1], np.nan)
     p = successes.sum(axis=0) / total
     resid = successes - p[None, :] * sizes[:, None]
     v = n_units / max(n_units - 1, 1) * (resid ** 2).sum(axis=0) / total ** 2
