@@ -61,7 +61,7 @@ def test_cli_reproduces_on_cifar10_files_at_cpu_scale(tmp_path, capsys):
     spec = json.loads((tmp_path / "run2" / "results.json").read_text())["config"]["spec"]
     assert spec["conv"] == [32, 64] and spec["hidden"] == [1024] and spec["image"] == [3, 32, 32]
     assert main(["reproduce", "table1", "--dataset", "cancer", "--scale", "cpu", "--out", str(tmp_path / "r3"), "--cache-dir", cache]) == 2
-    assert "has no reduced setup; expected --scale paper" in capsys.readouterr().err
+    assert "has no reduced setup; expected scale='paper' (--scale paper)" in capsys.readouterr().err
     # A CNN target as a model file, audited in-process: the CNN path of `model train` and `audit`.
     model = tmp_path / "cnn.safetensors"
     small = ["--scale", "paper", "--steps", "2", "--batch-size", "5", "--pool-size", "30", "--cache-dir", cache]

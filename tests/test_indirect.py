@@ -182,7 +182,7 @@ def test_run_indirect_lets_a_spent_budget_through_after_reporting_the_search(sma
 def test_no_enhancing_record_is_one_sentence_and_keeps_partial_results(small, tmp_path, monkeypatch):
     ds, store, _ = small
     monkeypatch.setattr(indirect_mod, "influence", lambda pos, ref, q, label: np.zeros(len(q)))
-    with pytest.raises(GmiaError, match="no enhancing record found .* try a lower --theta") as err:
+    with pytest.raises(GmiaError, match=r"no enhancing record found .* try a lower theta= \(--theta\)") as err:
         run_table3(ds, store, Table3Config(spec=SPEC, indirect=SMALL, k=10, n_targets=4), out=tmp_path)
     assert "\n" not in str(err.value)
     partial = json.loads((tmp_path / "partial.json").read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gmia.choices import Scale as ScaleChoice, values
-from gmia.errors import GmiaError, check_choice
+from gmia.errors import GmiaError, check_choice, option
 from gmia.zoo import TrainSpec
 
 
@@ -199,7 +199,7 @@ def scaled_preset(dataset_name: str, scale: str | None, device: str) -> tuple[st
     if scale is None:
         scale = "cpu" if reduced is not None and not str(device).startswith("cuda") else "paper"
     if scale == "cpu" and reduced is None:
-        raise GmiaError(f"data set {dataset_name!r} has no reduced setup; expected --scale paper (its paper setup already runs on a CPU)")
+        raise GmiaError(f"data set {dataset_name!r} has no reduced setup; expected {option('scale', 'paper')} (its paper setup already runs on a CPU)")
     return scale, reduced if scale == "cpu" else None
 
 

@@ -147,7 +147,7 @@ def as_algorithm(value, params=None) -> Algorithm | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("gmia", "stacked")):
         if params:
             raise GmiaError("algorithm parameters are given for gmia's stacked trainer; expected its own options "
-                            "(--hidden, --steps, --lr, ...) instead")
+                            "(hidden=, steps=, lr=, ... or --hidden, --steps, --lr, ...) instead")
         return None
     if isinstance(value, str | Path):
         text = str(value)

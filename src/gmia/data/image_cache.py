@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gmia.data.fetch import data_dir
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = ("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy", "meta.json")
@@ -42,7 +42,7 @@ def write_cached(path: Path, data: bytes) -> None:
         atomic_write_bytes(path, data)
     except OSError as exc:
         raise GmiaError(f"cache folder {str(path.parent)!r} cannot be written ({exc.strerror}); expected a writable "
-                        "folder (pass another with --cache-dir)") from None
+                        f"folder (pass another with {option('cache-dir')})") from None
 
 
 def already_fetched(cache_root: Path, name: str, progress: Progress) -> bool:

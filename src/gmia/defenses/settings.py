@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 from gmia.outputs import OutputPolicy
 from gmia.zoo import TrainSpec
 
@@ -80,7 +80,7 @@ def grid(sweeps: list[str]) -> list[dict]:
     names = [n for n, _ in parsed]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise GmiaError(f"defence {dup[0]!r} is swept more than once; expected each name in one --sweep")
+        raise GmiaError(f"defence {dup[0]!r} is swept more than once; expected each name in one {option('sweep')}")
     if "dp-epsilon" in names and "dp-noise" in names:
         raise GmiaError("dp-epsilon and dp-noise are both swept; expected one of them (each fixes the other)")
     orphans = [n for n in ("dp-clip", "dp-delta") if n in names]

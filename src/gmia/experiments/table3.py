@@ -15,7 +15,7 @@ from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null
 from gmia.config import ProtocolConfig, check_count
 from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_cutoffs
+from gmia.errors import GmiaError, check_cutoffs, option
 from gmia.evaluate import CutoffRow, run_selection
 from gmia.protocol import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
@@ -190,8 +190,8 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
         best = float(search.medoid_influence.max()) if search.medoid_influence.size else float("nan")
         raise GmiaError(
             f"no enhancing record found for record {r} at theta={cfg.theta:g}, not even after optimisation (best "
-            f"influence among the {search.n_medoids} medoids: {best:.2f}); try a lower --theta, more "
-            f"--candidates, or another --record" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
+            f"influence among the {search.n_medoids} medoids: {best:.2f}); try a lower {option('theta')}, more "
+            f"{option('candidates')}, or another {option('record')}" + (f"; partial results are in {Path(out) / 'partial.json'}" if out else "")
         )
     null = unchecked(r)
     n_null = null_records_for(min(cutoffs), n_targets) if cfg.null_records is None else cfg.null_records

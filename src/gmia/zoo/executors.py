@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 from gmia.extras import require
 
 EXECUTORS = ("local", "ray")
@@ -130,7 +130,8 @@ class RayExecutor:
 def make_executor(name: str, address: str | None = None) -> LocalExecutor | RayExecutor:
     if name == "local":
         if address is not None:
-            raise GmiaError("--ray-address is given but the executor is local; expected --executor ray with it")
+            raise GmiaError(f"{option('ray-address')} is given but the executor is local; expected "
+                            f"{option('executor', 'ray')} with it")
         return LocalExecutor()
     if name == "ray":
         address = address or os.environ.get("RAY_ADDRESS") or "auto"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 from gmia.io import atomic_write_bytes, atomic_write_json, check_writable, default_cache_dir
 from gmia.zoo.spec import TrainSpec
 from gmia.zoo.executors import ChunkJob, LocalExecutor
@@ -47,7 +47,7 @@ class ZooStore:
             raise GmiaError(f"number of workers {workers!r} is invalid; expected a whole number >= 1")
         self.workers = workers  # worker processes for models that are not stacks (gmia.algorithms.train); None: one per core
         self.device = str(resolve_device(device))
-        check_writable(self.root, "cache directory", " (pass another with --cache-dir)", create=True)
+        check_writable(self.root, "cache directory", f" (pass another with {option('cache-dir')})", create=True)
         self.executor = executor if executor is not None else LocalExecutor()
 
     @staticmethod

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 from gmia.zoo import dp, fused, stacked, updates
 from gmia.zoo.spec import TrainSpec
 
@@ -60,7 +60,7 @@ def resolve_device(name: str) -> torch.device:
         raise GmiaError(f"unknown device {name!r}; expected one of: {', '.join(DEVICES)}")
     if text.startswith("cuda") and not torch.cuda.is_available():
         raise GmiaError(f"device {name!r} was asked for but this torch build sees no CUDA GPU "
-                        f"(torch {torch.__version__}); expected --device cpu here, or a CUDA build of torch on a GPU machine")
+                        f"(torch {torch.__version__}); expected {option('device', 'cpu')} here, or a CUDA build of torch on a GPU machine")
     try:
         device = torch.device(text)
     except RuntimeError:
