@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gmia.data.records import class_of_readable
-from gmia.errors import GmiaError
+from gmia.errors import GmiaError, option
 from gmia.io import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
@@ -100,7 +100,7 @@ def load_run(folder: Path) -> tuple[dict, pd.DataFrame | None]:
     folder = Path(folder)
     path = folder / "results.json"
     if not path.is_file():
-        raise GmiaError(f"run folder {str(folder)!r} has no results.json; expected a folder written by a gmia command with --out")
+        raise GmiaError(f"run folder {str(folder)!r} has no results.json; expected a folder written by a gmia command with {option('out')}")
     try:
         results = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
