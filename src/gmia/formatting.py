@@ -12,6 +12,11 @@ def scaling_counts(counts: dict) -> str:
     return ", ".join(f"{v} under {SCALING_TEXT.get(k, k)}" for k, v in counts.items()) or "none"
 
 
+def num(v, digits: int = 4) -> str:
+    """A number as printed, "-" where it is missing (None, or NaN in memory)."""
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
 def pct(v: float | None, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"

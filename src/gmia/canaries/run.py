@@ -29,6 +29,7 @@ from gmia.data import Dataset, paper_split
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
 from gmia.config import check_k_fits
 from gmia.errors import GmiaError
+from gmia.formatting import num
 from gmia.privacy import one_run_bound
 from gmia.protocol import Timer, split_adversary, target_train_size, train_references
 from gmia.select import derived_delta, selection_features
@@ -95,8 +96,7 @@ class AuditDpResult:
             acc = "" if s.accountant_epsilon is None else f" (accountant's epsilon {s.accountant_epsilon:.3g})"
             lines.append(f"  {s.source}{acc}, {s.seconds:.1f}s:")
             for attack, b in s.bounds.items():
-                fdp = "-" if b["epsilon_fdp"] is None else f"{b['epsilon_fdp']:.3f}"
-                lines.append(f"    {attack}: epsilon >= {b['epsilon']:.3f} (Steinke), f-DP estimate {fdp}, "
+                lines.append(f"    {attack}: epsilon >= {b['epsilon']:.3f} (Steinke), f-DP estimate {num(b['epsilon_fdp'], 3)}, "
                              f"{b['correct']} of {b['guesses']} guesses right")
         return "\n".join([*lines, *(f"warning: {w}" for w in self.warnings)])
 

@@ -7,7 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.formatting import fmt_epsilon
+from gmia.formatting import fmt_epsilon, num
+from gmia.privacy.one_run import exceeds_accountant
 
 
 def meaning(result) -> str:
@@ -21,15 +22,6 @@ def meaning(result) -> str:
             f"OUT for the k− lowest. The coins add or remove each canary, so the bounds are about add/remove ε, the "
             f"accountant's relation: a Steinke bound above the accountant's ε means the training is not as private as "
             f"claimed. The f-DP figure is an estimate (the ε if the trade-off curve is Gaussian), never a flag.")
-
-
-def exceeds(source, bound: dict) -> bool:
-    """A like-for-like excess: the proven (Steinke) add/remove bound above the accountant's add/remove ε."""
-    return source.dp is not None and bound["epsilon"] > source.accountant_epsilon
-
-
-def fdp_text(bound: dict) -> str:
-    return "-" if bound.get("epsilon_fdp") is None else f"{bound['epsilon_fdp']:.3f}"
 
 
 def render_audit_dp(result, console: Console) -> None:
@@ -51,8 +43,8 @@ def render_audit_dp(result, console: Console) -> None:
         first = True
         for attack, b in s.bounds.items():
             acc_eps = fmt_epsilon(s.accountant_epsilon) if s.dp else "-"
-            style = "bold red" if exceeds(s, b) else None
-            table.add_row(s.source if first else "", attack, f"{b['epsilon']:.3f}", fdp_text(b),
+            style = "bold red" if exceeds_accountant(b, s.accountant_epsilon) else None
+            table.add_row(s.source if first else "", attack, f"{b['epsilon']:.3f}", num(b.get("epsilon_fdp"), 3),
                           f"{b['correct']} / {b['guesses']}", f"{b['k_plus']} / {b['k_minus']}",
                           acc_eps if first else "",
                           f"{s.train_accuracy:.3f} / {s.test_accuracy:.3f}" if first else "",
@@ -63,7 +55,7 @@ def render_audit_dp(result, console: Console) -> None:
     console.print(meaning(result), highlight=False)
     for s in result.sources:
         for attack, b in s.bounds.items():
-            if exceeds(s, b):
+            if exceeds_accountant(b, s.accountant_epsilon):
                 console.print(f"[red]warning:[/red] {s.source} canaries, {attack}: the Steinke bound "
                               f"{b['epsilon']:.3g} exceeds the accountant's add/remove epsilon "
                               f"{s.accountant_epsilon:.3g}: the training does not give the guarantee it claims",

@@ -85,6 +85,13 @@ class OneRunBound:
         return {**asdict(self), "lower_bounds": self.lower_bounds, "estimates": self.estimates}
 
 
+def exceeds_accountant(bound: dict, accountant_epsilon: float | None) -> bool:
+    """Whether a `OneRunBound.to_dict`'s proven (Steinke) add/remove bound is above the accountant's
+    add/remove ε: the only excess that says the training is not as private as accounted (the
+    f-DP figure is an estimate and never counts)."""
+    return accountant_epsilon is not None and bound["epsilon"] > accountant_epsilon
+
+
 def default_grid(m: int) -> tuple[tuple[int, int], ...]:
     """(k₊, k₋) pairs: r = a fraction of m, all IN, or split evenly between IN and OUT."""
     pairs = []

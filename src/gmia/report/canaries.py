@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from gmia.formatting import fmt_epsilon
+from gmia.privacy.one_run import exceeds_accountant
 from gmia.report.figures import MEMBER, NON_MEMBER, readable_counts, styled, subplots, to_svg
 from gmia.report.html import esc, figure, num, section, table
 
@@ -79,13 +80,9 @@ def _guesses(source: dict) -> str:
         upper, lower = guess_thresholds(s, b["k_plus"], b["k_minus"])
         rows.append([attack, f"{b['k_plus']} (score ≥ {num(upper, 4)})", right_in,
                      f"{b['k_minus']} (score ≤ {num(lower, 4)})" if b["k_minus"] else "0", right_out,
-                     f"{b['correct']} / {b['guesses']}", f"{b['epsilon']:.3f}", _fdp(b)])
+                     f"{b['correct']} / {b['guesses']}", f"{b['epsilon']:.3f}", num(b.get("epsilon_fdp"), 3)])
     return table(["attack", "IN guesses", "right", "OUT guesses", "right", "correct / guesses", "ε ≥ (Steinke)", "f-DP est."],
                  rows, left=1)
-
-
-def _fdp(bound: dict) -> str:
-    return "-" if bound.get("epsilon_fdp") is None else f"{bound['epsilon_fdp']:.3f}"
 
 
 @section
@@ -109,8 +106,8 @@ def audit_dp(results, records):
     for s in results["sources"]:
         for attack, b in s["bounds"].items():
             acc = _accountant(s)
-            flag = " (above the accountant's)" if acc is not None and b["epsilon"] > acc else ""
-            rows.append([s["source"], attack, f"{b['epsilon']:.3f}{flag}", _fdp(b),
+            flag = " (above the accountant's)" if exceeds_accountant(b, acc) else ""
+            rows.append([s["source"], attack, f"{b['epsilon']:.3f}{flag}", num(b.get("epsilon_fdp"), 3),
                          f"{b['correct']} / {b['guesses']}", f"{b['k_plus']} / {b['k_minus']}",
                          fmt_epsilon(acc) if s.get("dp") else "-", f"{num(s['train_accuracy'], 3)} / {num(s['test_accuracy'], 3)}",
                          f"{s['seconds']:.1f}"])

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from gmia.formatting import num  # noqa: F401  (the report's cells import it from here)
+
 
 Section = Callable[[dict, "pd.DataFrame | None"], "str | None"]
 SECTIONS: list[Section] = []
@@ -45,10 +47,6 @@ def section(fn: Section) -> Section:
 
 def esc(v) -> str:
     return html.escape(str(v))
-
-
-def num(v, digits: int = 4) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
 def _interval(lo_hi) -> tuple[float, float] | None:
