@@ -68,11 +68,17 @@ def _defend(results: dict) -> tuple[list[str], list[list]]:
     return ["setting", "accountant's ε, replace-one (upper bound)", "pairs", *HEAD], rows
 
 
+def _holders(results: dict) -> list[tuple[str, dict]]:
+    """(label, entry) of every entry of a run that can hold ``privacy``: each seed's evaluations,
+    each attack, each defence setting."""
+    return ([(f"seed {run['seed']}, selected at delta={fmt_delta(ev['delta'])}", ev)
+             for run in results.get("runs", ()) for ev in run.get("evaluations", ())]
+            + [(a["name"], a) for a in results.get("attacks", ())] + [(r["label"], r) for r in results.get("rows", ())])
+
+
 def _first_bounds(results: dict) -> dict | None:
     """Any side's bounds in the run: the δ and confidence they all share."""
-    holders = ([ev for run in results.get("runs", ()) for ev in run.get("evaluations", ())]
-               + list(results.get("attacks", ())) + list(results.get("rows", ())))
-    return next((h["privacy"][side] for h in holders if isinstance(h, dict) and h.get("privacy")
+    return next((h["privacy"][side] for _, h in _holders(results) if isinstance(h, dict) and h.get("privacy")
                  for side, _ in SIDES if h["privacy"].get(side)), None)
 
 
@@ -104,10 +110,7 @@ def empirical_privacy(results, records):
 
 def _per_record(results: dict) -> str:
     """The exact per-record bounds (GMIA's p-values), one sentence per holder that has them."""
-    holders = ([(f"seed {run['seed']}, selected at delta={fmt_delta(ev['delta'])}", ev)
-                for run in results.get("runs", ()) for ev in run.get("evaluations", ())]
-               + [(a["name"], a) for a in results.get("attacks", ())] + [(r["label"], r) for r in results.get("rows", ())])
-    parts = [f"{label}: {per_record_text(h['privacy'])}" for label, h in holders
+    parts = [f"{label}: {per_record_text(h['privacy'])}" for label, h in _holders(results)
              if isinstance(h, dict) and (h.get("privacy") or {}).get("per_record")]
     return ("Exact per-record bounds (one record's runs, call rules fixed in advance, Bonferroni over records): "
             + "; ".join(parts) + ".") if parts else ""

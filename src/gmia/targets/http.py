@@ -67,7 +67,12 @@ class ResponseCache:
 
 
 class TargetUnreachable(ResumableError):
-    """The service gave no answer after every retry; answers so far are cached."""
+    """The service gave no answer after every retry; answers so far are cached. ``last``: the
+    last failure, as a first contact's error about the URL names it."""
+
+    def __init__(self, message: str, last: str = ""):
+        super().__init__(message)
+        self.last = last
 
 
 class HttpTarget:
@@ -153,10 +158,8 @@ class HttpTarget:
                     wait = min(self.max_backoff, float(retry_after))
             if attempt < retries:
                 self._sleep(wait)
-        exc = TargetUnreachable(f"target {self.url} gave no answer to {method} {path} after {retries + 1} tries "
-                                f"(last: {last}); {self._kept()}")
-        exc.last = last
-        raise exc
+        raise TargetUnreachable(f"target {self.url} gave no answer to {method} {path} after {retries + 1} tries "
+                                f"(last: {last}); {self._kept()}", last)
 
     def _kept(self) -> str:
         return (f"the {self.cache.count(getattr(self, 'model_id', ''))} answers received so far are cached in "
