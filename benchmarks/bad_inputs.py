@@ -37,10 +37,10 @@ def cli_cases(tmp: Path) -> list[tuple[str, list[str]]]:
     dead = f"http://127.0.0.1:{free_port()}"
     from sklearn.linear_model import LogisticRegression
 
-    from gmia.data import load_dataset
-    from gmia.model import from_sklearn
+    from gmia.data import load_bundled
+    from gmia.models.file_format import from_sklearn
 
-    cancer = load_dataset("cancer")
+    cancer = load_bundled("cancer")
     model = tmp / "m.safetensors"
     from_sklearn(LogisticRegression(max_iter=500).fit(cancer.x, cancer.y), cancer.schema).save(model)
     return [
@@ -79,13 +79,13 @@ def run_cli(args: list[str], tmp: Path) -> dict:
 
 def python_cases(tmp: Path):
     import gmia
-    from gmia.data import load_dataset
+    from gmia.data import load_bundled
     from gmia.data.schema import Schema
-    from gmia.model import Model
+    from gmia.models.file_format import Model
     from gmia.serve.keys import KeyRing
     from gmia.targets import HttpTarget
 
-    cancer = load_dataset("cancer")
+    cancer = load_bundled("cancer")
     bad_schema = cancer.schema.to_dict()
     bad_schema["features"][0]["low"] = "abc"
     keys = tmp / "keys.json"
@@ -104,7 +104,7 @@ def python_cases(tmp: Path):
 
 
 def main() -> None:
-    from gmia.errors import GmiaError
+    from gmia.base.errors import GmiaError
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -41,9 +41,9 @@ import torch
 torch.set_num_threads(2)
 
 from gmia.data.registry import load_image  # noqa: E402
-from gmia.paper import PRESETS  # noqa: E402
+from gmia.settings.paper import PRESETS  # noqa: E402
 from gmia.zoo import TrainSpec, iter_batches, train_stack  # noqa: E402
-from gmia.io import default_cache_dir  # noqa: E402
+from gmia.base.io import default_cache_dir  # noqa: E402
 from gmia.zoo.trainer import resolve_device  # noqa: E402
 
 RECORDS_PER_MODEL = 10_000

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gmia.data import load_dataset
+from gmia.data import load_bundled
 from gmia.zoo import TrainSpec
 from gmia.zoo.trainer import train_stack
 
@@ -39,7 +39,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    data = load_dataset("adult")
+    data = load_bundled("adult")
     x, y = torch.as_tensor(data.x), torch.as_tensor(data.y)
     sets = np.sort(np.random.default_rng(0).choice(len(data.x), (args.models, 10000)), axis=1)
     plain = TrainSpec(hidden=(10, 5), activation="tanh", optimizer="sgd", lr=0.01, steps=args.steps, batch_size=100)

@@ -44,8 +44,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import httpx  # noqa: E402
 import torch  # noqa: E402
 
-from gmia.data import decode_records, load_dataset  # noqa: E402
-from gmia.model import Model  # noqa: E402
+from gmia.data import decode_records, load_bundled  # noqa: E402
+from gmia.models.file_format import Model  # noqa: E402
 from gmia.targets import HttpTarget, LocalTarget  # noqa: E402
 from gmia.zoo import TrainSpec, stacked  # noqa: E402
 
@@ -53,7 +53,7 @@ KEY = "bench-key"
 
 
 def make_model(folder: Path) -> Path:
-    data = load_dataset("adult")
+    data = load_bundled("adult")
     spec = TrainSpec(hidden=(10, 5), activation="tanh")
     params = stacked.init_params(spec, 1, data.x.shape[1], data.n_classes, torch.Generator().manual_seed(0))
     path = folder / "adult.safetensors"
@@ -102,7 +102,7 @@ def throughput(url: str, model: Model, records: list[dict], x: np.ndarray, batch
 
 def client_worker(args) -> dict:
     url, model_path, n_requests, seed = args
-    data = load_dataset("adult")
+    data = load_bundled("adult")
     model = Model.load(model_path)
     rng = np.random.default_rng(seed)
     out = {"ok": 0, "wrong_answer": 0, "refused_401": 0, "answered_bad_key": 0, "other": 0, "latency": []}
@@ -145,7 +145,7 @@ def main() -> int:
         folder = Path(tmp)
         path = make_model(folder)
         model = Model.load(path)
-        data = load_dataset("adult")
+        data = load_bundled("adult")
         records = decode_records(data.x[:20000], data.schema)
         proc, url = start_server(folder, path)
         try:

@@ -8,7 +8,7 @@ raw features, which does not depend on the references):
 - mismatched: the target as a bare predict_proba (what an HTTP target gets): the preset's stack;
 - architecture: the target converted to a gmia model file: a gmia stack with its architecture
   (64, 64) relu, trained with the preset's settings (the file does not record the MLP's);
-- matched: the fitted estimator itself: references are clones of it (gmia.matching).
+- matched: the fitted estimator itself: references are clones of it (gmia.auditing.matching).
 
 For each: member calls and false calls at the cutoff, against the known training rows, with the
 audit's calibrated p-values (its verdicts) and with the paper's raw p-values.
@@ -26,7 +26,7 @@ import numpy as np
 
 import gmia
 from gmia.data import paper_split
-from gmia.model import from_sklearn
+from gmia.models.file_format import from_sklearn
 
 
 class BareTarget:

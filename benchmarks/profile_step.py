@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from gmia.data import load_dataset
-from gmia.paper import PRESETS
+from gmia.data import load_bundled
+from gmia.settings.paper import PRESETS
 from gmia.zoo import train_stack
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=12)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    ds = load_dataset("adult")
+    ds = load_bundled("adult")
     x, y = torch.as_tensor(ds.x), torch.as_tensor(ds.y)
     sets = np.random.default_rng(0).choice(len(x), size=(100, 10_000), replace=True)
     spec = PRESETS["adult"].spec.model_copy(update={"steps": args.steps})

@@ -38,8 +38,8 @@ import torch
 torch.set_num_threads(2)
 
 import gmia  # noqa: E402
-from gmia.data import load_dataset  # noqa: E402
-from gmia.paper import training_spec  # noqa: E402
+from gmia.data import load_bundled  # noqa: E402
+from gmia.settings.paper import training_spec  # noqa: E402
 from gmia.zoo.concurrent import step_work  # noqa: E402
 from pvalues import per_record_loop  # noqa: E402  (benchmarks/pvalues.py, beside this script)
 
@@ -73,7 +73,7 @@ def before_issue_18() -> ExitStack:
     """Patches that put back the old code paths for the baseline run."""
     stack = ExitStack()
     stack.enter_context(mock.patch("gmia.zoo.fused.applies", lambda spec, device: False))
-    stack.enter_context(mock.patch("gmia.protocol.run_side_by_side",
+    stack.enter_context(mock.patch("gmia.protocol.run.run_side_by_side",
                                    lambda tasks, progress, worth_it=True: [task(progress) for task in tasks]))
     stack.enter_context(mock.patch("gmia.attacks.direct.ecdf_pvalues", per_record_loop))  # one PCHIP fit per record
     return stack
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
 
-    dataset = load_dataset(args.dataset)
+    dataset = load_bundled(args.dataset)
     peak2, peak1 = matmul_peak(2), matmul_peak(1)
     flops = training_flops(dataset, 100, 100)
     runs = {"now": run_protocol(dataset, args.seed)}

@@ -4,18 +4,18 @@ What it measures
 ----------------
 GMIA's direct inference gives every (target, record) pair the p-value p = F(L(M, r)), F the
 empirical CDF of the record's k reference losses smoothed by PCHIP, with a tail rule below the
-smallest reference loss (``gmia.stats``). Two ways, timed side by side in one run with
+smallest reference loss (``gmia.stats.ecdf``). Two ways, timed side by side in one run with
 ``time.perf_counter``, on the same synthetic losses:
 
-1. ``per-record loop``: one ``gmia.stats.ecdf_pvalue`` call per record (one scipy
+1. ``per-record loop``: one ``gmia.stats.ecdf.ecdf_pvalue`` call per record (one scipy
    ``PchipInterpolator`` each), as ``ecdf_pvalues`` did before issue 18.
-2. ``vectorised``: ``gmia.stats.ecdf_pvalues`` on all records at once (``gmia.pvalues``, blocks
+2. ``vectorised``: ``gmia.stats.ecdf.ecdf_pvalues`` on all records at once (``gmia.stats.pvalues``, blocks
    of records in numpy).
 
 The losses are shaped like the KDD Census case of ``benchmarks/selection_scale.py`` (default
 150,000 records x k = 100 reference models x T = 10 targets): two-class softmax regression, so
 L = log(1 + exp(-z)) for a logit margin z in float32 (as the models' logits are) and the loss in
-float64, as ``gmia.signals.log_loss`` computes it. Each record has its own difficulty
+float64, as ``gmia.stats.signals.log_loss`` computes it. Each record has its own difficulty
 z_r ~ N(3, 2.5) (most records easy, about one in nine misclassified, like Census's 94% majority
 class); a reference model's margin is z_r + N(0, 0.4²); a target's is the same, plus 0.3 for the
 half of the pairs where the record is a member (so many member losses fall below every
@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 import numpy as np
 import scipy
 
-from gmia.stats import TAIL_RULES, ecdf_pvalue, ecdf_pvalues
+from gmia.stats.ecdf import TAIL_RULES, ecdf_pvalue, ecdf_pvalues
 
 
 def log(msg: str) -> None:
@@ -81,7 +81,7 @@ def census_like_losses(n: int, k: int, t: int, seed: int) -> tuple[np.ndarray, n
     member = rng.random((t, n)) < 0.5
     tgt_margin = difficulty + rng.normal(0.0, 0.4, (t, n)).astype(np.float32) + np.float32(0.3) * member
 
-    def loss(z):  # logsumexp(z) - z_y for two classes, in float64 as gmia.signals.log_loss
+    def loss(z):  # logsumexp(z) - z_y for two classes, in float64 as gmia.stats.signals.log_loss
         return np.logaddexp(0.0, -z.astype(np.float64))
 
     return loss(ref_margin), loss(tgt_margin)

@@ -40,10 +40,10 @@ import torch
 from gmia.attacks.direct import GmiaDirect
 from gmia.data import load_csv_with_schema
 from gmia.data.fetch import fetch_census
-from gmia.select import logit_features, select_vulnerable
-from gmia.signals import log_loss
+from gmia.stats.select import logit_features, select_vulnerable
+from gmia.stats.signals import log_loss
 from gmia.zoo import TrainSpec, ZooStore
-from gmia.io import default_cache_dir
+from gmia.base.io import default_cache_dir
 
 
 def max_rss_mb() -> float:

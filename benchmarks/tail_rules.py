@@ -27,12 +27,12 @@ import numpy as np
 
 from gmia.api import load_dataset, make_store
 from gmia.attacks.direct import GmiaDirect
-from gmia.calibration import calibrated_pvalues, per_class
+from gmia.stats.calibration import calibrated_pvalues, per_class
 from gmia.experiments.reproduce import ReproduceConfig
-from gmia.protocol import build_signals
-from gmia.roc import roc_summary
-from gmia.select import select_vulnerable
-from gmia.stats import TAIL_RULES
+from gmia.protocol.run import build_signals
+from gmia.stats.roc import roc_summary
+from gmia.stats.select import select_vulnerable
+from gmia.stats.ecdf import TAIL_RULES
 
 
 def measure(signals, cfg) -> dict:

@@ -56,8 +56,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from gmia.data import load_dataset  # noqa: E402
-from gmia.paper import PRESETS  # noqa: E402
+from gmia.data import load_bundled  # noqa: E402
+from gmia.settings.paper import PRESETS  # noqa: E402
 from gmia.zoo import iter_batches, train_stack  # noqa: E402
 from gmia.zoo.concurrent import run_side_by_side  # noqa: E402
 from gmia.zoo import stacked as stacked_model  # noqa: E402
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     k, m, steps, seed = args.models, args.baseline_models, args.steps, args.seed
     spec = PRESETS["adult"].spec.model_copy(update={"steps": steps})
 
-    ds = load_dataset("adult")
+    ds = load_bundled("adult")
     n_classes = ds.n_classes
     x_np, y_np = ds.x, ds.y
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)

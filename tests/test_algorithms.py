@@ -10,9 +10,9 @@ import gmia
 from gmia.algorithms import (FactoryAlgorithm, OutputZoo, SklearnAlgorithm, TrainFunction, as_algorithm, same_recipe,
                              train_outputs)
 from gmia.algorithms.base import describe_text
-from gmia.errors import GmiaError
-from gmia.model_io import PROBA_FLOOR, proba_logits
-from gmia.signals import log_loss
+from gmia.base.errors import GmiaError
+from gmia.models.foreign import PROBA_FLOOR, proba_logits
+from gmia.stats.signals import log_loss
 from gmia.zoo import ZooStore
 
 HGB = '{"max_iter": 10}'

@@ -9,10 +9,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import gmia
-import gmia.api as api
+import gmia.api.verbs as api
 from gmia.cli import main
-from gmia.errors import GmiaError
-from gmia.model import from_sklearn
+from gmia.base.errors import GmiaError
+from gmia.models.file_format import from_sklearn
 from gmia.zoo import TrainSpec
 
 FAST = TrainSpec(hidden=(), optimizer="adam", lr=1e-2, steps=200, batch_size=10)
@@ -198,7 +198,7 @@ def test_members_must_be_record_indices(cancer, model_file):
 
 def test_progress_counters_never_run_past_their_totals(tmp_path, cancer):
     """The tested records and the calibration records are counted apart: no "145/3 records"."""
-    from gmia.auditing import AuditConfig, run_audit
+    from gmia.auditing.run import AuditConfig, run_audit
     from gmia.targets import CountingTarget
     from gmia.zoo import TrainSpec, ZooStore
 

@@ -10,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 from gmia.attacks import (ATTACKS, AttackInputs, AttackSettings, GmiaDirect, Lira, LossThreshold, Rmia, Shokri,
                           logit_confidence, make_attack)
 from gmia.comparison.run import COMPARE_ATTACKS
-from gmia.errors import GmiaError
-from gmia.signals import log_loss
+from gmia.base.errors import GmiaError
+from gmia.stats.signals import log_loss
 
 
 def test_logit_confidence_is_log_odds_of_the_true_class_and_stays_finite():

@@ -13,8 +13,8 @@ from sklearn.neural_network import MLPClassifier
 import gmia
 from gmia.cli import main
 from gmia.data import paper_split
-from gmia.errors import GmiaError
-from gmia.model import from_sklearn
+from gmia.base.errors import GmiaError
+from gmia.models.file_format import from_sklearn
 
 FAST = dict(k=8, progress=False, features="logits", delta=0.3, beta=5.0)
 

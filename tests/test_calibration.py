@@ -4,9 +4,9 @@ direct test calls at most a fraction α of records members at cutoff α."""
 import numpy as np
 import pytest
 
-from gmia.evaluate import CALIBRATION_ALPHAS, leave_one_out_calibration
-from gmia.protocol import bootstrap_index_sets
-from gmia.signals import log_loss
+from gmia.protocol.evaluate import CALIBRATION_ALPHAS, leave_one_out_calibration
+from gmia.protocol.run import bootstrap_index_sets
+from gmia.stats.signals import log_loss
 from gmia.zoo import TrainSpec, ZooStore
 
 TOLERANCE = 0.02  # pairs share records and models, so the fraction is noisier than binomial
@@ -40,11 +40,11 @@ def test_check_fails_on_a_broken_statistic(held_out_losses):
     assert any(broken[f"{a:g}"] > a + TOLERANCE for a in CALIBRATION_ALPHAS), broken
 
 
-# --- Population-calibrated p-values (gmia.calibration) ------------------------------------------
+# --- Population-calibrated p-values (gmia.stats.calibration) ------------------------------------------
 
 from gmia.attacks.direct import GmiaDirect  # noqa: E402
-from gmia.calibration import calibrated_pvalues, calibration_size, null_fraction, per_class  # noqa: E402
-from gmia.errors import GmiaError  # noqa: E402
+from gmia.stats.calibration import calibrated_pvalues, calibration_size, null_fraction, per_class  # noqa: E402
+from gmia.base.errors import GmiaError  # noqa: E402
 
 
 def _shifted_world(seed: int, tmp_path):

@@ -13,9 +13,9 @@ from gmia.canaries import ATTACKS, SOURCES, AuditDpConfig, choose
 from gmia.canaries.choose import check_canaries, inclusion, most_isolated
 from gmia.canaries.run import check_disjoint
 from gmia.cli import main
-from gmia.data import load_dataset, paper_split
-from gmia.errors import GmiaError
-from gmia.protocol import split_adversary, target_train_size, train_references
+from gmia.data import load_bundled, paper_split
+from gmia.base.errors import GmiaError
+from gmia.protocol.run import split_adversary, target_train_size, train_references
 from gmia.zoo import ZooStore
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -26,7 +26,7 @@ TINY = dict(k=3, canaries=M, steps=60, seed=0)
 
 @pytest.fixture(scope="module")
 def cancer():
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 @pytest.fixture(scope="module")

@@ -173,9 +173,9 @@ def test_bad_values_are_one_sentence_before_any_training(argv, words, capsys, tm
 
 def test_python_verbs_refuse_the_same_values_in_one_sentence():
     import gmia
-    from gmia.config import check_k
-    from gmia.errors import GmiaError
-    from gmia.model import Model
+    from gmia.settings.config import check_k
+    from gmia.base.errors import GmiaError
+    from gmia.models.file_format import Model
 
     with pytest.raises(GmiaError, match=r"defence l2='abc' is invalid"):
         gmia.defend("cancer", sweep=["l2=abc"], progress=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo import TrainSpec, Zoo, iter_batches, train_stack
 from gmia.zoo import stacked
 from gmia.zoo.trainer import resolve_device

@@ -11,10 +11,10 @@ from gmia.comparison import SortedPairs, compare_defaults, fpr_threshold, roc_wi
 from gmia.comparison.config import CompareConfig
 from gmia.comparison.metrics import bootstrap_weights
 from gmia.comparison.run import COMPARE_ATTACKS
-from gmia.data import load_dataset
-from gmia.errors import GmiaError
-from gmia.paper import PRESETS
-from gmia.roc import roc_summary
+from gmia.data import load_bundled
+from gmia.base.errors import GmiaError
+from gmia.settings.paper import PRESETS
+from gmia.stats.roc import roc_summary
 from gmia.zoo import ZooStore
 
 
@@ -106,7 +106,7 @@ def test_compare_defaults_are_the_papers():
 
 def test_run_compare_end_to_end_on_cancer(tmp_path):
     spec = PRESETS["cancer"].spec.model_copy(update={"steps": 100})
-    result = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+    result = run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
         "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=50, seed=0))
     assert [a.name for a in result.attacks] == list(COMPARE_ATTACKS)
     n_sel = len(result.selected)
@@ -124,7 +124,7 @@ def test_run_compare_end_to_end_on_cancer(tmp_path):
     assert result.config["n_population"] == 499
     json.dumps(result.to_dict())  # the result file is plain JSON
     # A rerun loads every stack from the store and gives the same numbers.
-    again = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+    again = run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
         "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=50, seed=0,
         attacks=("gmia-direct", "lira-online")))
     assert again.attack("lira-online").roc == result.attack("lira-online").roc
@@ -161,7 +161,7 @@ def test_a_registered_attack_runs_in_the_comparison_with_nothing_else_touched(tm
 
     assert "random-scores" in registry and "random-scores" not in COMPARE_ATTACKS
     spec = PRESETS["cancer"].spec.model_copy(update={"steps": 100})
-    result = run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+    result = run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
         "cancer", spec=spec, k=8, n_targets=4, n_inout=8, beta=50.0, n_bootstrap=10, seed=0,
         attacks=("gmia-direct", "random-scores")))
     assert [a.name for a in result.attacks] == ["gmia-direct", "random-scores"]
@@ -170,7 +170,7 @@ def test_a_registered_attack_runs_in_the_comparison_with_nothing_else_touched(tm
     assert result.config["attack_parameters"]["random-scores"] == {}
     registry.pop("random-scores")  # unregistered, it is unknown again
     with pytest.raises(GmiaError, match="unknown attack 'random-scores'"):
-        run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+        run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
             "cancer", spec=spec, k=8, n_targets=4, n_inout=8, attacks=("gmia-direct", "random-scores")))
 
 
@@ -183,7 +183,7 @@ def test_a_registered_attack_runs_in_the_comparison_with_nothing_else_touched(tm
 ])
 def test_bad_settings_get_one_sentence(tmp_path, kwargs, words):
     with pytest.raises(GmiaError, match=words):
-        run_compare(load_dataset("cancer"), ZooStore(tmp_path), CompareConfig.resolve("cancer", **kwargs))
+        run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve("cancer", **kwargs))
 
 
 def test_command_line_compare_and_table7(tmp_path, capsys):

@@ -16,7 +16,7 @@ import torch
 
 import gmia.zoo.trainer as trainer_mod
 from gmia.cli import main
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo import TrainSpec, Zoo, ZooStore, stacked, train_stack
 from gmia.zoo.trainer import resolve_device
 

@@ -15,21 +15,21 @@ from gmia.data import (
     duplicate_groups,
     load_csv,
     load_csv_with_schema,
-    load_dataset,
+    load_bundled,
     paper_split,
 )
 from gmia.data import bundled
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 @pytest.fixture(scope="module")
 def adult() -> Dataset:
-    return load_dataset("adult")
+    return load_bundled("adult")
 
 
 @pytest.fixture(scope="module")
 def cancer() -> Dataset:
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 # ----------------------------------------------------------------- bundled sets
@@ -99,16 +99,16 @@ def test_checksum_failure_raises(monkeypatch):
     fake["biopsy.csv"]["sha256"] = "f" * 64
     monkeypatch.setattr(bundled, "_checksums", lambda: fake)
     with pytest.raises(GmiaError, match=r"bundled file adult\.data is corrupt: md5 5d7c39d7b8804f071cdd1f2a7c460872, expected 0{32}; reinstall gmia"):
-        load_dataset("adult")
+        load_bundled("adult")
     with pytest.raises(GmiaError, match=r"bundled file biopsy\.csv is corrupt: sha256 "):
-        load_dataset("cancer")
+        load_bundled("cancer")
 
 
 def test_unknown_dataset():
     with pytest.raises(GmiaError) as exc:
-        load_dataset("foo")
+        load_bundled("foo")
     assert str(exc.value) == "unknown data set 'foo'; expected one of: adult, cancer"
-    assert load_dataset(" Cancer ").name == "cancer"
+    assert load_bundled(" Cancer ").name == "cancer"
 
 
 def test_datasets_registry():
@@ -117,7 +117,7 @@ def test_datasets_registry():
 
 
 def test_fingerprint_stable_and_sensitive(cancer):
-    again = load_dataset("cancer")
+    again = load_bundled("cancer")
     assert cancer.fingerprint() == again.fingerprint()
     y = cancer.y.copy()
     y[0] = 1 - y[0]

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from gmia.cli import main
-from gmia.data import load_dataset, paper_split
+from gmia.data import load_bundled, paper_split
 from gmia.defenses import epsilon_for, noise_for
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.run import run_defend
-from gmia.protocol import target_train_size
-from gmia.protocol import build_signals
+from gmia.protocol.run import target_train_size
+from gmia.protocol.run import build_signals
 from gmia.zoo import TrainSpec, ZooStore
 
 SPEC = TrainSpec(hidden=(), optimizer="adam", lr=1e-2, steps=300, batch_size=10)
@@ -25,7 +25,7 @@ def store(tmp_path_factory):
 
 
 def test_dropping_the_flagged_records_leaves_none_of_them_a_member(store):
-    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("drop-vulnerable=false,true",), **SMALL))
+    result = run_defend(load_bundled("cancer"), store, DefendConfig(spec=SPEC, sweep=("drop-vulnerable=false,true",), **SMALL))
     kept, dropped = result.rows
     assert kept.dropped == 0 and dropped.dropped == kept.baseline_records["n"] > 0
     # No target trained on a dropped record, so every call on them is a false positive.
@@ -34,7 +34,7 @@ def test_dropping_the_flagged_records_leaves_none_of_them_a_member(store):
 
 
 def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
-    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("label-only=false,true",), **SMALL))
+    result = run_defend(load_bundled("cancer"), store, DefendConfig(spec=SPEC, sweep=("label-only=false,true",), **SMALL))
     full, label_only = result.rows
     assert label_only.output["label_only"] and label_only.test_accuracy == full.test_accuracy
     # A one-hot answer gives every correctly classified record the same loss: no ranking left.
@@ -44,7 +44,7 @@ def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
 
 
 def test_dp_setting_carries_its_guarantee(store):
-    result = run_defend(load_dataset("cancer"), store, DefendConfig(spec=SPEC, sweep=("dp-epsilon=2,inf",), dp_delta=1e-3, **SMALL))
+    result = run_defend(load_bundled("cancer"), store, DefendConfig(spec=SPEC, sweep=("dp-epsilon=2,inf",), dp_delta=1e-3, **SMALL))
     private, plain = result.rows
     assert 1.9 <= private.dp["epsilon"] <= 2.0 and private.dp["noise"] > 1 and private.spec["dp_clip"] == 1.0
     assert plain.dp is None and plain.spec["dp_clip"] is None
@@ -67,7 +67,7 @@ def test_accountant_uses_the_sampling_rate_the_targets_train_at(store, monkeypat
     monkeypatch.setattr(defend_run, "build_signals", spy)
     spec = SPEC.model_copy(update={"steps": 100})
     cfg = DefendConfig(spec=spec, sweep=(dp_sweep, "drop-vulnerable=false,true"), dp_delta=1e-3, **SMALL)
-    result = run_defend(load_dataset("cancer"), store, cfg)
+    result = run_defend(load_bundled("cancer"), store, cfg)
     runs = iter(trained[1:])  # the first is the undefended baseline
     rows = result.rows
     assert [r.setting["drop-vulnerable"] for r in rows] == [False, True]
@@ -92,7 +92,7 @@ def test_accountant_uses_the_sampling_rate_the_targets_train_at(store, monkeypat
 @pytest.mark.parametrize("n_excluded", [0, 3, 4])
 def test_target_train_size_follows_the_protocol(store, n_excluded):
     """The N the accountant is given is the N build_signals trains targets on (odd leftovers rounded down)."""
-    data = load_dataset("cancer")
+    data = load_bundled("cancer")
     pool = paper_split(data).pool
     exclude = pool[::7][:n_excluded] if n_excluded else None
     signals = build_signals(data, SPEC.model_copy(update={"steps": 1}), store, k=2, n_targets=2, exclude=exclude)

@@ -11,7 +11,7 @@ import torch
 
 from gmia.defenses import epsilon_for, grid, guarantee, noise_for
 from gmia.defenses.privacy import check_dp, meaningless
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo import TrainSpec, dp, stacked
 from gmia.zoo.trainer import train_stack
 

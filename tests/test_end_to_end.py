@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gmia.cli import main
-from gmia.data import load_dataset
-from gmia.paper import PRESETS
-from gmia.experiments.reproduce import ReproduceConfig, reproduce
+from gmia.data import load_bundled
+from gmia.settings.paper import PRESETS
+from gmia.experiments.reproduce import ReproduceConfig, run_reproduce
 from gmia.zoo import ZooStore
 
 
@@ -16,7 +16,7 @@ from gmia.zoo import ZooStore
 def test_cancer_full_protocol_generalises_like_the_paper(tmp_path):
     """k = 100 references and 100 targets with the paper's Cancer model, as `reproduce` runs it."""
     preset = PRESETS["cancer"]
-    result = reproduce(load_dataset("cancer"), ZooStore(tmp_path), ReproduceConfig(
+    result = run_reproduce(load_bundled("cancer"), ZooStore(tmp_path), ReproduceConfig(
         table="table1", spec=preset.spec, settings=((0.1, 0.1),), cutoffs=(0.01,), k=100, n_targets=100))
     acc = result.runs[0].accuracies
     assert abs(acc["target_train"] - acc["target_test"]) <= 0.02
@@ -31,7 +31,7 @@ def test_cancer_full_protocol_generalises_like_the_paper(tmp_path):
 def test_adult_reduced_protocol(tmp_path):
     preset = PRESETS["adult"]
     spec = preset.spec.model_copy(update={"steps": 2000})
-    result = reproduce(load_dataset("adult"), ZooStore(tmp_path), ReproduceConfig(
+    result = run_reproduce(load_bundled("adult"), ZooStore(tmp_path), ReproduceConfig(
         table="table2", spec=spec, settings=((0.2, 0.1), (0.1, 0.1)), cutoffs=(0.01, 0.1), k=10, n_targets=4))
     acc = result.runs[0].accuracies
     assert 0.8 < acc["target_test"] <= acc["target_train"] < 0.9
@@ -70,7 +70,7 @@ def test_every_attack_finds_membership_in_an_overfit_model(tmp_path):
     from gmia.zoo import TrainSpec
 
     spec = TrainSpec(hidden=(32,), optimizer="adam", lr=0.01, steps=1500, batch_size=50)
-    result = run_compare(load_dataset("adult"), ZooStore(tmp_path), CompareConfig.resolve(
+    result = run_compare(load_bundled("adult"), ZooStore(tmp_path), CompareConfig.resolve(
         "adult", spec=spec, k=16, n_targets=8, n_inout=16, pool_size=400, n_bootstrap=0,
         attacks=("gmia-direct", "loss", "lira-online", "rmia-online")))
     assert result.accuracies["target_train"] - result.accuracies["target_test"] > 0.1  # overfit indeed

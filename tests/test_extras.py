@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gmia.errors import GmiaError
-from gmia.extras import require
+from gmia.base.errors import GmiaError
+from gmia.base.extras import require
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import pytest
 import gmia.data.fetch as fetch
 from gmia.cli import main
 from gmia.data import load_csv_with_schema
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 ROW = ("73, Not in universe, 0, 0, High school graduate, 0, Not in universe, Widowed, Not in universe or children, "
        "Not in universe, White, {hisp}, Female, Not in universe, Not in universe, Not in labor force, 0, 0, 0, Nonfiler, "

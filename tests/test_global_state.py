@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gmia import io as gmia_io
+from gmia.base import io as gmia_io
 
 NOTEBOOK = textwrap.dedent("""
     import json, pkgutil, importlib, types

@@ -11,10 +11,10 @@ import torch
 from gmia.attacks.indirect import IMAGE_SIGMA, IndirectConfig, query_sigma
 from gmia.cli import main
 from gmia.data.images import image_dataset
-from gmia.paper import CPU_SCALE, PRESETS, scaled_preset
-from gmia.errors import GmiaError
-from gmia.model import Model
-from gmia.queries import gaussian_queries, same_record
+from gmia.settings.paper import CPU_SCALE, PRESETS, scaled_preset
+from gmia.base.errors import GmiaError
+from gmia.models.file_format import Model
+from gmia.data.queries import gaussian_queries, same_record
 from gmia.report import figures, sections
 from gmia.zoo import TrainSpec, Zoo, train_stack
 

@@ -24,10 +24,10 @@ import pytest
 import gmia.data.fetch_images as fi
 from gmia.api import load_dataset as _dataset
 from gmia.cli import main
-from gmia.data import decode_records, encode_records, load_dataset
+from gmia.data import decode_records, encode_records, load_bundled
 from gmia.data.images import image_dataset, read_idx
 from gmia.data.registry import DATASETS, load_image
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 QUIET = {"progress": lambda text: None}
 
@@ -384,7 +384,7 @@ def test_registry_entries_and_names():
         assert DATASETS[name]["pool_size"] == 20000 and DATASETS[name]["n_records"] == n
         assert DATASETS[name]["description"] and DATASETS[name]["citation"]
     with pytest.raises(GmiaError) as exc:
-        load_dataset("mnist")
+        load_bundled("mnist")
     assert_one_sentence(exc.value, "expected load_image('mnist', cache_root)")
     with pytest.raises(GmiaError) as exc:
         load_image("svhn", Path("."))

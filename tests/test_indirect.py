@@ -18,15 +18,15 @@ from gmia.attacks.indirect import (
 )
 from gmia.attacks.indirect_null import (NOT_CALIBRATED, NullCheck, choose_null_records, excess_p, null_check, null_records_for,
                                         pairs_needed)
-from gmia.auditing import AuditConfig, run_audit
+from gmia.auditing.run import AuditConfig, run_audit
 from gmia.cli import main
-from gmia.data import load_dataset
-from gmia.errors import GmiaError
-from gmia.evaluate import run_selection
+from gmia.data import load_bundled
+from gmia.base.errors import GmiaError
+from gmia.protocol.evaluate import run_selection
 from gmia.experiments.table3 import Table3Config, choose_record, run_table3
-from gmia.protocol import build_signals, split_adversary, train_references
-from gmia.select import count_neighbours, selection_features
-from gmia.queries import gaussian_queries, project, same_record, uniform_queries
+from gmia.protocol.run import build_signals, split_adversary, train_references
+from gmia.stats.select import count_neighbours, selection_features
+from gmia.data.queries import gaussian_queries, project, same_record, uniform_queries
 from gmia.targets import CountingTarget, QueryBudgetExhausted, QueryLog, ZooTargets
 from gmia.zoo import TrainSpec, ZooStore
 
@@ -38,7 +38,7 @@ SMALL = IndirectConfig(theta=0.8, n_candidates=300, n_clusters=20, positive_step
 
 @pytest.mark.parametrize("name", ["adult", "cancer"])
 def test_uniform_queries_honour_the_schema(name):
-    ds = load_dataset(name)
+    ds = load_bundled(name)
     q = uniform_queries(ds.schema, 500, np.random.default_rng(0))
     for group, cols in ds.schema.groups().items():
         feats = [ds.schema.features[c] for c in cols]
@@ -58,7 +58,7 @@ def test_uniform_queries_honour_the_schema(name):
 
 
 def test_gaussian_queries_stay_near_the_record_and_valid():
-    ds = load_dataset("adult")
+    ds = load_bundled("adult")
     r = ds.x[7]
     q = gaussian_queries(r, ds.schema, 200, 0.1, np.random.default_rng(0))
     np.testing.assert_allclose(project(q, ds.schema), q, atol=1e-6)
@@ -94,7 +94,7 @@ def test_theta_out_of_range():
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     store = ZooStore(tmp_path_factory.mktemp("cache"))
-    ds = load_dataset("cancer")
+    ds = load_bundled("cancer")
     signals = build_signals(ds, SPEC, store, k=10, n_targets=4, seed=0)
     return ds, store, signals
 

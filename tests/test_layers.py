@@ -17,23 +17,21 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "gmia"
 
-# Lowest first: data -> training (zoo) -> signals -> selection -> attacks -> evaluation ->
-# report/console -> CLI (docs/architecture.md).
+# Lowest first: data -> training (zoo, algorithms) -> statistics -> attacks -> targets -> protocol ->
+# the commands' engines -> report/console -> API -> CLI (docs/architecture.md).
 LAYERS = [
-    {"errors", "choices", "io", "formatting", "extras"},
+    {"base"},
     {"data"},
-    {"zoo", "model", "paper", "model_io", "onnx_model", "estimators"},
+    {"zoo", "models"},
     {"algorithms"},
-    {"signals", "outputs", "queries", "stats", "pvalues", "roc", "calibration", "privacy"},
-    {"select"},
+    {"stats", "privacy", "settings"},
     {"attacks"},
-    {"targets", "presets"},
-    {"config"},
-    {"protocol", "roles"},
-    {"evaluate", "run_records", "comparison", "defenses", "experiments", "auditing", "target_model", "canaries", "matching", "audit_result"},
+    {"targets"},
+    {"protocol"},
+    {"comparison", "defenses", "experiments", "auditing", "canaries"},
     {"report", "console"},
     {"serve"},
-    {"api", "resources"},
+    {"api"},
     {"cli", "__main__", "__init__"},
 ]
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
@@ -129,3 +127,89 @@ def test_the_codes_references_to_docs_resolve_in_the_repository():
     assert cited, "the code cites no documentation page at all"
     missing = sorted(c for c in cited if not (root / c).is_file())
     assert not missing, f"pages cited in the code but not in the repository: {missing}"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the gmia modules it imports. ``from gmia.report import figures`` depends on the
+    module ``gmia.report.figures``; the package's ``__init__`` only runs first, as for any import."""
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in modules:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                deps |= subs or {node.module}
+                if len(subs) < len(node.names):
+                    deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in modules}
+        graph[name] = deps - {name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while not comp or comp[-1] != v:
+                comp.append(stack.pop())
+                on.discard(comp[-1])
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle_between_modules():
+    """Inside a package too: no two modules import each other, at the top or inside a function."""
+    assert not _circles(_module_graph()), f"module import circles: {_circles(_module_graph())}"
+
+
+def test_the_module_circle_check_can_fail():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_only_the_package_face_is_loose():
+    """Every module lives in the folder of its stage; only the package face stays at the top."""
+    loose = sorted(p.name for p in SRC.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py"], f"modules directly under src/gmia: {loose}"
+
+
+def test_the_architecture_page_lists_the_layers_of_this_test():
+    """docs/architecture.md's layer table is this file's LAYERS, row by row."""
+    import re
+
+    page = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", page, flags=re.M)
+    documented = [set(re.findall(r"`([\w]+)`", units)) for _, units in rows]
+    assert documented == LAYERS, "docs/architecture.md's layer table differs from tests/test_layers.py's LAYERS"
+
+
+def test_no_folder_shadows_a_public_name():
+    """Importing ``gmia.X`` sets the attribute ``gmia.X`` to the module, so a folder named like a
+    public function (``gmia.audit``) would replace that function once anything imported it."""
+    import gmia
+
+    folders = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert not folders & set(gmia.__all__), f"folders named like public names: {sorted(folders & set(gmia.__all__))}"

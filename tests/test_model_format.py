@@ -11,28 +11,28 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from gmia.data import RecordError, decode_records, encode_records, load_dataset
-from gmia.errors import GmiaError
-from gmia.model import Model, from_sklearn, from_torch
-from gmia.outputs import OutputPolicy
+from gmia.data import RecordError, decode_records, encode_records, load_bundled
+from gmia.base.errors import GmiaError
+from gmia.models.file_format import Model, from_sklearn, from_torch
+from gmia.targets.policy import OutputPolicy
 from gmia.serve import KeyRing, add_key
 from gmia.serve.limits import Ledger, RateLimiter
 
 
 @pytest.fixture(scope="module")
 def cancer():
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 @pytest.mark.parametrize("name", ["cancer", "adult"])
 def test_records_round_trip_bit_for_bit(name):
-    data = load_dataset(name)
+    data = load_bundled(name)
     x = data.x[:2000]
     assert np.array_equal(encode_records(decode_records(x, data.schema), data.schema), x)
 
 
 def test_record_errors_name_the_record_and_feature():
-    data = load_dataset("adult")
+    data = load_bundled("adult")
     rec = decode_records(data.x[:1], data.schema)[0]
     with pytest.raises(RecordError, match=r"record 0: feature 'workclass' is 'Astronaut'; expected one of: .*Private"):
         encode_records([{**rec, "workclass": "Astronaut"}], data.schema)

@@ -26,12 +26,12 @@ from sklearn.preprocessing import OneHotEncoder
 
 from gmia.cli import main
 from gmia.cli.tools import _target
-from gmia.data import decode_records, load_dataset
-from gmia.errors import GmiaError
-from gmia.model_io import proba_logits
-from gmia.onnx_model import OnnxModel, save_onnx
-from gmia.outputs import OutputPolicy, model_id
-from gmia.signals import proba_loss
+from gmia.data import decode_records, load_bundled
+from gmia.base.errors import GmiaError
+from gmia.models.foreign import proba_logits
+from gmia.models.onnx_file import OnnxModel, save_onnx
+from gmia.targets.policy import OutputPolicy, model_id
+from gmia.stats.signals import proba_loss
 from gmia.targets import CountingTarget, LocalTarget, SklearnTarget, TorchTarget, as_target
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -39,13 +39,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture(scope="module")
 def cancer():
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 @pytest.fixture(scope="module")
 def adult():
     """2,000 Adult records: encoded rows, the original columns and the string labels."""
-    data = load_dataset("adult")
+    data = load_bundled("adult")
     rows = np.random.default_rng(0).choice(len(data.x), 2000, replace=False)
     raw = data.raw().iloc[rows].reset_index(drop=True)
     return {"data": data, "rows": rows, "x": data.x[rows], "frame": raw.drop(columns=[data.schema.label]),
@@ -278,7 +278,7 @@ def test_serving_an_onnx_file_without_schema_is_one_sentence(cancer, tmp_path, c
 
 
 def test_as_target_dispatch(cancer, histgb, onnx_files):
-    from gmia.model import from_sklearn
+    from gmia.models.file_format import from_sklearn
 
     gmia_model = from_sklearn(LogisticRegression(max_iter=300).fit(cancer.x, cancer.y), cancer.schema)
     assert type(as_target(gmia_model, cancer.schema)) is LocalTarget
@@ -320,6 +320,6 @@ def test_models_that_do_not_fit_the_data_set(cancer, adult, pipeline):
 
 
 def test_importing_the_onnx_module_loads_no_onnx_package():
-    code = ("import sys, gmia.onnx_model, gmia.targets; "
+    code = ("import sys, gmia.models.onnx_file, gmia.targets; "
             "assert not {'onnxruntime', 'skl2onnx', 'onnx', 'sklearn'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)

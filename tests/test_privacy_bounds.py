@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.privacy import bounds, epsilon_bounds, one_run, one_run_bound, pair_bounds
 
 

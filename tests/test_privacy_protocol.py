@@ -19,15 +19,15 @@ from gmia.comparison.run import run_compare
 from gmia.console.compare import render_compare
 from gmia.console.defend import render_defend
 from gmia.console.reproduce import render
-from gmia.data import load_dataset
+from gmia.data import load_bundled
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.run import flags, run_defend
-from gmia.evaluate import PRIVACY_SEED, evaluate, privacy_bounds, run_selection
-from gmia.experiments.reproduce import ReproduceConfig, reproduce
-from gmia.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
+from gmia.protocol.evaluate import PRIVACY_SEED, evaluate, privacy_bounds, run_selection
+from gmia.experiments.reproduce import ReproduceConfig, run_reproduce
+from gmia.settings.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
 from gmia.privacy import record_bounds, repeat_bounds, repeats_of
 from gmia.privacy.protocol import privacy_figures
-from gmia.protocol import build_signals
+from gmia.protocol.run import build_signals
 from gmia.report.artifacts import _jsonable
 from gmia.report.privacy import empirical_privacy
 from gmia.zoo import TrainSpec, ZooStore
@@ -45,7 +45,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cancer():
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 def expected(scores, membership, positions, delta=DEFAULT_DP_DELTA, pvalues=None) -> dict:
@@ -125,7 +125,7 @@ def test_too_few_pairs_to_split_give_no_bound_rather_than_an_error():
 @pytest.fixture(scope="module")
 def reproduced(cancer, store):
     cfg = ReproduceConfig.resolve("cancer", spec=SPEC, delta=DELTA, beta=BETA, **TINY)
-    return reproduce(cancer, store, cfg), cfg
+    return run_reproduce(cancer, store, cfg), cfg
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.privacy import (ADD_REMOVE, REPLACE_ONE, epsilon_bounds, one_run_bound, record_bounds, repeat_bounds,
                           repeats_of)
 from gmia.privacy.bounds import cp_epsilon, fpr_upper, tpr_lower

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from gmia.data import load_dataset
-from gmia.errors import GmiaError
-from gmia.evaluate import CutoffRow, evaluate
-from gmia.protocol import bootstrap_index_sets, build_signals, subsample_index_sets, target_index_sets
+from gmia.data import load_bundled
+from gmia.base.errors import GmiaError
+from gmia.protocol.evaluate import CutoffRow, evaluate
+from gmia.protocol.run import bootstrap_index_sets, build_signals, subsample_index_sets, target_index_sets
 from gmia.zoo import TrainSpec, ZooStore
 
 
@@ -50,7 +50,7 @@ def test_cutoff_row_counts():
 def cancer_signals(tmp_path_factory):
     store = ZooStore(tmp_path_factory.mktemp("cache"))
     spec = TrainSpec(steps=300, batch_size=10, lr=1e-2)
-    return build_signals(load_dataset("cancer"), spec, store, k=20, n_targets=10, seed=0)
+    return build_signals(load_bundled("cancer"), spec, store, k=20, n_targets=10, seed=0)
 
 
 def test_signals_shapes_and_accuracy(cancer_signals):
@@ -83,7 +83,7 @@ def test_raw_feature_mode(cancer_signals):
 
 def test_calibration_records_are_held_out_of_every_reference_model(cancer_signals):
     s = cancer_signals
-    assert s.calibration.size == 249  # half of Cancer's 499 adversary records (gmia.calibration.calibration_size)
+    assert s.calibration.size == 249  # half of Cancer's 499 adversary records (gmia.stats.calibration.calibration_size)
     assert not np.isin(s.calibration, s.references.index_sets).any()
     assert not np.isin(s.calibration, s.targets.index_sets).any()
     assert set(s.calibration.tolist()) <= set(s.split.adversary.tolist())
@@ -104,7 +104,7 @@ def test_evaluation_reports_raw_and_calibrated_pvalues_and_every_feature_kind(ca
 
 
 def test_no_calibration_set_means_raw_pvalues_only(tmp_path):
-    from gmia.errors import GmiaError
+    from gmia.base.errors import GmiaError
     from gmia.experiments.reproduce import ReproduceConfig
 
     with pytest.raises(GmiaError, match="calibration size is 0"):

@@ -1,4 +1,4 @@
-"""ecdf_pvalues (gmia.pvalues, all records at once) gives the bits of ecdf_pvalue, record by record.
+"""ecdf_pvalues (gmia.stats.pvalues, all records at once) gives the bits of ecdf_pvalue, record by record.
 
 Bit identity, not closeness: every comparison is ``np.array_equal`` on float64 (``equal_nan``
 only matters for the infinite losses of test_non_finite_losses_behave_as_before). The per-record ``ecdf_pvalue`` is the definition of p = F(L).
@@ -7,8 +7,8 @@ only matters for the infinite losses of test_non_finite_losses_behave_as_before)
 import numpy as np
 import pytest
 
-from gmia.pvalues import ecdf_pvalues_blocked, pchip_coefficients
-from gmia.stats import TAIL_RULES, ecdf_pvalue, ecdf_pvalues
+from gmia.stats.pvalues import ecdf_pvalues_blocked, pchip_coefficients
+from gmia.stats.ecdf import TAIL_RULES, ecdf_pvalue, ecdf_pvalues
 
 SEEDS = [0, 1, 2]
 

@@ -108,7 +108,7 @@ def test_the_browser_check_can_fail(tmp_path):
 
 
 def test_report_cells_show_no_reprs_nan_intervals_or_dangling_dashes():
-    from gmia.formatting import pct
+    from gmia.base.formatting import pct
     from gmia.report.html import num, num_ci, pct_ci, plain, with_ci
 
     assert plain([[None, 0.1], [0.2, 1.0]], "settings") == "delta=derived, beta=0.1; delta=0.2, beta=1"

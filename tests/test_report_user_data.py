@@ -14,15 +14,16 @@ import pytest
 from rich.console import Console
 
 import gmia
-from gmia.auditing import check_schema
+from gmia.auditing.run import check_schema
 from gmia.console.reproduce import render
-from gmia.data import encode_records, load_dataset
+from gmia.data import encode_records, load_bundled
 from gmia.data.csv import float_decimals, load_csv, text_decimals
-from gmia.data.records import decode_columns, decode_records, readable_record
+from gmia.data.records import decode_records, readable_record
+from gmia.data.schema import decode_columns
 from gmia.data.schema import Dataset, Feature, Schema
-from gmia.errors import GmiaError
-from gmia.model import from_sklearn
-from gmia.paper import PaperRow, PaperSetting
+from gmia.base.errors import GmiaError
+from gmia.models.file_format import from_sklearn
+from gmia.settings.paper import PaperRow, PaperSetting
 from gmia.report import load_run, verdicts_frame, write_run, write_verdicts
 from gmia.report.sections import direct_results
 
@@ -115,12 +116,12 @@ def test_decimals_leave_fingerprints_and_the_schema_check_alone(data):
 
 
 def test_bundled_sets_record_decimals():
-    cancer = load_dataset("cancer")
+    cancer = load_bundled("cancer")
     assert {f.decimals for f in cancer.schema.features} == {0}
     assert cancer.fingerprint() == Dataset("c", cancer.x, cancer.y, Schema.from_dict(
         {**cancer.schema.to_dict(), "features": [{k: v for k, v in f.items() if k != "decimals"}
                                                  for f in cancer.schema.to_dict()["features"]]})).fingerprint()
-    adult = load_dataset("adult")
+    adult = load_bundled("adult")
     assert {f.decimals for f in adult.schema.features if f.kind == "numeric"} == {0}
 
 

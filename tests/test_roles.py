@@ -1,24 +1,24 @@
-"""An audit's records (`gmia.roles`): defaults, matching given rows, the appended population, every refusal."""
+"""An audit's records (`gmia.auditing.roles`): defaults, matching given rows, the appended population, every refusal."""
 
 import json
 
 import numpy as np
 import pytest
 
-from gmia.data import load_csv, load_dataset, paper_split
+from gmia.data import load_csv, load_bundled, paper_split
 from gmia.data.bundled import ADULT_CATEGORICAL, ADULT_NUMERIC
-from gmia.errors import GmiaError
-from gmia.roles import Roles, resolve_roles
+from gmia.base.errors import GmiaError
+from gmia.auditing.roles import Roles, resolve_roles
 
 
 @pytest.fixture(scope="module")
 def cancer():
-    return load_dataset("cancer")
+    return load_bundled("cancer")
 
 
 @pytest.fixture(scope="module")
 def adult():
-    return load_dataset("adult")
+    return load_bundled("adult")
 
 
 def _twins(ds, i):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gmia.errors import GmiaError
-from gmia.select import count_neighbours, expected_neighbours, logit_features, select_vulnerable
+from gmia.base.errors import GmiaError
+from gmia.stats.select import count_neighbours, expected_neighbours, logit_features, select_vulnerable
 
 
 def brute_force(q, r, delta):
@@ -67,7 +67,7 @@ def test_unknown_scaling():
 
 
 def test_centred_logits_ignore_the_softmax_offset_of_each_model():
-    from gmia.select import selection_features
+    from gmia.stats.select import selection_features
 
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(4, 30, 3))
@@ -87,7 +87,7 @@ def test_zero_rows_are_each_others_neighbours_and_nobody_elses():
 
 
 def test_derived_delta_selects_the_stated_fraction_of_new_records():
-    from gmia.select import DELTA_FRACTION, derived_delta
+    from gmia.stats.select import DELTA_FRACTION, derived_delta
 
     rng = np.random.default_rng(3)
     adversary, pool = rng.normal(size=(3000, 8)), rng.normal(size=(2000, 8))
@@ -101,7 +101,7 @@ def test_derived_delta_selects_the_stated_fraction_of_new_records():
 def test_derived_delta_is_taken_on_the_held_out_rows_only():
     """Records the references trained on can sit elsewhere than unseen ones: given the rows no
     reference trained on, the quantile is theirs; raw features ignore them (no reference shapes them)."""
-    from gmia.select import derived_delta
+    from gmia.stats.select import derived_delta
 
     rng = np.random.default_rng(5)
     seen = rng.normal(size=(900, 8)) * 0.2 + 1.0  # in-sample rows: tight around one direction

@@ -19,11 +19,11 @@ import httpx
 import numpy as np
 import pytest
 
-from gmia.auditing import AuditConfig, run_audit
+from gmia.auditing.run import AuditConfig, run_audit
 from gmia.cli import main
-from gmia.data import decode_records, load_dataset
-from gmia.errors import GmiaError
-from gmia.target_model import train_target, write_target
+from gmia.data import decode_records, load_bundled
+from gmia.base.errors import GmiaError
+from gmia.protocol.deployed import train_pool_target, write_target
 from gmia.targets import HttpTarget, LocalTarget, QueryBudgetExhausted, TargetUnreachable
 from gmia.zoo import TrainSpec, ZooStore
 
@@ -73,9 +73,9 @@ def stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
-    data = load_dataset("cancer")
+    data = load_bundled("cancer")
     store = ZooStore(root / "cache")
-    model, members, _ = train_target(data, SPEC, store)
+    model, members, _ = train_pool_target(data, SPEC, store)
     path = root / "cancer.safetensors"
     write_target(model, members, path, data)
     keys = root / "keys.json"

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from gmia.auditing import AuditConfig
-from gmia.data import load_csv, load_dataset, paper_split
+from gmia.auditing.run import AuditConfig
+from gmia.data import load_csv, load_bundled, paper_split
 from gmia.data.bundled import ADULT_CATEGORICAL, ADULT_NUMERIC
-from gmia.errors import GmiaError
-from gmia.roles import resolve_roles
-from gmia.select import DELTA_FRACTION, count_neighbours, derived_delta, select_vulnerable, selection_features
+from gmia.base.errors import GmiaError
+from gmia.auditing.roles import resolve_roles
+from gmia.stats.select import DELTA_FRACTION, count_neighbours, derived_delta, select_vulnerable, selection_features
 from gmia.zoo import TrainSpec
 from gmia.zoo.spec import cap_batch
 from gmia.zoo.trainer import train_stack
@@ -65,7 +65,7 @@ def _bound(n_population: int) -> float:
 
 def test_raw_selection_on_cancer_with_a_small_population_flags_a_small_share():
     # The paper's fixed δ = 0.1 flagged 11% of Cancer's pool against 100 population records.
-    cancer = load_dataset("cancer")
+    cancer = load_bundled("cancer")
     fractions = []
     for seed in SEEDS:
         split = paper_split(cancer, seed=seed)
@@ -81,7 +81,7 @@ def test_raw_selection_on_cancer_with_a_small_population_flags_a_small_share():
 @pytest.mark.parametrize("n_rows", [60, 300])
 def test_raw_selection_on_a_small_adult_csv_flags_a_small_share(tmp_path, n_rows):
     # A file named adult.csv gets Adult's preset: its fixed δ = 0.4 flagged 24% of a 30-record pool.
-    raw = load_dataset("adult").raw()
+    raw = load_bundled("adult").raw()
     fractions = []
     for seed in SEEDS:
         raw.sample(n_rows, random_state=seed).to_csv(tmp_path / "adult.csv", index=False)

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.interpolate import PchipInterpolator
 
-from gmia.errors import GmiaError
-from gmia.roc import roc_summary
-from gmia.stats import TAIL_RULES, clopper_pearson, ecdf_pvalue, ecdf_pvalues
+from gmia.base.errors import GmiaError
+from gmia.stats.roc import roc_summary
+from gmia.stats.ecdf import TAIL_RULES, clopper_pearson, ecdf_pvalue, ecdf_pvalues
 
 REF = np.array([0.5, 0.1, 0.9, 0.3, 0.7])  # sorted: 0.1 0.3 0.5 0.7 0.9 → F = 0.2 .. 1.0
 
@@ -98,7 +98,7 @@ def test_roc_summary_orientation_member_is_positive():
 def test_kost_with_independent_tests_is_fisher():
     from scipy.stats import combine_pvalues
 
-    from gmia.stats import kost_combine
+    from gmia.stats.ecdf import kost_combine
 
     p = np.array([0.01, 0.2, 0.5, 0.03])
     expected = combine_pvalues(p, method="fisher").pvalue
@@ -106,7 +106,7 @@ def test_kost_with_independent_tests_is_fisher():
 
 
 def test_kost_with_perfectly_correlated_copies_gives_back_the_p_value():
-    from gmia.stats import kost_combine
+    from gmia.stats.ecdf import kost_combine
 
     for p in (0.001, 0.04, 0.3):
         for m in (2, 5, 20):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gmia.zoo.trainer as trainer_mod
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo import TrainSpec, ZooStore
 
 SPEC = TrainSpec(hidden=(4,), steps=20, batch_size=10)

@@ -17,20 +17,21 @@ optional package (FastAPI, Ray, Opacus).
 
 from __future__ import annotations
 
-from gmia.extras import lazy_exports
+from gmia.base.extras import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "audit": "gmia.api", "reproduce": "gmia.api", "compare": "gmia.api", "defend": "gmia.api",
-    "audit_dp": "gmia.api", "load_dataset": "gmia.api", "train_target": "gmia.api", "make_store": "gmia.api",
+    "audit": "gmia.api.verbs", "reproduce": "gmia.api.verbs", "compare": "gmia.api.verbs", "defend": "gmia.api.verbs",
+    "audit_dp": "gmia.api.verbs", "load_dataset": "gmia.api.resources", "train_target": "gmia.api.verbs",
+    "make_store": "gmia.api.resources",
     "Target": "gmia.targets", "HttpTarget": "gmia.targets", "LocalTarget": "gmia.targets",
-    "QueryBudgetExhausted": "gmia.targets", "Model": "gmia.model", "Dataset": "gmia.data", "TrainSpec": "gmia.zoo",
-    "AuditConfig": "gmia.auditing", "AuditResult": "gmia.auditing", "ReproduceConfig": "gmia.experiments.reproduce",
+    "QueryBudgetExhausted": "gmia.targets", "Model": "gmia.models.file_format", "Dataset": "gmia.data", "TrainSpec": "gmia.zoo",
+    "AuditConfig": "gmia.auditing.run", "AuditResult": "gmia.auditing.run", "ReproduceConfig": "gmia.experiments.reproduce",
     "CompareConfig": "gmia.comparison.config", "DefendConfig": "gmia.defenses.config",
-    "Table3Config": "gmia.experiments.table3", "GmiaError": "gmia.errors",
+    "Table3Config": "gmia.experiments.table3", "GmiaError": "gmia.base.errors",
     "AuditDpConfig": "gmia.canaries.config",
-    "save_onnx": "gmia.onnx_model", "OnnxModel": "gmia.onnx_model", "SklearnTarget": "gmia.targets",
+    "save_onnx": "gmia.models.onnx_file", "OnnxModel": "gmia.models.onnx_file", "SklearnTarget": "gmia.targets",
     "TorchTarget": "gmia.targets",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]

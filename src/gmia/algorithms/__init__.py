@@ -5,10 +5,10 @@ other algorithm (`SklearnAlgorithm` for a scikit-learn estimator or Pipeline, `T
 for a user's ``train(X, y, seed)``, `FactoryAlgorithm` for ``FILE.py:factory``) trains one
 model per task in worker processes (`train_outputs`) and is known by its outputs (`OutputZoo`).
 `as_algorithm` builds one from what a user gives; `same_recipe` compares two descriptions, and
-`gmia.matching` chooses an audit's references to match its target.
+`gmia.auditing.matching` chooses an audit's references to match its target.
 """
 
-from gmia.extras import lazy_exports
+from gmia.base.extras import lazy_exports
 
 # Loaded on first use: a configuration naming an algorithm does not import torch (OutputZoo) or
 # joblib (train_outputs) before its options are checked.

@@ -5,7 +5,7 @@ trained *with the same training algorithm* as the target, on records from the sa
 population. So the algorithm is an object of its own: gmia's stacked trainer (K models at
 once, `gmia.zoo`), a scikit-learn estimator or Pipeline (`clone` + `fit`), or a user's train
 function. Every one but the stacked trainer is known to the attack through its outputs on the
-data set's records, the centred log-probabilities of `gmia.model_io.proba_logits`; those
+data set's records, the centred log-probabilities of `gmia.models.foreign.proba_logits`; those
 are what `gmia.algorithms.train.train_outputs` stores, one file per model, content-addressed
 by `Algorithm.key`.
 
@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from gmia.data import Schema
-from gmia.estimators import canonical, same_recipe  # noqa: F401  (same_recipe re-exported: gmia.algorithms)
+from gmia.models.estimators import canonical, same_recipe  # noqa: F401  (same_recipe re-exported: gmia.algorithms)
 
 
 @runtime_checkable

@@ -19,8 +19,8 @@ import numpy as np
 
 from gmia.algorithms.base import SameByKey, digest, qualname
 from gmia.data import Schema
-from gmia.errors import GmiaError
-from gmia.model_io import PROBA_FLOOR, module_proba
+from gmia.base.errors import GmiaError
+from gmia.models.foreign import PROBA_FLOOR, module_proba
 
 
 class TrainFunction(SameByKey):

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from gmia.algorithms.base import Algorithm, SameByKey, digest
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 # name -> (module, class, parameters that make it behave as the docs promise)
 ESTIMATORS = {

@@ -2,7 +2,7 @@
 
 A stacked zoo (`gmia.zoo.Zoo`) can compute logits on any row. A scikit-learn model or a
 user's network is kept only as what the attacks use: its centred log-probabilities on every
-record of the data set, ``outputs [K, N, C]`` (`gmia.model_io.proba_logits`), with the index
+record of the data set, ``outputs [K, N, C]`` (`gmia.models.foreign.proba_logits`), with the index
 sets it trained on. `OutputZoo` offers the same ``logits``, ``membership``, ``index_sets`` and
 ``subset`` as a `Zoo`, so selection, the direct attack, calibration and the metrics run on it
 unchanged; rows that are not records of the data set (the indirect attack's enhancing queries)
@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo.zoo import membership_counts
 
 

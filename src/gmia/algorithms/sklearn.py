@@ -8,7 +8,7 @@ this covers RandomForest, (Hist)GradientBoosting, LogisticRegression, MLPClassif
 ``probability=True``, and LightGBM's and XGBoost's scikit-learn classes.
 
 What the model reads (gmia's encoded rows, or the original columns for a Pipeline that picks
-them by name) and how its classes map to the data set's are `gmia.model_io`'s.
+them by name) and how its classes map to the data set's are `gmia.models.foreign`'s.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from gmia.algorithms.base import SameByKey, digest, package_version
-from gmia.estimators import describe_estimator, public_name, recipe
+from gmia.models.estimators import describe_estimator, public_name, recipe
 from gmia.data import Schema
-from gmia.errors import GmiaError
-from gmia.model_io import aligned_proba, model_inputs, model_labels, reads_frame
+from gmia.base.errors import GmiaError
+from gmia.models.foreign import aligned_proba, model_inputs, model_labels, reads_frame
 
 THREAD_PARAMS = ("n_jobs", "nthread", "num_threads", "thread_count")
 
@@ -30,7 +30,7 @@ class SklearnAlgorithm(SameByKey):
     """Reference models cloned from ``estimator`` (fitted or not: only its parameters are used).
 
     ``frame``: True if the models read the original columns, False for encoded rows, None to
-    decide from the estimator (`gmia.model_io.reads_frame`).
+    decide from the estimator (`gmia.models.foreign.reads_frame`).
     """
 
     def __init__(self, estimator, frame: bool | None = None):
@@ -80,7 +80,7 @@ class SklearnAlgorithm(SameByKey):
 
     def fit_model(self, x: np.ndarray, y: np.ndarray, schema: Schema, seed: int):
         """The fitted clone of ``seed`` on encoded rows ``x`` and labels ``y`` (0..C-1): one
-        reference model, or a target to deploy (`gmia.target_model`)."""
+        reference model, or a target to deploy (`gmia.protocol.deployed`)."""
         frame = self.reads_frame(schema)
         est = self.seeded(seed)
         try:

@@ -25,9 +25,9 @@ from safetensors.numpy import load as load_bytes, save as save_bytes
 from gmia.algorithms.base import Algorithm
 from gmia.algorithms.outputs import OutputZoo
 from gmia.data import Dataset, Schema
-from gmia.errors import GmiaError
-from gmia.io import atomic_write_bytes, atomic_write_json
-from gmia.model_io import proba_logits
+from gmia.base.errors import GmiaError
+from gmia.base.io import atomic_write_bytes, atomic_write_json
+from gmia.models.foreign import proba_logits
 from gmia.zoo.store import chunk_seed
 
 FORMAT_VERSION = 1

@@ -27,7 +27,7 @@ from gmia.attacks.lira import Lira, logit_confidence
 from gmia.attacks.loss import LossThreshold
 from gmia.attacks.rmia import Rmia
 from gmia.attacks.shokri import Shokri
-from gmia.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError, check_choice
 
 # name -> factory(settings=AttackSettings()) -> Attack, in the order results are reported.
 ATTACKS: dict[str, Callable[..., Attack]] = {}

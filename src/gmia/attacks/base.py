@@ -14,7 +14,7 @@ from gmia.attacks.inputs import AttackInputs
 class AttackSettings:
     """The settings a run shares among its attacks; each attack takes only those it needs.
 
-    tail : GMIA's rule for p-values beyond the k reference losses (gmia.stats.TAIL_RULES).
+    tail : GMIA's rule for p-values beyond the k reference losses (gmia.stats.ecdf.TAIL_RULES).
     confidence : Shokri's threshold on P(in) for the member call.
     seed : seeds attacks that draw random numbers (Shokri's pair sample and networks).
     """

@@ -8,8 +8,8 @@ import numpy as np
 
 from gmia.attacks.base import Attack, AttackSettings
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError, check_choice, check_cutoff
-from gmia.stats import TAIL_RULES, ecdf_pvalues
+from gmia.base.errors import GmiaError, check_choice, check_cutoff
+from gmia.stats.ecdf import TAIL_RULES, ecdf_pvalues
 
 
 @dataclass

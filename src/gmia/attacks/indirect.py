@@ -10,7 +10,7 @@ with r added), I(r, q) the influence score (Eq. 1), θ its threshold (Algorithm 
 margin of the optimisation.
 
 `run_indirect` is the whole pipeline for one record (M^r_i → enhancing queries → the
-target queried through a `gmia.queries.QueryLog` → the guard that r was never sent →
+target queried through a `gmia.data.queries.QueryLog` → the guard that r was never sent →
 Kost-combined p-values); ``gmia audit`` and ``gmia reproduce table3`` both call it, and
 both check the test's own null with it (`gmia.attacks.indirect_null`).
 """
@@ -29,9 +29,9 @@ from scipy.special import softmax
 
 from gmia.attacks.direct import GmiaDirect
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_choice
-from gmia.queries import QueryLog, gaussian_queries, project, same_record, uniform_queries
-from gmia.stats import kost_combine
+from gmia.base.errors import GmiaError, check_choice
+from gmia.data.queries import QueryLog, gaussian_queries, project, same_record, uniform_queries
+from gmia.stats.ecdf import kost_combine
 from gmia.zoo import Zoo, ZooStore, stacked
 
 CORRELATIONS = ("features", "losses")

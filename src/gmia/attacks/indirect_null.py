@@ -6,7 +6,7 @@ references extrapolate differently at the random queries (Cancer: the queries li
 data), and then every record looks like a member. Reference models held out as pseudo-targets
 would not show that: they are trained exactly like the references. Population records do.
 
-A *null record* c is a calibration record (`gmia.protocol.split_adversary`): one of the
+A *null record* c is a calibration record (`gmia.protocol.run.split_adversary`): one of the
 adversary's records that no reference model trained on and that is not in the target's
 training set. For each null record the whole pipeline of `run_indirect` runs in place of r
 (positive references M^c_i, the search for enhancing queries, the target(s) queried through the
@@ -48,8 +48,8 @@ from gmia.privacy.bounds import fpr_upper
 
 from gmia.attacks.indirect import IndirectConfig, run_indirect
 from gmia.data import Dataset
-from gmia.errors import ResumableError
-from gmia.select import count_neighbours, kth_nearest_distance
+from gmia.base.errors import ResumableError
+from gmia.stats.select import count_neighbours, kth_nearest_distance
 from gmia.zoo import Zoo, ZooStore
 
 NOT_CALIBRATED = "test not calibrated on this data"
@@ -60,7 +60,7 @@ def choose_null_records(dataset: Dataset, record: int, calibration: np.ndarray, 
                         features: np.ndarray, delta: float, n: int, max_block_mb: float = 256.0) -> np.ndarray:
     """The ``n`` null records for ``record`` (see the module's CHOICE), most isolated first.
 
-    ``features [N, F]``: every record's selection features (`gmia.select.selection_features`);
+    ``features [N, F]``: every record's selection features (`gmia.stats.select.selection_features`);
     ``adversary``: the adversary's records, whose neighbours selection counts (``calibration``
     is a part of them). Fewer than ``n`` when the class has fewer eligible calibration records.
     """

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from gmia.signals import log_loss
+from gmia.stats.signals import log_loss
 
 
 @dataclass(eq=False)

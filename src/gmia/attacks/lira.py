@@ -23,7 +23,7 @@ from scipy.special import log_ndtr, logsumexp
 
 from gmia.attacks.base import Attack
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError, check_choice
 
 VARIANCES = ("per-record", "fixed")
 MIN_STD = 1e-6  # φ of a saturated model can repeat exactly; keep the Gaussians proper

@@ -14,7 +14,7 @@ import numpy as np
 
 from gmia.attacks.base import Attack
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 
 from gmia.attacks.base import Attack
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 TINY = 1e-300  # a marginal of exactly 0 (all references certain of another class) stays finite
 

@@ -25,7 +25,7 @@ from sklearn.neural_network import MLPClassifier
 
 from gmia.attacks.base import Attack, AttackSettings
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError, check_choice
 
 FEATURES = ("raw", "sorted")
 

@@ -11,7 +11,7 @@ adversary's records only, ever holds one):
   uniformly; the target trains on the flipped labels and every model is scored on them.
 
 Each canary is included in the target's training set independently with probability 1/2; the
-rest of that set is N = `gmia.protocol.target_train_size` records of the pool less all of the
+rest of that set is N = `gmia.protocol.run.target_train_size` records of the pool less all of the
 source's canaries. Every draw comes from the seed's and the source's own stream, so a source
 draws the same canaries whichever other sources run.
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gmia.errors import GmiaError
-from gmia.select import count_neighbours, kth_nearest_distance
+from gmia.base.errors import GmiaError
+from gmia.stats.select import count_neighbours, kth_nearest_distance
 
 from gmia.canaries.config import SOURCES
 

@@ -6,15 +6,15 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmia.choices import Accountant, choice
-from gmia.config import ProtocolConfig, check_count
+from gmia.base.choices import Accountant, choice
+from gmia.settings.config import ProtocolConfig, check_count
 from gmia.defenses.privacy import check_clip
-from gmia.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError, check_choice
 from gmia.privacy.bounds import check_bound_options
-from gmia.presets import (
+from gmia.settings.presets import (
     DEFAULT_CANARIES, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA, DEFAULT_POPULATION, DEFAULT_PRIVACY_CONFIDENCE,
 )
-from gmia.select import check_thresholds
+from gmia.stats.select import check_thresholds
 
 # Where canaries come from (gmia.canaries.choose), in the order they are run and reported.
 SOURCES = ("gmia", "random", "mislabelled")
@@ -23,7 +23,7 @@ ATTACKS = ("gmia-direct", "lira-offline", "rmia-offline")  # scored on every sou
 
 @dataclass(frozen=True)
 class AuditDpConfig(ProtocolConfig):
-    """`gmia.config.ProtocolConfig`'s options (``n_targets`` and ``pvalues`` are not used: each
+    """`gmia.settings.config.ProtocolConfig`'s options (``n_targets`` and ``pvalues`` are not used: each
     source trains one target), and
 
     canaries : m, the canaries per source; each is in the target's training set with probability 1/2.

@@ -1,6 +1,6 @@
 """`gmia audit-dp`: one target per canary source, trained once, and what its canaries prove.
 
-The protocol's split and reference models (`gmia.protocol`: same seed and spec, so the cache
+The protocol's split and reference models (`gmia.protocol.run`: same seed and spec, so the cache
 is shared with the other commands): the k references train on the adversary's records less
 the calibration set, and every canary is a pool record, so no reference holds a canary (checked).
 Per source (`gmia.canaries.choose`): m canaries, each in the target's training set with
@@ -27,13 +27,13 @@ from gmia.canaries.choose import FIRST_STREAM, Canaries, choose, check_canaries
 from gmia.canaries.config import ATTACKS, SOURCES, AuditDpConfig
 from gmia.data import Dataset, paper_split
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
-from gmia.config import check_k_fits
-from gmia.errors import GmiaError
-from gmia.formatting import num
+from gmia.settings.config import check_k_fits
+from gmia.base.errors import GmiaError
+from gmia.base.formatting import num
 from gmia.privacy import one_run_bound
-from gmia.protocol import Timer, split_adversary, target_train_size, train_references
-from gmia.select import derived_delta, selection_features
-from gmia.signals import accuracy, log_loss
+from gmia.protocol.run import Timer, split_adversary, target_train_size, train_references
+from gmia.stats.select import derived_delta, selection_features
+from gmia.stats.signals import accuracy, log_loss
 from gmia.zoo import TrainSpec, Zoo, ZooStore
 
 RESULT_SCHEMA_VERSION = 1

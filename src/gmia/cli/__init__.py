@@ -8,7 +8,7 @@ import typer
 
 from gmia.cli import paper, tools, canaries  # noqa: F401  (each registers its commands on the app, in --help order)
 from gmia.cli.common import app, err_console
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 INTERRUPTED = 130  # the shell's code for a Ctrl-C

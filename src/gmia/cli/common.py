@@ -56,8 +56,8 @@ def out_folder(out: Optional[Path], command: str, dataset: str) -> Path:
 def setup(dataset: str, schema: Optional[Path], cache_dir, out: Path, executor: str = "local",
           ray_address: Optional[str] = None, device: str = "cpu", workers: Optional[int] = None):
     """Check the store (cache, executor, device) and the run folder, then load the data: bad input fails before any work."""
-    from gmia.resources import load_dataset, make_store  # not gmia.api: it imports every engine
-    from gmia.io import check_writable
+    from gmia.api.resources import load_dataset, make_store  # not gmia.api: it imports every engine
+    from gmia.base.io import check_writable
 
     store = make_store(cache_dir, executor, ray_address, device, workers)
     check_writable(out, "output folder")
@@ -66,7 +66,7 @@ def setup(dataset: str, schema: Optional[Path], cache_dir, out: Path, executor: 
 
 def say_scale(con: Console, cfg, device: str) -> None:
     """What a reduced setup stands for, or that the paper's CNN on a CPU takes days."""
-    from gmia.paper import CPU_SCALE
+    from gmia.settings.paper import CPU_SCALE
 
     if cfg.scale_note is not None:
         con.print(f"Scale: {cfg.scale_note}.", highlight=False)

@@ -1,4 +1,4 @@
-"""Options several commands share, declared once. ``None`` defaults mean "the preset's" (gmia.presets)."""
+"""Options several commands share, declared once. ``None`` defaults mean "the preset's" (gmia.settings.presets)."""
 
 from __future__ import annotations
 

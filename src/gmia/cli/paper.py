@@ -13,7 +13,7 @@ from gmia.cli.options import (
     NullRecordsOpt, PoolOpt, PValuesOpt,
     RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt, StepsOpt, TailOpt, TargetsOpt, spec_options,
 )
-from gmia.formatting import fmt_delta
+from gmia.base.formatting import fmt_delta
 
 
 def _table_command(table: str):
@@ -110,7 +110,7 @@ def _compare_command(view: str):
         from gmia.api import compare
         from gmia.comparison.config import CompareConfig
         from gmia.console.compare import render_compare, render_table7
-        from gmia.paper import TABLE7
+        from gmia.settings.paper import TABLE7
 
         con = console()
         out = out_folder(out, view, dataset)

@@ -13,7 +13,7 @@ from gmia.cli.options import (
     LrOpt, OptimizerOpt, OutOpt, PoolOpt, RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt,
     NullRecordsOpt, StepsOpt, TailOpt, spec_options,
 )
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 @app.command("audit")
@@ -51,9 +51,9 @@ def audit(
 ):
     """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
     from gmia.api import audit as run
-    from gmia.auditing import AuditConfig
+    from gmia.auditing.run import AuditConfig
     from gmia.console.audit import render_audit
-    from gmia.errors import ResumableError
+    from gmia.base.errors import ResumableError
     from gmia.targets.base import check_budget
 
     con = console()
@@ -97,10 +97,10 @@ def _target(url, key_file, model_file, cache, budget, batch, retries, timeout, s
 
     if model_file is not None:
         if Path(model_file).suffix.lower() == ".onnx":
-            from gmia.onnx_model import OnnxModel
+            from gmia.models.onnx_file import OnnxModel
 
             return LocalTarget(OnnxModel.load(model_file, schema=schema), budget=budget)
-        from gmia.model import Model
+        from gmia.models.file_format import Model
 
         return LocalTarget(Model.load(model_file), budget=budget)
     if key_file is None:
@@ -116,7 +116,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     """Rebuild report.html from a run folder's saved results, without retraining anything."""
     import time
 
-    from gmia.io import atomic_write_bytes
+    from gmia.base.io import atomic_write_bytes
     from gmia.report import build_report, load_run
 
     start = time.perf_counter()
@@ -138,12 +138,12 @@ def model_train(
 ):
     """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file
     (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx)."""
-    from gmia.config import ProtocolConfig
+    from gmia.settings.config import ProtocolConfig
     from gmia.console.progress import StepProgress
-    from gmia.io import check_model_path
+    from gmia.base.io import check_model_path
 
     check_model_path(out, gmia_model=algorithm is None)  # the suffix decides the format, before anything loads
-    from gmia.target_model import train_target, write_target
+    from gmia.protocol.deployed import train_pool_target, write_target
     con = console()
     store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
     cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, algorithm=algorithm,
@@ -151,7 +151,7 @@ def model_train(
                                  **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
     say_scale(con, cfg, device)
     with StepProgress(con) as progress:
-        model, members, acc = train_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size,
+        model, members, acc = train_pool_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size,
                                            progress=progress.task, algorithm=cfg.algorithm)
     members_file = write_target(model, members, out, data)
     import hashlib
@@ -173,7 +173,7 @@ def keys_add(
     """Create an API key: its digest goes into KEYS_FILE, the key itself is shown once."""
     import os
 
-    from gmia.io import atomic_write_bytes
+    from gmia.base.io import atomic_write_bytes
     from gmia.serve.keys import add_key
 
     key = add_key(keys_file, name, budget, rate, burst)
@@ -198,7 +198,7 @@ def serve(
     access_log: Annotated[Optional[Path], typer.Option(help="append the access log here (default: stderr)")] = None,
 ):
     """Serve a model behind a prediction API: POST /v1/predict, GET /v1/schema, GET /healthz."""
-    from gmia.outputs import OutputPolicy
+    from gmia.targets.policy import OutputPolicy
     from gmia.serve import ServeConfig, run_server
 
     if max_batch < 1 or not max_body_mb > 0:
@@ -220,8 +220,8 @@ def data_fetch(
     """Fetch a data set into the cache once; then use it as --dataset NAME (with the same --cache-dir)."""
     from gmia.data.fetch import FETCHABLE, fetch_census
     from gmia.data.fetch_images import fetch_image_set
-    from gmia.errors import check_choice
-    from gmia.io import check_writable, default_cache_dir
+    from gmia.base.errors import check_choice
+    from gmia.base.io import check_writable, default_cache_dir
 
     check_choice("data set to fetch", name, FETCHABLE)
     root = cache_dir or default_cache_dir()

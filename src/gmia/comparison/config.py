@@ -8,19 +8,19 @@ from typing import ClassVar
 from gmia.attacks import ATTACKS
 from gmia.attacks.shokri import check_confidence
 from gmia.comparison.inputs import check_inout
-from gmia.config import ProtocolConfig, check_count
-from gmia.presets import (
+from gmia.settings.config import ProtocolConfig, check_count
+from gmia.settings.presets import (
     DEFAULT_BETA, DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_INOUT, DEFAULT_POPULATION,
 )
-from gmia.errors import GmiaError, check_choice, check_cutoffs
-from gmia.select import check_thresholds
+from gmia.base.errors import GmiaError, check_choice, check_cutoffs
+from gmia.stats.select import check_thresholds
 
 TABLE7_ATTACKS = ("gmia-direct", "shokri")  # all that the paper's Table 7 shows
 
 
 @dataclass(frozen=True)
 class CompareConfig(ProtocolConfig):
-    """`gmia.config.ProtocolConfig`'s options, and
+    """`gmia.settings.config.ProtocolConfig`'s options, and
 
     n_inout : in/out shadow models for LiRA, RMIA, Shokri and the loss threshold (even, >= 4).
     delta, beta : selection thresholds of GMIA's vulnerable records (default: the paper's Table 1).
@@ -35,7 +35,7 @@ class CompareConfig(ProtocolConfig):
     CALIBRATED_VERDICTS: ClassVar[bool] = False
 
     n_inout: int = DEFAULT_INOUT
-    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.stats.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
     n_bootstrap: int = DEFAULT_BOOTSTRAP

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.attacks.inputs import AttackInputs
-from gmia.errors import GmiaError
-from gmia.protocol import ProtocolSignals, target_index_sets, train_models
-from gmia.signals import accuracy
+from gmia.base.errors import GmiaError
+from gmia.protocol.run import ProtocolSignals, target_index_sets, train_models
+from gmia.stats.signals import accuracy
 from gmia.zoo import Zoo, ZooStore
 
 

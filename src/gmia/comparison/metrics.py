@@ -1,4 +1,4 @@
-"""The exact ROC (gmia.roc) with bootstrap intervals over records and targets, and
+"""The exact ROC (gmia.stats.roc) with bootstrap intervals over records and targets, and
 FPR-matched thresholds.
 
 A bootstrap resample draws targets and records with replacement. The resampled matrix holds
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gmia.roc import FPRS, SortedPairs, fpr_key
+from gmia.stats.roc import FPRS, SortedPairs, fpr_key
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ from gmia.comparison.config import CompareConfig
 from gmia.comparison.inputs import build_inputs, population_records, train_shadows
 from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_threshold, roc_with_ci
 from gmia.data import Dataset
-from gmia.errors import GmiaError
-from gmia.evaluate import CutoffRow, privacy_bounds, run_selection
+from gmia.base.errors import GmiaError
+from gmia.protocol.evaluate import CutoffRow, privacy_bounds, run_selection
 from gmia.privacy.protocol import bounds_text, eps_columns
-from gmia.formatting import fmt_delta
-from gmia.presets import DEFAULT_DP_DELTA, preset_for
-from gmia.protocol import Timer, build_signals
-from gmia.roc import pr_points, roc_points
+from gmia.base.formatting import fmt_delta
+from gmia.settings.presets import DEFAULT_DP_DELTA, preset_for
+from gmia.protocol.run import Timer, build_signals
+from gmia.stats.roc import pr_points, roc_points
 from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
@@ -54,7 +54,7 @@ class AttackResult:
     seconds: float
     curves: dict = field(default_factory=dict)  # thinned ROC (all pairs) and PR (selected records) for figures
     # ε lower bounds the scores prove: "all" pairs and the "selected" records' (None: too few pairs, e.g. none selected);
-    # `gmia.evaluate.privacy_bounds`.
+    # `gmia.protocol.evaluate.privacy_bounds`.
     privacy: dict = field(default_factory=dict)
 
 
@@ -115,7 +115,7 @@ def _eps_text(privacy: dict) -> str:
 
 
 def compare_defaults(dataset_name: str) -> dict:
-    """The paper's δ, β, cutoffs (Table 1) and Shokri confidence (Table 7) for a bundled set (from gmia.presets)."""
+    """The paper's δ, β, cutoffs (Table 1) and Shokri confidence (Table 7) for a bundled set (from gmia.settings.presets)."""
     preset = preset_for("compare", dataset_name)
     return {"delta": preset.delta, "beta": preset.beta, "cutoffs": preset.cutoffs,
             "shokri_confidence": preset.shokri_confidence}

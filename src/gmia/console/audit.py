@@ -7,9 +7,9 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.formatting import fmt_delta, pct, scaling_counts
-from gmia.outputs import OutputPolicy
-from gmia.matching import Matching
+from gmia.base.formatting import fmt_delta, pct, scaling_counts
+from gmia.targets.policy import OutputPolicy
+from gmia.auditing.matching import Matching
 
 FEATURES_SHOWN = 3
 

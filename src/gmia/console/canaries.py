@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.formatting import fmt_epsilon, num
+from gmia.base.formatting import fmt_epsilon, num
 from gmia.privacy.one_run import exceeds_accountant
 
 

@@ -10,8 +10,8 @@ from rich.table import Table
 from gmia.comparison.run import CompareResult
 from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
 from gmia.privacy.protocol import privacy_note
-from gmia.paper import ShokriPaperRow
-from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
+from gmia.settings.paper import ShokriPaperRow
+from gmia.base.formatting import SCALING_TEXT, ci, pct, fmt_delta
 
 
 def _ci(lo_hi, digits: int = 3) -> str:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
 from gmia.privacy.protocol import privacy_note
-from gmia.formatting import fmt_epsilon, pct
+from gmia.base.formatting import fmt_epsilon, pct
 
 
 def _eps(row) -> str:

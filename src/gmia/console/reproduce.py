@@ -8,12 +8,12 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.algorithms.base import describe_text
-from gmia.calibration import resolution_note
-from gmia.evaluate import CutoffRow
+from gmia.stats.calibration import resolution_note
+from gmia.protocol.evaluate import CutoffRow
 from gmia.privacy.protocol import bound_figures, privacy_note
-from gmia.formatting import SCALING_TEXT, ci, pct, fmt_delta
-from gmia.paper import PaperSetting
-from gmia.select import delta_rule_text
+from gmia.base.formatting import SCALING_TEXT, ci, pct, fmt_delta
+from gmia.settings.paper import PaperSetting
+from gmia.stats.select import delta_rule_text
 from gmia.experiments.reproduce import ReproduceResult
 
 
@@ -58,7 +58,7 @@ SHORT_COLUMNS = ("pairs", "D", "ε ≥ (CP)", "GDP est.")  # the same, where two
 
 
 def eps_cells(bounds: dict | None) -> tuple[str, str, str, str]:
-    """(pairs, design effect, ε ≥ CP, GDP estimate) of one `gmia.evaluate.privacy_bounds` side;
+    """(pairs, design effect, ε ≥ CP, GDP estimate) of one `gmia.protocol.evaluate.privacy_bounds` side;
     "-" where it had too few pairs."""
     if not bounds:
         return "-", "-", "-", "-"

@@ -8,8 +8,8 @@ from rich.table import Table
 from gmia.attacks.indirect_null import NOT_CALIBRATED, null_check_words
 from gmia.data.records import class_of_readable
 from gmia.experiments.table3 import Table3Result
-from gmia.formatting import pct
-from gmia.paper import PRESETS
+from gmia.base.formatting import pct
+from gmia.settings.paper import PRESETS
 
 
 def render_table3(result: Table3Result, console: Console) -> None:

@@ -3,7 +3,7 @@
 from gmia.data.csv import encode_frame, load_csv, load_csv_with_schema
 from gmia.data.records import RecordError, decode_records, encode_records
 from gmia.data.images import image_dataset, read_idx
-from gmia.data.registry import DATASETS, load_dataset, load_image
+from gmia.data.registry import DATASETS, load_bundled, load_image
 from gmia.data.schema import Dataset, Feature, Schema, duplicate_groups
 from gmia.data.splits import Split, default_pool_size, paper_split
 
@@ -22,7 +22,7 @@ __all__ = [
     "image_dataset",
     "load_csv",
     "load_csv_with_schema",
-    "load_dataset",
+    "load_bundled",
     "load_image",
     "paper_split",
     "read_idx",

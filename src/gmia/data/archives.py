@@ -9,7 +9,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 def first_line(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from gmia.data.csv import encode_frame
 from gmia.data.schema import Dataset, Feature, Schema
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 ADULT_COLUMNS = (
     "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",

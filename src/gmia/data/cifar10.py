@@ -18,7 +18,7 @@ import numpy as np
 
 from gmia.data.archives import first_line, from_tar, read_file
 from gmia.data.image_cache import CIFAR_FILES, Progress, already_fetched, image_dir, write_cached
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR_PY = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)

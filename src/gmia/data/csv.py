@@ -1,7 +1,7 @@
 """Load a user's CSV file into an encoded `gmia.data.schema.Dataset`.
 
 Users audit their own tabular data, so every way the file can disagree with
-what they declared ends in a `gmia.errors.GmiaError` whose one-sentence
+what they declared ends in a `gmia.base.errors.GmiaError` whose one-sentence
 message names the bad value and what was expected, rather than a pandas
 traceback. Encoding matches the bundled Adult set: numeric columns z-scored,
 categorical columns one-hot with sorted categories, classes sorted by string.
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gmia.data.schema import MAX_DECIMALS, Dataset, Feature, Schema, encoded_ranges
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 IMPUTE_CHOICES = ("median", "mode", "drop")
 

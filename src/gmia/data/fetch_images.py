@@ -36,7 +36,7 @@ from gmia.data.cifar10 import (CIFAR_BIN, CIFAR_CLASSES, CIFAR_PIXELS, CIFAR_PY,
 from gmia.data.image_cache import (CIFAR_FILES, IDX_FILES, Progress, already_fetched, cached_files, image_dir, is_fetched,
                                    write_cached)
 from gmia.data.images import gunzip_if_needed, read_idx
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 IMAGE_SETS = ("mnist", "fashion-mnist", "cifar10")
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gmia.data.fetch import data_dir
-from gmia.errors import GmiaError, option
+from gmia.base.errors import GmiaError, option
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = ("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy", "meta.json")
@@ -36,7 +36,7 @@ def is_fetched(cache_root: Path, name: str) -> bool:
 
 def write_cached(path: Path, data: bytes) -> None:
     """Atomic write, with an unwritable cache turned into one sentence."""
-    from gmia.io import atomic_write_bytes
+    from gmia.base.io import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, data)

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 
 from gmia.data.schema import Dataset, Feature, Schema
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 # IDX type codes (third byte of the magic number) and the big-endian dtypes they stand for.
 IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gmia.data.schema import Dataset, Schema
-from gmia.errors import GmiaError
+from gmia.data.schema import Dataset, Schema, decode_columns, round_columns
+from gmia.base.errors import GmiaError
 
 
 class RecordError(GmiaError):
@@ -29,50 +29,6 @@ class RecordError(GmiaError):
     def __init__(self, index: int, message: str):
         super().__init__(f"record {index}: {message}")
         self.index = index
-
-
-def decode_columns(x: np.ndarray, schema: Schema) -> dict[str, np.ndarray]:
-    """Encoded rows ``[n, D]`` → one array per original column (raw numbers, category names).
-
-    Numeric columns are ``x * scale + offset`` in float64 (rounded to int64 where ``integer``);
-    a one-hot group decodes to its largest column, so slightly perturbed rows still decode.
-    """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
-    cols: dict[str, np.ndarray] = {}
-    for group, idx in schema.groups().items():
-        feats = [schema.features[i] for i in idx]
-        if feats[0].kind == "numeric":
-            f = feats[0]
-            vals = x[:, idx[0]].astype(np.float64) * f.scale + f.offset
-            cols[group] = np.rint(vals).astype(np.int64) if f.integer else vals
-        else:
-            cats = np.array([f.category for f in feats], dtype=object)
-            cols[group] = cats[np.argmax(x[:, idx], axis=1)]
-    return cols
-
-
-def round_columns(cols: dict[str, np.ndarray], schema: Schema, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Numeric columns of `decode_columns` rounded to each feature's ``decimals`` (as given in
-    the source); integer columns, categories and features without ``decimals`` are left alone.
-
-    With the encoded rows ``x``, a value is rounded only where the rounded number encodes back
-    to ``x``'s float32 value bit for bit: a source record shows as typed, while a row that is not
-    one (a perturbed query) keeps its exact decoded value, so `encode_records` still inverts it.
-    """
-    out = dict(cols)
-    enc = None if x is None else np.atleast_2d(np.asarray(x, dtype=np.float32))
-    for group, idx in schema.groups().items():
-        f = schema.features[idx[0]]
-        if f.kind != "numeric" or f.integer or f.decimals is None:
-            continue
-        vals = np.asarray(cols[group], dtype=np.float64)
-        rounded = np.round(vals, f.decimals)
-        if enc is not None:
-            # float64 arithmetic then one rounding to float32, exactly as encode_records does
-            same = ((rounded - f.offset) / f.scale).astype(np.float32) == enc[:, idx[0]]
-            rounded = np.where(same, rounded, vals)
-        out[group] = rounded
-    return out
 
 
 def decode_records(x: np.ndarray, schema: Schema, *, rounded: bool = True) -> list[dict]:

@@ -2,7 +2,7 @@
 
 ``DATASETS`` is the single place that knows each named set's protocol
 constants, so the CLI, the split and the reports cannot disagree on them.
-Adult and Cancer are bundled (`load_dataset`); the image sets live in
+Adult and Cancer are bundled (`load_bundled`); the image sets live in
 the cache (`load_image`).
 """
 
@@ -16,7 +16,7 @@ from gmia.data.bundled import load_adult, load_cancer
 from gmia.data.fetch_images import IMAGE_SETS, fetch_image_set, image_dir, is_fetched, read_cached
 from gmia.data.images import image_dataset
 from gmia.data.schema import Dataset
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 DATASETS: dict[str, dict] = {
     "adult": {
@@ -57,7 +57,7 @@ DATASETS: dict[str, dict] = {
 _LOADERS: dict[str, Callable[[], Dataset]] = {"adult": load_adult, "cancer": load_cancer}
 
 
-def load_dataset(name: str) -> Dataset:
+def load_bundled(name: str) -> Dataset:
     """Load a bundled data set by name (case and surrounding spaces ignored).
 
     User CSV files go through `gmia.data.load_csv` instead, because they

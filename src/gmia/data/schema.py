@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from gmia.errors import GmiaError, invalid_document
+from gmia.base.errors import GmiaError, invalid_document
 
 KINDS = ("numeric", "onehot")
 MAX_DECIMALS = 10  # beyond this a float64 holds no more of what a person typed
@@ -158,7 +158,7 @@ class Schema:
     def encoding_dict(self) -> dict:
         """`to_dict` less the display-only fields (``decimals``): everything that changes what a
         model reads. Two schemas with equal encodings read the same records the same way, even
-        when one was written before ``decimals`` existed (`gmia.auditing.check_schema`)."""
+        when one was written before ``decimals`` existed (`gmia.auditing.run.check_schema`)."""
         out = {
             "label": self.label,
             "classes": list(self.classes),
@@ -255,13 +255,11 @@ class Dataset:
 
         Numeric columns are ``x * scale + offset``, rounded to whole numbers where
         ``integer`` and to the source's decimal places where the feature has ``decimals``
-        (display only: `gmia.data.records.decode_columns` keeps the exact values); a one-hot
+        (display only: `decode_columns` keeps the exact values); a one-hot
         group shows its hot category (the largest column, so slightly perturbed records still
         decode).
         """
         import pandas as pd
-
-        from gmia.data.records import decode_columns, round_columns
 
         cols: dict[str, object] = dict(round_columns(decode_columns(self.x, self.schema), self.schema))
         cols[self.schema.label] = np.array(self.schema.classes, dtype=object)[self.y]
@@ -293,3 +291,47 @@ def encoded_ranges(x: np.ndarray) -> list[tuple[float, float]]:
 
 
 __all__ = ["Feature", "Schema", "Dataset", "duplicate_groups", "encoded_ranges"]
+
+
+def decode_columns(x: np.ndarray, schema: Schema) -> dict[str, np.ndarray]:
+    """Encoded rows ``[n, D]`` → one array per original column (raw numbers, category names).
+
+    Numeric columns are ``x * scale + offset`` in float64 (rounded to int64 where ``integer``);
+    a one-hot group decodes to its largest column, so slightly perturbed rows still decode.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    cols: dict[str, np.ndarray] = {}
+    for group, idx in schema.groups().items():
+        feats = [schema.features[i] for i in idx]
+        if feats[0].kind == "numeric":
+            f = feats[0]
+            vals = x[:, idx[0]].astype(np.float64) * f.scale + f.offset
+            cols[group] = np.rint(vals).astype(np.int64) if f.integer else vals
+        else:
+            cats = np.array([f.category for f in feats], dtype=object)
+            cols[group] = cats[np.argmax(x[:, idx], axis=1)]
+    return cols
+
+
+def round_columns(cols: dict[str, np.ndarray], schema: Schema, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Numeric columns of `decode_columns` rounded to each feature's ``decimals`` (as given in
+    the source); integer columns, categories and features without ``decimals`` are left alone.
+
+    With the encoded rows ``x``, a value is rounded only where the rounded number encodes back
+    to ``x``'s float32 value bit for bit: a source record shows as typed, while a row that is not
+    one (a perturbed query) keeps its exact decoded value, so `encode_records` still inverts it.
+    """
+    out = dict(cols)
+    enc = None if x is None else np.atleast_2d(np.asarray(x, dtype=np.float32))
+    for group, idx in schema.groups().items():
+        f = schema.features[idx[0]]
+        if f.kind != "numeric" or f.integer or f.decimals is None:
+            continue
+        vals = np.asarray(cols[group], dtype=np.float64)
+        rounded = np.round(vals, f.decimals)
+        if enc is not None:
+            # float64 arithmetic then one rounding to float32, exactly as encode_records does
+            same = ((rounded - f.offset) / f.scale).astype(np.float32) == enc[:, idx[0]]
+            rounded = np.where(same, rounded, vals)
+        out[group] = rounded
+    return out

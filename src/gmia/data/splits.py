@@ -14,7 +14,7 @@ import numpy as np
 
 from gmia.data.registry import DATASETS
 from gmia.data.schema import Dataset
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 
 @dataclass(frozen=True)

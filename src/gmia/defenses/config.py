@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmia.choices import Accountant, choice
-from gmia.config import ProtocolConfig
-from gmia.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA
+from gmia.base.choices import Accountant, choice
+from gmia.settings.config import ProtocolConfig
+from gmia.settings.presets import DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA
 from gmia.defenses.privacy import check_clip
 from gmia.defenses.settings import grid
-from gmia.errors import GmiaError, check_cutoff
-from gmia.paper import TABLE4, TABLE5
-from gmia.select import check_thresholds
+from gmia.base.errors import GmiaError, check_cutoff
+from gmia.settings.paper import TABLE4, TABLE5
+from gmia.stats.select import check_thresholds
 
 
 @dataclass(frozen=True)
 class DefendConfig(ProtocolConfig):
-    """`gmia.config.ProtocolConfig`'s options, and
+    """`gmia.settings.config.ProtocolConfig`'s options, and
 
     sweep : ``NAME=V1,V2,...`` strings, one per swept defence (see `gmia.defenses.DEFENCES`);
         every combination of their values is one setting. Default for ``table4``: training
@@ -33,7 +33,7 @@ class DefendConfig(ProtocolConfig):
     STACKS_ONLY: ClassVar[str | None] = "sweeps settings of the training spec (L2, dropout, steps, DP-SGD) of gmia's stacked models"
 
     sweep: tuple[str, ...] = ()
-    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.stats.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoff: float = DEFAULT_CUTOFF
     dp_clip: float = DEFAULT_DP_CLIP

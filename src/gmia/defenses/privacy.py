@@ -20,9 +20,9 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from gmia.choices import Accountant, values
-from gmia.errors import GmiaError, check_choice
-from gmia.extras import require
+from gmia.base.choices import Accountant, values
+from gmia.base.errors import GmiaError, check_choice
+from gmia.base.extras import require
 
 ACCOUNTANTS = values(Accountant)
 DP_FEATURE = "DP-SGD privacy accounting (epsilon and the noise multiplier)"  # what a missing opacus is reported for

@@ -6,13 +6,13 @@ adversary would) and no target trains on the records it flags; with an output po
 targets' answers and the adversary's reference outputs pass through it before the losses. Then
 the direct attack is measured as in `reproduce`: selected records, precision and recall at the
 cutoff, and ROC AUC and TPR at low FPR over all pool records × targets; and the ε lower bounds
-those p-values prove at the DP δ (`gmia.evaluate.privacy_bounds`, replace-one: in- and
+those p-values prove at the DP δ (`gmia.protocol.evaluate.privacy_bounds`, replace-one: in- and
 out-targets both train on N records), beside the accountant's ε for the same relation
 (`gmia.defenses.privacy.epsilon_replace_one`), an upper bound: only a proven lower bound above
 it (``flagged``) points to a flaw in the accounting or the training.
 
 DP accounting uses the sampling rate the trainer uses: q = batch / N, N the records each target
-of the setting trains on (`gmia.protocol.target_train_size`). With ``drop-vulnerable`` that N is only known
+of the setting trains on (`gmia.protocol.run.target_train_size`). With ``drop-vulnerable`` that N is only known
 once the selection stage has flagged records, so the guarantee (and the noise, for a target
 epsilon) is computed again at the smaller N before the final targets train.
 """
@@ -28,10 +28,10 @@ import pandas as pd
 from gmia.data import Dataset, paper_split
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
-from gmia.evaluate import CutoffRow, evaluate, run_selection
+from gmia.protocol.evaluate import CutoffRow, evaluate, run_selection
 from gmia.privacy.protocol import eps_columns
-from gmia.outputs import OutputPolicy
-from gmia.protocol import ProtocolSignals, Timer, build_signals, target_train_size
+from gmia.targets.policy import OutputPolicy
+from gmia.protocol.run import ProtocolSignals, Timer, build_signals, target_train_size
 from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
@@ -60,7 +60,7 @@ class DefenceRow:
     # settings, so a defence that empties the selection is still measured.
     baseline_records: dict = field(default_factory=dict)
     # ε lower bounds at the run's DP δ: "all" pool records × targets, the "selected" records'
-    # (None: too few pairs, e.g. none selected); `gmia.evaluate.privacy_bounds`.
+    # (None: too few pairs, e.g. none selected); `gmia.protocol.evaluate.privacy_bounds`.
     privacy: dict = field(default_factory=dict)
 
 
@@ -192,7 +192,7 @@ def _measure(dataset, a: Applied, store, common: dict, delta, beta, cutoff, scal
         signals = build_signals(dataset, a.spec, store, exclude=flagged, **common)
     if signals.n_train != a.n_train:
         raise RuntimeError(f"setting {a.label}: the targets trained on N={signals.n_train} records but the privacy "
-                           f"accountant was given N={a.n_train}; gmia.protocol.target_train_size no longer follows build_signals")
+                           f"accountant was given N={a.n_train}; gmia.protocol.run.target_train_size no longer follows build_signals")
     if not a.policy.is_identity:
         perturb_outputs(signals, a.policy)
     # The bounds at the accountant's δ, so the two ε are comparable (without DP too: the same δ throughout).

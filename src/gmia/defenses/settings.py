@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 
 from gmia.defenses.privacy import DpGuarantee, guarantee, meaningless
-from gmia.errors import GmiaError, option
-from gmia.outputs import OutputPolicy
+from gmia.base.errors import GmiaError, option
+from gmia.targets.policy import OutputPolicy
 from gmia.zoo import TrainSpec
 
 
@@ -127,7 +127,7 @@ def apply(setting: dict, base: TrainSpec, n_train: int, clip: float = 1.0, delta
 
     ``n_train`` must be the number of records each target trains on, since the DP trainer
     samples at q = batch / N with that N: the guarantee, and the noise solved for a target
-    epsilon, are computed at that q (`gmia.protocol.target_train_size`).
+    epsilon, are computed at that q (`gmia.protocol.run.target_train_size`).
     """
     spec_update = {k: setting[k] for k in ("l2", "dropout", "steps") if k in setting}
     spec = TrainSpec.build(**{**base.model_dump(), **spec_update})

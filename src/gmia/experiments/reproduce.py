@@ -13,15 +13,15 @@ import pandas as pd
 
 from gmia import __version__
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_choice, check_cutoffs
-from gmia.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
+from gmia.base.errors import GmiaError, check_choice, check_cutoffs
+from gmia.protocol.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
 from gmia.privacy.protocol import bounds_text, per_record_text
-from gmia.formatting import fmt_delta
-from gmia.paper import PRESETS, PaperSetting
-from gmia.config import ProtocolConfig, check_count
-from gmia.presets import DEFAULT_CUTOFF, GENERIC_THRESHOLDS
-from gmia.protocol import Timer, build_signals
-from gmia.select import check_thresholds
+from gmia.base.formatting import fmt_delta
+from gmia.settings.paper import PRESETS, PaperSetting
+from gmia.settings.config import ProtocolConfig, check_count
+from gmia.settings.presets import DEFAULT_CUTOFF, GENERIC_THRESHOLDS
+from gmia.protocol.run import Timer, build_signals
+from gmia.stats.select import check_thresholds
 from gmia.zoo import ZooStore
 
 RESULT_SCHEMA_VERSION = 1
@@ -140,7 +140,7 @@ def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
 
 @dataclass(frozen=True)
 class ReproduceConfig(ProtocolConfig):
-    """`gmia reproduce table1|table2`'s options: `gmia.config.ProtocolConfig`'s, and
+    """`gmia reproduce table1|table2`'s options: `gmia.settings.config.ProtocolConfig`'s, and
 
     table : ``table1`` (the paper's Table 1 thresholds and cutoffs) or ``table2`` (its other thresholds).
     settings : the selection thresholds (δ, β) evaluated; ``delta=``/``beta=`` in `resolve`
@@ -186,7 +186,7 @@ def pool_rows(runs: tuple[SeedRun, ...], setting: int) -> tuple[CutoffRow, ...]:
     return CutoffRow.pooled([r.evaluations[setting].rows for r in runs])
 
 
-def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=None, on_stage=None,
+def run_reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=None, on_stage=None,
               on_seed=None) -> ReproduceResult:
     """Run the protocol for ``cfg.seeds`` consecutive seeds and evaluate every (δ, β) setting.
 
@@ -209,7 +209,7 @@ def reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progress=
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
         evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features, cfg.pvalues) for d, b in settings)
-        if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.run_records.RunRecorder)
+        if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.protocol.records.RunRecorder)
             on_seed(s, signals, evals)
         with timer.stage("calibration"):
             sample = np.random.default_rng(s).choice(signals.reference_loss.shape[1],

@@ -12,25 +12,25 @@ import pandas as pd
 from gmia.attacks.direct import GmiaDirect
 from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
 from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, null_records_for, unchecked
-from gmia.config import ProtocolConfig, check_count
-from gmia.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
+from gmia.settings.config import ProtocolConfig, check_count
+from gmia.settings.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
-from gmia.errors import GmiaError, check_cutoffs, option
-from gmia.evaluate import CutoffRow, run_selection
-from gmia.protocol import ProtocolSignals, Timer, build_signals
+from gmia.base.errors import GmiaError, check_cutoffs, option
+from gmia.protocol.evaluate import CutoffRow, run_selection
+from gmia.protocol.run import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
-from gmia.select import check_thresholds, expected_neighbours, selection_features
-from gmia.signals import log_loss
+from gmia.stats.select import check_thresholds, expected_neighbours, selection_features
+from gmia.stats.signals import log_loss
 from gmia.targets import ZooTargets
 from gmia.zoo import ZooStore
-from gmia.io import atomic_write_json
+from gmia.base.io import atomic_write_json
 
 RESULT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Table3Config(ProtocolConfig):
-    """`gmia reproduce table3`'s options: `gmia.config.ProtocolConfig`'s, and
+    """`gmia reproduce table3`'s options: `gmia.settings.config.ProtocolConfig`'s, and
 
     record : the record to attack (default: the most isolated pool record the selection flags).
     delta, beta : the selection thresholds that choose it (default: the paper's Table 1).
@@ -46,7 +46,7 @@ class Table3Config(ProtocolConfig):
                                                 "record_rate", "correlation", "null_records")
 
     record: int | None = None
-    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.select.derived_delta)
+    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.stats.select.derived_delta)
     beta: float = DEFAULT_BETA
     cutoffs: tuple[float, ...] = TABLE3_CUTOFFS
     indirect: IndirectConfig = field(default_factory=IndirectConfig)

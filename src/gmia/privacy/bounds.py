@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from gmia.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError, check_choice
 
 THRESHOLD_RULES = ("split", "bonferroni")
 MAX_CANDIDATES = 256  # thresholds tried per bound; beyond that, a log grid of false-positive counts

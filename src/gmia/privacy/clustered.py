@@ -2,7 +2,7 @@
 
 The pairs of the paper's protocol are not independent trials: every pair of one target shares
 its training run, and the two targets of a *repeat* train on complementary halves of the pool
-(`gmia.protocol.target_index_sets`: targets 2j and 2j + 1 form repeat j). Counting pairs as
+(`gmia.protocol.run.target_index_sets`: targets 2j and 2j + 1 form repeat j). Counting pairs as
 Bernoulli trials understates the variance of TPR and FPR; in simulation with realistic per-run
 variation a stated 95% Clopper-Pearson bound exceeded its estimand in 9-30% of runs
 (benchmarks/privacy_validation.py). Two bounds that respect the dependence, both about the
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.privacy.bounds import (REPLACE_ONE, EpsilonBounds, _Counts, check_bound_options, cp_epsilon, fpr_upper,
                                  gdp_epsilon, gdp_mu, point_estimate, tpr_lower)
 

@@ -41,7 +41,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy import optimize, stats
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.privacy.bounds import ADD_REMOVE, check_bound_options, gdp_delta
 
 GUESS_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)

@@ -70,7 +70,7 @@ def bounds_text(bounds: dict | None) -> str:
 
 
 def per_record_text(privacy: dict) -> str:
-    """The exact per-record bound of a `gmia.evaluate.privacy_bounds` dict, in words."""
+    """The exact per-record bound of a `gmia.protocol.evaluate.privacy_bounds` dict, in words."""
     r = privacy.get("per_record")
     if not r:
         return "per-record bound: no selected record"

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gmia.data.records import class_of_readable
-from gmia.errors import GmiaError, option
-from gmia.io import atomic_write_bytes, atomic_write_json
+from gmia.base.errors import GmiaError, option
+from gmia.base.io import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
 

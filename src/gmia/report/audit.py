@@ -9,8 +9,8 @@ A card per record, not one big figure, so a person can find record 1234 by its i
 from __future__ import annotations
 
 from gmia.algorithms.base import describe_text
-from gmia.formatting import fmt_delta
-from gmia.report import figures
+from gmia.base.formatting import fmt_delta
+import gmia.report.figures as figures
 from gmia.report.html import esc, num, num_ci, section, table
 
 MAX_RECORD_CARDS = 200  # past this the page grows slow to build and to open; every verdict is in verdicts.csv
@@ -111,7 +111,7 @@ def audit(results, records):
 
 
 def _algorithms(results: dict) -> str:
-    """The target's training algorithm beside the references' (`gmia.matching`): the first thing
+    """The target's training algorithm beside the references' (`gmia.auditing.matching`): the first thing
     a reader checks, since references of another algorithm make the p-values' null wrong."""
     alg = results.get("algorithms")
     if not alg:

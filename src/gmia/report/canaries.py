@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from gmia.formatting import fmt_epsilon
+from gmia.base.formatting import fmt_epsilon
 from gmia.privacy.one_run import exceeds_accountant
 from gmia.report.figures import MEMBER, NON_MEMBER, readable_counts, styled, subplots, to_svg
 from gmia.report.html import esc, figure, num, section, table

@@ -4,8 +4,8 @@ keeps says as much about uncertainty as the run's output did."""
 
 from __future__ import annotations
 
-from gmia.formatting import pct
-from gmia.paper import TABLE7
+from gmia.base.formatting import pct
+from gmia.settings.paper import TABLE7
 from gmia.report.html import esc, num, num_ci, pct_ci, section, table, with_ci
 
 COMPARE = ("compare", "table7")

@@ -1,6 +1,6 @@
 """An audit's verdicts as a file a person opens in a spreadsheet or reads with pandas.
 
-One row per tested record, most isolated first: `gmia.auditing.AuditResult.to_frame` (p-values,
+One row per tested record, most isolated first: `gmia.auditing.run.AuditResult.to_frame` (p-values,
 interval, verdict, N'_n, E[N_n]) and then the record's features as given in the source, one
 column per original column, numbers at the source's precision. The audit's run folder gets
 ``verdicts.csv`` and ``verdicts.parquet``; `write_verdicts` writes either anywhere.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gmia.errors import GmiaError
-from gmia.io import atomic_write_bytes
+from gmia.base.errors import GmiaError
+from gmia.base.io import atomic_write_bytes
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -23,7 +23,7 @@ SUFFIXES = (".csv", ".parquet")
 def as_audit_result(result):
     """An `AuditResult`, or its `to_dict()` (a run folder's results.json) made one again."""
     # imported here, so `import gmia.report` stays free of the attack stack
-    from gmia.auditing import AuditResult
+    from gmia.auditing.run import AuditResult
 
     if isinstance(result, AuditResult):
         return result

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from gmia.formatting import num  # noqa: F401  (the report's cells import it from here)
+from gmia.base.formatting import num  # noqa: F401  (the report's cells import it from here)
 
 
 Section = Callable[[dict, "pd.DataFrame | None"], "str | None"]
@@ -57,7 +57,7 @@ def _interval(lo_hi) -> tuple[float, float] | None:
 
 
 def pct_ci(lo_hi) -> str:
-    """A 95% interval of a rate in percent, as the terminal prints it (`gmia.formatting.ci`)."""
+    """A 95% interval of a rate in percent, as the terminal prints it (`gmia.base.formatting.ci`)."""
     iv = _interval(lo_hi)
     return "-" if iv is None else f"[{100 * iv[0]:.1f}, {100 * iv[1]:.1f}]"
 

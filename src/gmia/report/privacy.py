@@ -1,6 +1,6 @@
 """The report's empirical-privacy section: ε lower bounds per attack, setting or seed.
 
-Every bound is what an attack's scores prove about the targets' (ε, δ)-DP (`gmia.evaluate.privacy_bounds`):
+Every bound is what an attack's scores prove about the targets' (ε, δ)-DP (`gmia.protocol.evaluate.privacy_bounds`):
 a model trained with a correct accountant's ε cannot give a larger one, beyond the bound's
 confidence. Runs written before the bounds existed have no ``privacy`` entries; the section is
 then left out.
@@ -9,7 +9,7 @@ then left out.
 from __future__ import annotations
 
 from gmia.privacy.protocol import bound_figures, per_record_text, privacy_note
-from gmia.formatting import fmt_delta, fmt_epsilon, pct
+from gmia.base.formatting import fmt_delta, fmt_epsilon, pct
 from gmia.report.html import esc, num, section, table
 
 REPRODUCE = ("table1", "table2")

@@ -6,9 +6,9 @@ import numpy as np
 
 from gmia.data.records import class_of_readable
 from gmia.algorithms.base import describe_text
-from gmia.formatting import pct, fmt_delta
-from gmia.report import figures
-from gmia.roc import pr_points, roc_points
+from gmia.base.formatting import pct, fmt_delta
+import gmia.report.figures as figures
+from gmia.stats.roc import pr_points, roc_points
 from gmia.attacks.indirect_null import null_check_words
 from gmia.report.html import esc, figure, num, pct_ci, plain, section, table, with_ci
 from gmia.report.tradeoff import tradeoff_svg
@@ -26,7 +26,7 @@ def configuration(results, records):
                 "reference_sampling", "theta", "n_candidates", "n_clusters", "correlation", "n_bootstrap"):
         if key in cfg:
             rows.append([key, plain(cfg[key], key)])
-    # The models' training algorithm: an audit's references (gmia.matching), another algorithm's
+    # The models' training algorithm: an audit's references (gmia.auditing.matching), another algorithm's
     # (gmia.algorithms), else the stacked trainer's spec.
     algorithm = (results.get("algorithms") or {}).get("references") or cfg.get("algorithm")
     if algorithm and algorithm.get("kind") != "gmia":

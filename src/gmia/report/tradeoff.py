@@ -11,7 +11,7 @@ import io
 import math
 from pathlib import Path
 
-from gmia.io import atomic_write_bytes
+from gmia.base.io import atomic_write_bytes
 
 
 def _rows(result) -> list[dict]:

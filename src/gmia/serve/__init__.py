@@ -11,8 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-from gmia.extras import require
-from gmia.outputs import model_id
+from gmia.base.extras import require
+from gmia.targets.policy import model_id
 from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing, add_key, read_key_file
 from gmia.serve.limits import Ledger, RateLimiter
@@ -45,7 +45,7 @@ def _access_logger(path: Path | None) -> None:
 def _check_port(host: str, port: int) -> None:
     import socket
 
-    from gmia.errors import GmiaError
+    from gmia.base.errors import GmiaError
 
     try:
         with socket.create_server((host, port)):
@@ -55,13 +55,13 @@ def _check_port(host: str, port: int) -> None:
 
 
 def load_model(path: Path):
-    """A model file by its suffix: ``.onnx`` is an `gmia.onnx_model.OnnxModel` (with its schema
+    """A model file by its suffix: ``.onnx`` is an `gmia.models.onnx_file.OnnxModel` (with its schema
     embedded, as `gmia.save_onnx` writes it), anything else a gmia model file (safetensors)."""
     if Path(path).suffix.lower() == ".onnx":
-        from gmia.onnx_model import OnnxModel
+        from gmia.models.onnx_file import OnnxModel
 
         return OnnxModel.load(path)
-    from gmia.model import Model
+    from gmia.models.file_format import Model
 
     return Model.load(path)
 
@@ -72,7 +72,7 @@ def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port:
     """Load everything (so bad input fails before the port opens), then serve until interrupted."""
     require("fastapi", EXTRA, FEATURE)
     uvicorn = require("uvicorn", EXTRA, FEATURE)
-    from gmia.errors import GmiaError
+    from gmia.base.errors import GmiaError
     from gmia.serve.app import create_app
 
     if not 0 <= port <= 65535:

@@ -1,5 +1,5 @@
-"""The prediction service: FastAPI routes over one model (a `gmia.model.Model` or a
-`gmia.onnx_model.OnnxModel`; the routes use only ``predict_proba``, ``schema`` and ``fingerprint``).
+"""The prediction service: FastAPI routes over one model (a `gmia.models.file_format.Model` or a
+`gmia.models.onnx_file.OnnxModel`; the routes use only ``predict_proba``, ``schema`` and ``fingerprint``).
 
 Every request is checked in the order that costs the server least: API key (401), rate
 (429 + Retry-After), body size (413), JSON (400), records against the schema (422), batch size
@@ -21,8 +21,8 @@ import math
 import time
 
 from gmia.data import RecordError, encode_records
-from gmia.extras import require
-from gmia.outputs import model_id
+from gmia.base.extras import require
+from gmia.targets.policy import model_id
 from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing
 from gmia.serve.limits import Ledger, RateLimiter

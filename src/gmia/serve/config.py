@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gmia.outputs import OutputPolicy, model_id
+from gmia.targets.policy import OutputPolicy, model_id
 
 ACCESS_LOG = "gmia.serve.access"
 FEATURE = "the prediction-API server (gmia serve)"  # what a missing fastapi/uvicorn is reported for
@@ -23,8 +23,8 @@ class ServeConfig:
 
 
 def public_schema(model, policy: OutputPolicy) -> dict:
-    """What ``GET /v1/schema`` answers for ``model`` (a `gmia.model.Model` or a
-    `gmia.onnx_model.OnnxModel`: both give ``schema`` and ``fingerprint``)."""
+    """What ``GET /v1/schema`` answers for ``model`` (a `gmia.models.file_format.Model` or a
+    `gmia.models.onnx_file.OnnxModel`: both give ``schema`` and ``fingerprint``)."""
     groups = model.schema.groups()
     features = []
     for group, idx in groups.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from gmia.errors import GmiaError, invalid_document
+from gmia.base.errors import GmiaError, invalid_document
 
 KEY_PREFIX = "gmia_"
 
@@ -115,7 +115,7 @@ class KeyRing:
 
 def add_key(path: str | Path, name: str, budget: int | None, rate: float | None, burst: int | None) -> str:
     """Create a key, append its digest entry to the keys file (made if absent), return the key."""
-    from gmia.io import atomic_write_json
+    from gmia.base.io import atomic_write_json
 
     path = Path(path)
     keys = KeyRing.load(path).keys if path.exists() else []

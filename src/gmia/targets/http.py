@@ -21,8 +21,8 @@ import httpx
 import numpy as np
 
 from gmia.data import Schema, decode_records
-from gmia.errors import GmiaError, ResumableError, option
-from gmia.outputs import OutputPolicy
+from gmia.base.errors import GmiaError, ResumableError, option
+from gmia.targets.policy import OutputPolicy
 from gmia.targets.base import QueryBudgetExhausted, check_budget
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from gmia.errors import GmiaError
-from gmia.outputs import OutputPolicy, model_id
+from gmia.base.errors import GmiaError
+from gmia.targets.policy import OutputPolicy, model_id
 from gmia.targets.base import CountingTarget
 
 
 class LocalTarget(CountingTarget):
-    """``predict_proba`` of a model file's model (a `gmia.model.Model`, a
-    `gmia.onnx_model.OnnxModel`, or anything with ``predict_proba``, ``schema`` and
+    """``predict_proba`` of a model file's model (a `gmia.models.file_format.Model`, a
+    `gmia.models.onnx_file.OnnxModel`, or anything with ``predict_proba``, ``schema`` and
     ``fingerprint``) through an output policy, counting queries against an optional ``budget``
     (see `gmia.targets.base.CountingTarget`). Its model id is the one `gmia serve` publishes for
     the same file and policy, so local and HTTP results name the model alike."""

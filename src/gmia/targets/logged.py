@@ -1,5 +1,5 @@
 """The models of a zoo as black-box targets. (The query log they are read through is
-`gmia.queries.QueryLog`, below the attacks that use it.)"""
+`gmia.data.queries.QueryLog`, below the attacks that use it.)"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A provider's model is rarely fitted on gmia's encoded rows: more often it is a Pipeline whose
 ColumnTransformer reads the data as it came, with labels such as ``">50K"``. The audit still
 speaks encoded rows and class indices, so this wrapper translates both ways
-(`gmia.model_io`): rows become what the model reads, its ``classes_`` are put in the data
+(`gmia.models.foreign`): rows become what the model reads, its ``classes_`` are put in the data
 set's class order. LightGBM's and XGBoost's scikit-learn classes qualify as well.
 """
 
@@ -16,10 +16,10 @@ from collections.abc import Callable
 import numpy as np
 
 from gmia.data import Schema
-from gmia.errors import GmiaError
-from gmia.model_io import aligned_proba, class_columns, model_inputs, reads_frame
-from gmia.estimators import describe_estimator
-from gmia.outputs import OutputPolicy
+from gmia.base.errors import GmiaError
+from gmia.models.foreign import aligned_proba, class_columns, model_inputs, reads_frame
+from gmia.models.estimators import describe_estimator
+from gmia.targets.policy import OutputPolicy
 from gmia.targets.base import CountingTarget
 
 

@@ -1,6 +1,6 @@
 """Any ``torch.nn.Module`` as an audit target, whatever its layers.
 
-`gmia.model.from_torch` converts only plain ``Sequential`` stacks of Linear layers into a model
+`gmia.models.file_format.from_torch` converts only plain ``Sequential`` stacks of Linear layers into a model
 file; a module with BatchNorm, GELU, residual blocks or anything else is audited as it is, in
 this process, through its own forward pass.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from gmia.data import Schema
-from gmia.errors import GmiaError, check_choice
-from gmia.estimators import public_name
-from gmia.model_io import module_proba
-from gmia.outputs import OutputPolicy
+from gmia.base.errors import GmiaError, check_choice
+from gmia.models.estimators import public_name
+from gmia.models.foreign import module_proba
+from gmia.targets.policy import OutputPolicy
 from gmia.targets.base import CountingTarget
 
 OUTPUTS = ("logits", "probabilities")

@@ -4,7 +4,7 @@ The names load lazily, as in `gmia`: a configuration that needs only `TrainSpec`
 model) does not import torch, so the command line refuses bad input before torch loads.
 """
 
-from gmia.extras import lazy_exports
+from gmia.base.extras import lazy_exports
 
 _EXPORTS = {"TrainSpec": "gmia.zoo.spec", "ZooStore": "gmia.zoo.store", "iter_batches": "gmia.zoo.trainer",
             "train_stack": "gmia.zoo.trainer", "Zoo": "gmia.zoo.zoo"}

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
-from gmia.errors import GmiaError, option
-from gmia.extras import require
+from gmia.base.errors import GmiaError, option
+from gmia.base.extras import require
 
 EXECUTORS = ("local", "ray")
 RAY_FEATURE = "the Ray executor (--executor ray)"  # what a missing ray is reported for

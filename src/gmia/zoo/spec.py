@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 
 Activation = Literal["tanh", "relu", "sigmoid"]
 Optimizer = Literal["sgd", "adam"]

@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gmia.errors import GmiaError
+from gmia.base.errors import GmiaError
 from gmia.zoo.spec import TrainSpec
 
 _ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from gmia.errors import GmiaError, option
-from gmia.io import atomic_write_bytes, atomic_write_json, check_writable, default_cache_dir
+from gmia.base.errors import GmiaError, option
+from gmia.base.io import atomic_write_bytes, atomic_write_json, check_writable, default_cache_dir
 from gmia.zoo.spec import TrainSpec
 from gmia.zoo.executors import ChunkJob, LocalExecutor
 from gmia.zoo.trainer import resolve_device

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gmia.errors import GmiaError, option
+from gmia.base.errors import GmiaError, option
 from gmia.zoo import dp, fused, stacked, updates
 from gmia.zoo.spec import TrainSpec
 

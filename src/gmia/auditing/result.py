@@ -1,0 +1,88 @@
+"""The result of `gmia audit` (`gmia.auditing.run.run_audit`): one row per tested record, and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from gmia.base.formatting import fmt_delta
+from gmia.auditing.matching import Matching
+
+RESULT_SCHEMA_VERSION = 1
+
+
+@dataclass
+class AuditResult:
+    dataset: str
+    target: str
+    model_id: str
+    output: dict
+    config: dict
+    n_candidates: int
+    n_selected: int
+    n_tested: int
+    counts_by_scaling: dict
+    reference_accuracy: dict
+    records: list[dict]
+    queries: dict
+    truth: dict | None
+    seconds: dict
+    stopped: str | None = None
+    calibration: dict | None = None  # held-out calibration records, how many the target answered, per class or not
+    algorithms: dict | None = None  # the target's training algorithm and the references' (gmia.auditing.matching.Matching)
+    roles: dict | None = None  # where the candidates, population and members came from (gmia.auditing.roles)
+
+    def to_dict(self) -> dict:
+        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per tested record, most isolated first: its p-value and 95% interval, the
+        verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
+
+        ``p_value`` is the one the verdict used (``config["pvalues"]``); ``p_raw`` is the paper's
+        F(L(M, r)) and ``p_calibrated`` its rank among the target's raw p-values on the held-out
+        calibration records (`gmia.stats.calibration`). ``p_interval`` is the Clopper-Pearson interval of
+        the fraction of reference losses at or below the target's, from the k reference models.
+        """
+        rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"], "p_raw": r["p_raw"],
+                 "p_calibrated": r["p_calibrated"],
+                 "p_interval": tuple(r["p_interval"]), "verdict": r["verdict"], "neighbours": r["neighbours"],
+                 "expected_neighbours": r["expected_neighbours"], "target_loss": r["target_loss"],
+                 **{k: r[k] for k in ("p_indirect", "verdict_indirect", "n_enhancing", "member") if k in r}}
+                for r in self.records]
+        return pd.DataFrame(rows, columns=None if rows else ["record", "class", "p_value", "p_interval", "verdict",
+                                                             "neighbours", "expected_neighbours", "target_loss"])
+
+    def summary(self) -> str:
+        """A few lines a person reads first: what was audited, what was selected, what was called."""
+        cfg = self.config
+        calls = sum(r["verdict"] == "member" or r.get("verdict_indirect") == "member" for r in self.records)
+        lines = [
+            f"GMIA audit of {self.model_id} ({self.target}) on {self.dataset}: k={cfg['k']} reference models, "
+            f"delta={fmt_delta(cfg['delta'])}, beta={cfg['beta']:g} on {cfg['features']} features, cutoff {cfg['cutoff']:g}, attack {cfg['attack']}",
+            f"{self.n_selected} of {self.n_candidates} pool records selected (E[N_n] < beta); {self.n_tested} tested; "
+            f"{calls} called member",
+        ]
+        if self.algorithms:
+            lines.insert(1, "algorithms: " + Matching(**self.algorithms).line())
+        for r in self.records:
+            truth = "" if "member" not in r else f"  (truly {'a member' if r['member'] else 'not a member'})"
+            indirect = f", indirect p={r['p_indirect']:.4g} {r['verdict_indirect']}" if "p_indirect" in r else ""
+            lo, hi = r["p_interval"]
+            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} ({cfg['pvalues']}; raw {r['p_raw']:.4g} "
+                         f"[{lo:.3f}, {hi:.3f}]) {r['verdict']}{indirect}; "
+                         f"N'_n={r['neighbours']}, E[N_n]={r['expected_neighbours']:.3g}{truth}")
+        if self.calibration and self.calibration["records"]:
+            c = self.calibration
+            lines.append(f"calibration: the target answered {c['answered']} of the {c['records']} records held out of the references "
+                         f"(ranked {'within each class' if c['by_class'] else 'over all classes'})")
+        lines.append(f"queries: {self.queries['sent']} sent, {self.queries['from_cache']} answered from the cache")
+        if self.truth:
+            for name in ("direct", "indirect"):
+                if name in self.truth:
+                    t = self.truth[name]
+                    lines.append(f"against the members file, {name}: {t['tp']} true and {t['fp']} false member calls")
+        if self.stopped:
+            lines.append(f"stopped early: {self.stopped}")
+        return "\n".join(lines)
