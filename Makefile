@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 
-.PHONY: demo test install browser docs clean bench
+.PHONY: demo test test-fast install browser docs clean bench
 
 $(BIN)/gmia: pyproject.toml requirements.txt requirements-dev.txt requirements-oracles.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ docs: install
 
 test: install browser docs
 	$(BIN)/python -m pytest -q
+
+# The loop while you work: every test that trains no models and runs no whole command (well
+# under a minute). `make test` runs them all, with the docs build and the browser check.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/protocol.py --baseline

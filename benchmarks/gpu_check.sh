@@ -2,8 +2,8 @@
 # gpu_check.sh: the CUDA code paths and the paper-scale MNIST protocol on one GPU.
 #
 # 1. the GPU, Python and torch it runs on (nvidia-smi, versions);
-# 2. the tests whose CUDA branches need a GPU: tests/test_cuda.py (skipped on a CPU), and
-#    tests/test_cnn.py, tests/test_image_protocol.py (the CNN paths and their CUDA checks);
+# 2. the tests whose CUDA branches need a GPU: tests/zoo/test_cuda.py (skipped on a CPU), and
+#    tests/zoo/test_cnn.py, tests/protocol/test_image_protocol.py (the CNN paths and their CUDA checks);
 # 3. benchmarks/cnn_throughput.py --device cuda on the paper's CNN (stacked vs per-model loop);
 # 4. `gmia reproduce table1 --dataset mnist --device cuda --scale paper` (the paper's 100 target +
 #    100 reference CNNs x 10,000 steps) into a fresh cache, timed, with the per-stage times it prints.
@@ -72,10 +72,10 @@ sys.exit(0 if cuda else 3)
 EOF
 
 # ---------------------------------------------------------------- 2. tests
-say "tests: tests/test_cuda.py tests/test_cnn.py tests/test_image_protocol.py (limit $(min "$TEST_LIMIT" "$(left)")s)"
+say "tests: tests/zoo/test_cuda.py tests/zoo/test_cnn.py tests/protocol/test_image_protocol.py (limit $(min "$TEST_LIMIT" "$(left)")s)"
 rc=0
 timeout --kill-after=10 "$(min "$TEST_LIMIT" "$(left)")" "$PY" -m pytest -q -s -p no:cacheprovider --junitxml="$OUT/junit.xml" \
-    tests/test_cuda.py tests/test_cnn.py tests/test_image_protocol.py >"$OUT/tests.log" 2>&1 || rc=$?
+    tests/zoo/test_cuda.py tests/zoo/test_cnn.py tests/protocol/test_image_protocol.py >"$OUT/tests.log" 2>&1 || rc=$?
 grep -E "CUDA-CHECK" "$OUT/tests.log" | tee -a "$OUT/summary.txt" || true
 grep -E "^(FAILED|ERROR)" "$OUT/tests.log" | tee -a "$OUT/summary.txt" || true
 say "tests exit $rc: $(grep -E '(passed|failed|skipped|error)' "$OUT/tests.log" | tail -1)"

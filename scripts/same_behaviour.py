@@ -66,7 +66,25 @@ def _clean_json(value):
 def _clean_text(text: str) -> str:
     for pattern, repl in VOLATILE_TEXT:
         text = pattern.sub(repl, text)
-    return text
+    return _blank_time_columns(text)
+
+
+def _blank_time_columns(text: str) -> str:
+    """Blank the cells of a printed table's ``seconds`` column (a wall time, e.g. audit-dp's)."""
+    lines, column = text.split("\n"), None
+    for i, line in enumerate(lines):
+        if "┃" in line:
+            cells = line.split("┃")
+            hit = [j for j, c in enumerate(cells) if c.strip() in ("seconds", "wall s", "time")]
+            column = hit[0] if hit else column
+        elif "│" in line and column is not None:
+            cells = line.split("│")
+            if column < len(cells):
+                cells[column] = " " * len(cells[column])
+                lines[i] = "│".join(cells)
+        elif not line.strip():
+            column = None
+    return "\n".join(lines)
 
 
 def run_all(src: Path, folder: Path) -> dict[str, str]:

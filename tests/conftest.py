@@ -1,8 +1,38 @@
+"""Fixtures every test folder shares, and the `slow` marker (`make test-fast` leaves those out)."""
+
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(2)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains models or runs whole commands (seconds each); "
+                                       "`make test-fast` runs everything else")
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    """The bundled UCI Breast Cancer Wisconsin set (699 records); its arrays are read-only, so no
+    test can change what the others see."""
+    from gmia.data import load_bundled
+
+    data = load_bundled("cancer")
+    data.x.flags.writeable = False
+    data.y.flags.writeable = False
+    return data
+
+
+@pytest.fixture(scope="session")
+def adult():
+    """The bundled Adult set (48,842 records), read-only as `cancer`."""
+    from gmia.data import load_bundled
+
+    data = load_bundled("adult")
+    data.x.flags.writeable = False
+    data.y.flags.writeable = False
+    return data
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,7 @@ def explain(proc: subprocess.CompletedProcess, code: str) -> str:
             f"\n--- stderr (last 5000) ---\n{proc.stderr[-5000:]}")
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path):
     blocks = python_blocks(section(README.read_text(encoding="utf-8"), "Python"))
     assert blocks, "the README's Python section has no ```python block"
@@ -88,6 +89,7 @@ def test_readme_python_example_runs(tmp_path):
     assert "member" in proc.stdout, explain(proc, code)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES_RUN)
 def test_docs_python_examples_run(page, tmp_path):
     blocks = [b for b in python_blocks((DOCS / page).read_text(encoding="utf-8")) if runnable(b)]

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gmia.base import io as gmia_io
 
@@ -47,6 +48,7 @@ NOTEBOOK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_importing_gmia_and_writing_a_report_change_no_global_state(tmp_path):
     code = f"OUT = {str(tmp_path)!r}\n" + NOTEBOOK
     env = {**os.environ, "OMP_NUM_THREADS": "2"}

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from test_docs import DOCS, explain, python_blocks, run_python
 
 SMALL = {"K": 8, "ITERATIONS": 10}
 
 
+@pytest.mark.slow
 def test_the_worked_example_runs_at_a_small_size(tmp_path):
     code = "\n".join(python_blocks((DOCS / "example-adult.md").read_text(encoding="utf-8")))
     for name, value in SMALL.items():

@@ -6,17 +6,7 @@ validated before any model trains. Trained models are cached (`cache_dir`, defau
 `~/.cache/gmia` or `$GMIA_CACHE`), so a second call reuses them; with `out=` a run folder
 (results.json, records.parquet, report.html) is written too.
 
-Examples
---------
-```python
-import gmia
-
-data = gmia.load_dataset("cancer")
-model, members = gmia.train_target(data, seed=0)
-result = gmia.audit(model, data, k=50, members=members)
-print(result.summary())
-result.to_frame()
-```
+The quick start is the README's "Python" section; docs/python-api.md walks through every verb.
 """
 
 from __future__ import annotations
@@ -46,9 +36,44 @@ from gmia.zoo import ZooStore
 
 TABLES = ("table1", "table2", "table3", "table4", "table5", "table7")
 
+# The keywords every verb that trains models takes, with the same meaning and default (see `audit`).
+WHERE = ("cache_dir", "executor", "ray_address", "device", "workers", "store", "out", "progress")
+
+
+def _where(scope: dict) -> dict:
+    """The `WHERE` keywords of a verb's call, taken from its ``locals()``."""
+    return {name: scope[name] for name in WHERE}
+
+
+def _execute(data: Dataset, cfg, engine, write, *, cache_dir, executor, ray_address, device, workers, store, out,
+             progress, out_to_engine: bool = False, **engine_kwargs):
+    """The one body of every verb: check the run folder, make the store, run ``engine`` with
+    progress as asked, and write the run folder with ``write(out, result)``."""
+    out = _checked_out(out)
+    store = store or make_store(cache_dir, executor, ray_address, device, workers)
+    if out_to_engine:
+        engine_kwargs["out"] = out
+    result = _run(engine, data, store, cfg, progress, **engine_kwargs)
+    if out is not None:
+        write(out, result)
+    return result
+
+
+def _write(command: str, data: Dataset, extra=None, frame=None):
+    """``write(out, result)``: results.json from ``result.to_dict()`` and ``extra(result)``, the
+    records frame from ``frame()`` if given, and the report."""
+
+    def write(out: Path, result) -> None:
+        from gmia.report import write_run
+
+        payload = {**result.to_dict(), **(extra(result) if extra else {})}
+        write_run(out, command, payload, frame() if frame else None, classes=data.schema.classes)
+
+    return write
+
 
 def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size: int | None = None,
-                 cache_dir: str | Path | None = None, device: str = "cpu", progress=False, algorithm=None,
+                 cache_dir: str | Path | None = None, device: str = "cpu", progress=True, algorithm=None,
                  algorithm_params=None, **spec_options) -> tuple[Model, np.ndarray]:
     """Train one target the way the paper's protocol does: the preset's model on half of the target pool.
 
@@ -152,14 +177,8 @@ def audit(target, data: Dataset | str, *, members=None, candidates=None, populat
         members = _members(members, data)
     roles = resolve_roles(data, candidates=candidates, population=population, members=members, pool_size=cfg.pool_size,
                           seed=cfg.seed)
-    out = _checked_out(out)
-    store = store or make_store(cache_dir, executor, ray_address, device, workers)
-    result = _run(lambda d, s, c, **kw: run_audit(d, wrapped, s, c, roles=roles, **kw), data, store, cfg, progress)
-    if out is not None:
-        from gmia.report import write_run
-
-        write_run(out, "audit", result.to_dict(), classes=data.schema.classes)
-    return result
+    return _execute(data, cfg, lambda d, s, c, **kw: run_audit(d, wrapped, s, c, roles=roles, **kw),
+                    _write("audit", data), **_where(locals()))
 
 
 def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache_dir: str | Path | None = None,
@@ -190,45 +209,34 @@ def reproduce(table: str = "table1", dataset: Dataset | str = "cancer", *, cache
     """
     if table not in TABLES:
         raise GmiaError(f"unknown table {table!r}; expected one of: {', '.join(TABLES)}")
-    where = dict(cache_dir=cache_dir, executor=executor, ray_address=ray_address, device=device, scale=scale, out=out,
-                 progress=progress, config=config, store=store)
+    where = {**_where(locals()), "scale": scale}
     if table == "table7":
-        return compare(dataset, command="table7", **where, **options)
+        return compare(dataset, command="table7", config=config, **where, **options)
     if table in ("table4", "table5"):
-        return defend(dataset, command=table, **where, **options)
+        return defend(dataset, command=table, config=config, **where, **options)
     data = _data(dataset, cache_dir)
-    out = _checked_out(out)
+    _checked_out(out)  # a bad folder fails before the configuration is resolved, as it always did
     if table == "table3":
-        cfg = config or Table3Config.resolve(data.name, scale=scale, device=device, **options)
-        store = store or make_store(cache_dir, executor, ray_address, device, workers)
-        result = _run(run_table3, data, store, cfg, progress, out=out)
-        if out is not None:
-            from gmia.settings.paper import PRESETS
-            from gmia.report import write_run
+        from gmia.settings.paper import PRESETS
 
-            write_run(out, "table3", {**result.to_dict(), "cards": [result.card], "decision_cutoff": min(cfg.cutoffs),
-                                      "paper_table3": [asdict(r) for r in PRESETS[data.name].table3]},
-                      classes=data.schema.classes)
-        return result
+        cfg = config or Table3Config.resolve(data.name, scale=scale, device=device, **options)
+        paper = {"decision_cutoff": min(cfg.cutoffs), "paper_table3": [asdict(r) for r in PRESETS[data.name].table3]}
+        return _execute(data, cfg, run_table3, _write("table3", data, lambda r: {"cards": [r.card], **paper}),
+                        out_to_engine=True, **_where(locals()))
     cfg = config or ReproduceConfig.resolve(data.name, table=table, scale=scale, device=device, **options)
-    store = store or make_store(cache_dir, executor, ray_address, device, workers)
     recorder = None
     if out is not None:
         from gmia.protocol.records import RunRecorder
 
         recorder = RunRecorder(cutoff=max(cfg.cutoffs))
-    result = _run(run_reproduce, data, store, cfg, progress, on_seed=recorder)
-    if out is not None:
-        from gmia.report import write_run
-
-        write_run(out, table, {**result.to_dict(), "cards": recorder.cards, "decision_cutoff": recorder.cutoff},
-                  recorder.frame(), classes=data.schema.classes)
-    return result
+    write = _write(table, data, lambda r: {"cards": recorder.cards, "decision_cutoff": recorder.cutoff}, recorder and recorder.frame)
+    return _execute(data, cfg, run_reproduce, write, on_seed=recorder, **_where(locals()))
 
 
 def compare(dataset: Dataset | str, *, command: str = "compare", cache_dir: str | Path | None = None,
             executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
-            out: str | Path | None = None, progress=True, config: CompareConfig | None = None, store: ZooStore | None = None, **options) -> CompareResult:
+            out: str | Path | None = None, progress=True, config: CompareConfig | None = None, store: ZooStore | None = None,
+            workers: int | None = None, **options) -> CompareResult:
     """GMIA beside Shokri's shadow models, the loss threshold, LiRA and RMIA, on the same models.
 
     Parameters
@@ -250,19 +258,13 @@ def compare(dataset: Dataset | str, *, command: str = "compare", cache_dir: str 
     """
     data = _data(dataset, cache_dir)
     cfg = config or CompareConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
-    out = _checked_out(out)
-    store = store or make_store(cache_dir, executor, ray_address, device)
-    result = _run(run_compare, data, store, cfg, progress)
-    if out is not None:
-        from gmia.report import write_run
-
-        write_run(out, command, result.to_dict(), classes=data.schema.classes)
-    return result
+    return _execute(data, cfg, run_compare, _write(command, data), **_where(locals()))
 
 
 def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_dir: str | Path | None = None,
            executor: str = "local", ray_address: str | None = None, device: str = "cpu", scale: str | None = None,
-           out: str | Path | None = None, progress=True, config: DefendConfig | None = None, store: ZooStore | None = None, **options) -> DefendResult:
+           out: str | Path | None = None, progress=True, config: DefendConfig | None = None, store: ZooStore | None = None,
+           workers: int | None = None, **options) -> DefendResult:
     """Defences swept over the paper's protocol: utility against GMIA's success, per setting.
 
     Parameters
@@ -288,22 +290,21 @@ def defend(dataset: Dataset | str, sweep=(), *, command: str = "defend", cache_d
     if sweep:
         options["sweep"] = (sweep,) if isinstance(sweep, str) else tuple(sweep)
     cfg = config or DefendConfig.resolve(data.name, command=command, scale=scale, device=device, **options)
-    out = _checked_out(out)
-    store = store or make_store(cache_dir, executor, ray_address, device)
-    result = _run(run_defend, data, store, cfg, progress)
-    if out is not None:
-        from gmia.report import write_run
+
+    def write(out: Path, result: DefendResult) -> None:
         from gmia.report.tradeoff import tradeoff_figure
 
         out.mkdir(parents=True, exist_ok=True)
         tradeoff_figure(result, out)
-        write_run(out, command, {**result.to_dict(), "paper": paper_rows(command, cfg) or {}}, classes=data.schema.classes)
-    return result
+        _write(command, data, lambda r: {"paper": paper_rows(command, cfg) or {}})(out, result)
+
+    return _execute(data, cfg, run_defend, write, **_where(locals()))
 
 
 def audit_dp(dataset: Dataset | str, *, cache_dir: str | Path | None = None, executor: str = "local",
              ray_address: str | None = None, device: str = "cpu", scale: str | None = None, out: str | Path | None = None,
-             progress=True, config: AuditDpConfig | None = None, store: ZooStore | None = None, **options) -> AuditDpResult:
+             progress=True, config: AuditDpConfig | None = None, store: ZooStore | None = None,
+             workers: int | None = None, **options) -> AuditDpResult:
     """One-run privacy audit (Steinke et al. 2023): one target trained once with m canaries, ε lower bounds.
 
     Per canary source, m pool records are canaries, each in the target's training set with
@@ -330,11 +331,4 @@ def audit_dp(dataset: Dataset | str, *, cache_dir: str | Path | None = None, exe
     """
     data = _data(dataset, cache_dir)
     cfg = config or AuditDpConfig.resolve(data.name, scale=scale, device=device, **options)
-    out = _checked_out(out)
-    store = store or make_store(cache_dir, executor, ray_address, device)
-    result = _run(run_audit_dp, data, store, cfg, progress)
-    if out is not None:
-        from gmia.report import write_run
-
-        write_run(out, "audit-dp", result.to_dict(), classes=data.schema.classes)
-    return result
+    return _execute(data, cfg, run_audit_dp, _write("audit-dp", data), **_where(locals()))

@@ -96,7 +96,7 @@ def ecdf_pvalues(reference: np.ndarray, observed: np.ndarray, tail: str = "gauss
 
     Column j equals ``ecdf_pvalue(reference[:, j], observed[:, j], tail)`` bit for bit, at a
     small fraction of its cost (gmia.stats.pvalues computes blocks of records with array operations in
-    scipy's order; tests/test_pvalues_vectorised.py checks the bits).
+    scipy's order; tests/stats/test_pvalues_vectorised.py checks the bits).
     """
     check_choice("tail rule", tail, TAIL_RULES)
     return ecdf_pvalues_blocked(reference, observed, tail, per_record=ecdf_pvalue)

@@ -28,7 +28,7 @@ of records gives each record the bits the per-record code computes for it. What 
   any sum or difference (padding would change PCHIP's end slopes).
 - per-record mean and standard deviation (``gaussian``): numpy's sum of a contiguous row of a
   C-ordered [records, k] array along axis 1 runs the same pairwise summation as the sum of that
-  row as a 1-D array (tests/test_pvalues_vectorised.py checks this bit for bit); a reduction
+  row as a 1-D array (tests/stats/test_pvalues_vectorised.py checks this bit for bit); a reduction
   over axis 0 of a [k, records] array would not, so rows are made C-contiguous first.
 - transcendental functions (log, expm1, exp, ``norm.logsf``) are applied to contiguous arrays, as
   in ``ecdf_pvalue``, so numpy chooses the same (possibly SIMD) loop for them.

@@ -44,6 +44,9 @@ def train_chunk_bytes(x: np.ndarray, y: np.ndarray, index_sets: np.ndarray, spec
 
     if threads is not None:
         torch.set_num_threads(threads)
+    # A read-only array (np.load(mmap_mode="r"), a frozen data set) cannot be shared with torch
+    # without a warning; training reads it only, but a copy keeps the user's stderr clean.
+    x, y = (a if a.flags.writeable else a.copy() for a in (np.asarray(x), np.asarray(y)))
     params = train_stack(torch.as_tensor(x), torch.as_tensor(y), index_sets, TrainSpec(**spec_json), seed, n_classes,
                          init=init, on_step=on_step, device=device)
     tensors = {n: p.contiguous() for n, p in params.items()}

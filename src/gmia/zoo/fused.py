@@ -18,7 +18,7 @@ product is an embedding-bag sum of each record's non-zero rows of W_0, and its w
 a scatter of each non-zero's ``value · d_0`` row (scipy's transposed CSR product, as fast as
 the dense product and without its gather; torch's scatter-adds measured 4-10 times slower).
 
-Results equal the autograd path's to float rounding (tests/test_fused.py). Used on the CPU for
+Results equal the autograd path's to float rounding (tests/zoo/test_fused.py). Used on the CPU for
 stacks without convolutions, dropout or DP-SGD; everything else trains through autograd.
 """
 

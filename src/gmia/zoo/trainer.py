@@ -3,7 +3,7 @@
 Each model draws its batches from its own index set (a bootstrap sample for reference models,
 a half of the target pool for targets). Losses are summed over models, so the gradient each
 model receives is that of its own mean batch loss: the stack is K independent trainings that
-share Python and kernel-launch overhead (tests/test_trainer.py checks this against a plain
+share Python and kernel-launch overhead (tests/zoo/test_trainer.py checks this against a plain
 one-model torch loop).
 """
 

@@ -8,7 +8,7 @@ record and parameter-group bookkeeping, about 0.1 ms. These are the same updates
 ``torch.optim.SGD`` (dampening 0, no Nesterov, no weight decay) and ``torch.optim.Adam``
 (betas 0.9 and 0.999, eps 1e-8, no weight decay, no AMSGrad), the settings
 `gmia.zoo.trainer.make_optimizer` uses, in the order of torch's ``foreach`` implementations;
-tests/test_trainer.py checks the trained models against plain torch.optim trainings.
+tests/zoo/test_trainer.py checks the trained models against plain torch.optim trainings.
 """
 
 from __future__ import annotations
