@@ -12,27 +12,26 @@ def pytest_configure(config):
                                        "`make test-fast` runs everything else")
 
 
-@pytest.fixture(scope="session")
-def cancer():
-    """The bundled UCI Breast Cancer Wisconsin set (699 records); its arrays are read-only, so no
-    test can change what the others see."""
+def _read_only(name: str):
+    """A bundled data set whose arrays are read-only, so that no test can change what the others see."""
     from gmia.data import load_bundled
 
-    data = load_bundled("cancer")
+    data = load_bundled(name)
     data.x.flags.writeable = False
     data.y.flags.writeable = False
     return data
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    """The bundled UCI Breast Cancer Wisconsin set (699 records), read-only."""
+    return _read_only("cancer")
 
 
 @pytest.fixture(scope="session")
 def adult():
-    """The bundled Adult set (48,842 records), read-only as `cancer`."""
-    from gmia.data import load_bundled
-
-    data = load_bundled("adult")
-    data.x.flags.writeable = False
-    data.y.flags.writeable = False
-    return data
+    """The bundled Adult set (48,842 records), read-only."""
+    return _read_only("adult")
 
 
 @pytest.fixture(scope="module")

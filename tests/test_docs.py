@@ -125,3 +125,19 @@ def test_every_docs_page_is_in_the_nav():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     missing = sorted(p.name for p in DOCS.glob("*.md") if not re.search(rf":\s*{re.escape(p.name)}\s*$", config, re.M))
     assert not missing, f"docs pages not in mkdocs.yml's nav: {missing}"
+
+
+def test_the_cli_pages_option_tables_are_the_declared_options():
+    """docs/cli.md's option tables are written from gmia.settings.options (scripts/cli_reference.py),
+    so a new or changed option that is not in the docs fails here."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_reference.py"), "--check"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_site_home_page_is_the_readme():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from mkdocs_hooks import readme_as_page
+
+    page = readme_as_page()
+    assert "make demo" in page and "](docs/" not in page and "](python-api.md)" in page

@@ -213,3 +213,47 @@ def test_no_folder_shadows_a_public_name():
 
     folders = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert not folders & set(gmia.__all__), f"folders named like public names: {sorted(folders & set(gmia.__all__))}"
+
+
+def test_no_lazy_name_is_also_a_submodule():
+    """A package that exports ``f`` lazily from its submodule ``f`` would hand out the module once
+    anything imported ``pkg.f`` (the import system sets that attribute): one name, one thing."""
+    import importlib
+    import pkgutil
+
+    clashes = []
+    for info in pkgutil.walk_packages([str(SRC)], "gmia."):
+        if info.ispkg:
+            package = importlib.import_module(info.name)
+            names = set(getattr(package, "_EXPORTS", {}))
+            clashes += [f"{info.name}.{s.name}" for s in pkgutil.iter_modules(package.__path__) if s.name in names]
+    assert not clashes, f"lazy names that are also submodules: {clashes}"
+
+
+def test_every_command_result_is_a_result_with_one_schema_version():
+    """One base for results (gmia.base.result): the schema version is defined once, and every
+    command's result class gets to_dict, save and load from it."""
+    import re
+
+    from gmia.auditing.result import AuditResult
+    from gmia.base.result import Result
+    from gmia.canaries.run import AuditDpResult
+    from gmia.comparison.run import CompareResult
+    from gmia.defenses.run import DefendResult
+    from gmia.experiments.reproduce import ReproduceResult
+    from gmia.experiments.table3 import Table3Result
+
+    for cls in (AuditResult, AuditDpResult, CompareResult, DefendResult, ReproduceResult, Table3Result):
+        assert issubclass(cls, Result) and cls.__dataclass_params__.frozen, cls.__name__
+        assert "to_dict" not in vars(cls), f"{cls.__name__} writes its own to_dict"
+    defined = [p for p in SRC.rglob("*.py") if re.search(r"^\w*SCHEMA_VERSION\s*=", p.read_text(), flags=re.M)]
+    assert [p.relative_to(SRC).as_posix() for p in defined] == ["base/result.py"]
+
+
+def test_test_file_names_are_unique():
+    """The test folders mirror the package without __init__ files, so pytest imports each test
+    file by its base name: two files of one name in two folders would collide."""
+    from collections import Counter
+
+    names = Counter(p.name for p in (SRC.parents[1] / "tests").rglob("test_*.py"))
+    assert not [n for n, c in names.items() if c > 1], [n for n, c in names.items() if c > 1]

@@ -30,7 +30,7 @@ def capture(monkeypatch):
         seen.append(next(a for a in args if hasattr(a, "resolve")))
         raise Captured
 
-    for name in ("run_audit", "run_reproduce", "run_table3", "run_compare", "run_defend"):
+    for name in ("run_audit", "run_reproduce", "run_table3", "run_compare", "run_defend", "run_audit_dp"):
         monkeypatch.setattr(api, name, engine)
     return seen
 

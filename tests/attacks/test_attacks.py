@@ -150,7 +150,10 @@ def test_loss_attack_ranks_lower_losses_as_members():
     attack = LossThreshold().fit_losses(np.array([0.1, 0.5]))
     assert attack.threshold_ == pytest.approx(0.3)
     assert roc_auc_score(member.ravel(), attack.score_losses(losses).ravel()) == 1.0
-    assert attack.decide(losses).tolist() == [[True, False, False, False]]
+    assert attack.decide(attack.score_losses(losses)).tolist() == [[True, False, False, False]]
+    # One decide for every attack: GMIA's "p < c" is decide(−p, −c).
+    p = np.array([[0.001, 0.02, 0.5]])
+    assert GmiaDirect("zero").decide(-p, -0.01).tolist() == [[True, False, False]]
 
 
 def _separable_probs(rng, k, n, y, member):

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gmia.canaries import ATTACKS, SOURCES, AuditDpConfig, choose
+from gmia.canaries import ATTACKS, SOURCES, AuditDpConfig
+from gmia.canaries.choose import choose
 from gmia.canaries.choose import check_canaries, inclusion, most_isolated
 from gmia.canaries.run import check_disjoint
 from gmia.cli import main

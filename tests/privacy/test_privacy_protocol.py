@@ -28,7 +28,7 @@ from gmia.settings.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
 from gmia.privacy import record_bounds, repeat_bounds, repeats_of
 from gmia.privacy.protocol import privacy_figures
 from gmia.protocol.run import build_signals
-from gmia.report.artifacts import _jsonable
+from gmia.base.result import jsonable
 from gmia.report.privacy import empirical_privacy
 from gmia.zoo import TrainSpec, ZooStore
 
@@ -73,7 +73,7 @@ def text_of(render_fn, *args) -> str:
 
 def stored(results: dict, kind: str) -> dict:
     """The results as a run folder's results.json holds them (strict JSON, inf as null)."""
-    return json.loads(json.dumps(_jsonable({**results, "kind": kind})))
+    return json.loads(json.dumps(jsonable({**results, "kind": kind})))
 
 
 def test_evaluate_bounds_gmias_raw_pvalues_over_all_and_selected_pairs(cancer, store):

@@ -12,16 +12,15 @@ are refused in one sentence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
 from gmia.base.errors import GmiaError
-from gmia.zoo.zoo import membership_counts
+from gmia.zoo.membership import TrainedModels
 
 
 @dataclass(frozen=True, eq=False)
-class OutputZoo:
+class OutputZoo(TrainedModels):
     """K trained models given by ``outputs[m, r]``: model m's centred log-probabilities on record r."""
 
     outputs: np.ndarray  # [K, N, C] float32
@@ -33,23 +32,12 @@ class OutputZoo:
     _rows: dict = field(default_factory=dict, repr=False)
 
     @property
-    def n_models(self) -> int:
-        return int(self.outputs.shape[0])
-
-    @property
     def n_records(self) -> int:
         return int(self.outputs.shape[1])
 
     @property
     def n_classes(self) -> int:
         return int(self.outputs.shape[2])
-
-    def counts(self) -> np.ndarray:
-        return membership_counts(self.index_sets, self.n_records)
-
-    @cached_property
-    def membership(self) -> np.ndarray:
-        return self.counts() > 0
 
     def subset(self, models) -> "OutputZoo":
         models = np.asarray(models)

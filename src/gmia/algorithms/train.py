@@ -151,20 +151,17 @@ def _run_ray(executor, algorithm, dataset: Dataset, jobs: list, write) -> None:
     remote = ray.remote(num_cpus=executor.cpus_per_task, max_retries=executor.max_retries)(fit_one)
     x, y = ray.put(dataset.x), ray.put(dataset.y)
     pending = {remote.remote(algorithm, x, y, dataset.schema, index_set, seed): m for m, index_set, seed in jobs}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        m = pending.pop(done[0])
-        try:
-            z = ray.get(done[0])
-        except Exception as exc:  # what arrived is kept; a rerun trains only the rest
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            cause = getattr(exc, "cause", None) or exc
-            if isinstance(cause, GmiaError):
-                raise cause from None
-            raise GmiaError(f"Ray task for model {m} failed ({type(cause).__name__}: {' '.join(str(cause).split())[:160]}); "
-                            "the models already stored are kept and a rerun trains only the rest") from None
+    for m, z in executor.completed(pending, _failed):
         write(m, z)
+
+
+def _failed(m: int, exc: BaseException) -> GmiaError:
+    """A model's Ray task that failed: the algorithm's own one-sentence error as it is, else one naming the model."""
+    cause = getattr(exc, "cause", None) or exc
+    if isinstance(cause, GmiaError):
+        return cause
+    return GmiaError(f"Ray task for model {m} failed ({type(cause).__name__}: {' '.join(str(cause).split())[:160]}); "
+                     "the models already stored are kept and a rerun trains only the rest")
 
 
 def _short(description: dict) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,7 +14,9 @@ from gmia.console.progress import StepProgress
 from gmia.data import Dataset
 from gmia.base.errors import GmiaError
 from gmia.base.io import check_writable, default_cache_dir
-from gmia.zoo import ZooStore
+
+if TYPE_CHECKING:  # the store loads torch: only once a model trains
+    from gmia.zoo import ZooStore
 
 
 def load_dataset(name: str | Path, schema: str | Path | None = None, cache_dir: str | Path | None = None) -> Dataset:
@@ -67,6 +70,7 @@ def make_store(cache_dir: str | Path | None = None, executor: str = "local", ray
                device: str = "cpu", workers: int | None = None) -> ZooStore:
     """The trained-model store: where models are cached, where they train (`"local"` or `"ray"`), on which
     device, and with how many worker processes models that are not gmia stacks train (default: one per core)."""
+    from gmia.zoo import ZooStore
     from gmia.zoo.executors import make_executor
 
     return ZooStore(cache_dir, executor=make_executor(executor, ray_address), device=device, workers=workers)

@@ -73,7 +73,8 @@ def _write(command: str, data: Dataset, extra=None, frame=None):
 
 
 def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size: int | None = None,
-                 cache_dir: str | Path | None = None, device: str = "cpu", progress=True, algorithm=None,
+                 cache_dir: str | Path | None = None, executor: str = "local", ray_address: str | None = None,
+                 device: str = "cpu", scale: str | None = None, progress=True, algorithm=None,
                  algorithm_params=None, **spec_options) -> tuple[Model, np.ndarray]:
     """Train one target the way the paper's protocol does: the preset's model on half of the target pool.
 
@@ -87,6 +88,9 @@ def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size
         Which half of the split trains the model (0 or 1).
     pool_size : int, optional
         Records in the target pool (default: the paper's).
+    cache_dir, executor, ray_address, device : see `make_store`
+    scale : str, optional
+        Image sets: `"paper"` (the paper's CNN) or `"cpu"` (the reduced setup).
     algorithm, algorithm_params : optional
         Train a scikit-learn estimator instead of gmia's model: an unfitted estimator or
         Pipeline, or a name such as `"hist-gradient-boosting"` with its parameters
@@ -103,11 +107,12 @@ def train_target(data: Dataset | str, *, seed: int = 0, half: int = 0, pool_size
         records it trained on.
     """
     data = _data(data, cache_dir)
-    cfg = ProtocolConfig.resolve(data.name, command="train", device=device, algorithm=algorithm,
-                                 algorithm_params=algorithm_params, **spec_options)
+    cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, seed=seed, pool_size=pool_size,
+                                 algorithm=algorithm, algorithm_params=algorithm_params, **spec_options)
+    store = make_store(cache_dir, executor, ray_address, device)
     with _progress(progress) as bar:
-        model, members, _ = train_pool_target(data, cfg.spec, make_store(cache_dir, device=device), seed=seed, half=half,
-                                          pool_size=pool_size, progress=bar.task if bar else None, algorithm=cfg.algorithm)
+        model, members, _ = train_pool_target(data, cfg.spec, store, seed=cfg.seed, half=half, pool_size=cfg.pool_size,
+                                              progress=bar.task if bar else None, algorithm=cfg.algorithm)
     return model, members
 
 

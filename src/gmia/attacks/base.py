@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, is_dataclass
 import numpy as np
 
 from gmia.attacks.inputs import AttackInputs
+from gmia.base.errors import GmiaError
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,25 @@ class Attack:
     def score(self, inputs: AttackInputs) -> np.ndarray:
         raise NotImplementedError
 
+    def threshold(self) -> float:
+        """The attack's own threshold on its score scale (fitted, or its paper's); override."""
+        raise GmiaError(f"attack {getattr(self, 'name', type(self).__name__)!r} has no threshold of its own; expected "
+                        "decide(scores, threshold)")
+
+    def decide(self, scores: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Member calls: ``score > threshold`` on the attack's own score scale (higher = member),
+        at ``threshold`` or, when None, the attack's own (`threshold`). One signature for every
+        attack: GMIA's "p < c" is ``decide(scores, -c)``, since its score is −p."""
+        return np.asarray(scores) > (self.threshold() if threshold is None else threshold)
+
     def parameters(self) -> dict:
         """The constructor parameters, for the result file (a dataclass's init fields)."""
         if not is_dataclass(self):
             return {}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+
+def check_confidence(confidence: float) -> None:
+    """The member call's threshold on P(in) must be a probability strictly inside (0, 1)."""
+    if not 0.0 < confidence < 1.0:
+        raise GmiaError(f"Shokri confidence threshold {confidence} is out of range; expected a value in (0, 1)")

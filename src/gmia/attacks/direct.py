@@ -8,7 +8,7 @@ import numpy as np
 
 from gmia.attacks.base import Attack, AttackSettings
 from gmia.attacks.inputs import AttackInputs
-from gmia.base.errors import GmiaError, check_choice, check_cutoff
+from gmia.base.errors import GmiaError, check_choice
 from gmia.stats.ecdf import TAIL_RULES, ecdf_pvalues
 
 
@@ -63,7 +63,3 @@ class GmiaDirect(Attack):
         # A smaller p is stronger evidence of membership; −p keeps the ranking and flips the order.
         return -self.pvalues(inputs)
 
-    @staticmethod
-    def decide(pvalues: np.ndarray, cutoff: float) -> np.ndarray:
-        check_cutoff(cutoff)
-        return np.asarray(pvalues) < cutoff

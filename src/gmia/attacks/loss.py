@@ -48,7 +48,8 @@ class LossThreshold(Attack):
     def score(self, inputs: AttackInputs) -> np.ndarray:
         return self.score_losses(inputs.target_loss)
 
-    def decide(self, target_losses: np.ndarray) -> np.ndarray:
+    def threshold(self) -> float:
+        """Member iff the loss is below the fitted threshold: the score is −loss."""
         if self.threshold_ is None:
             raise RuntimeError("call fit() before decide()")
-        return np.asarray(target_losses) < self.threshold_
+        return -self.threshold_

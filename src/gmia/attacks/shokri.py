@@ -23,17 +23,11 @@ from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from gmia.attacks.base import Attack, AttackSettings
+from gmia.attacks.base import Attack, AttackSettings, check_confidence
 from gmia.attacks.inputs import AttackInputs
 from gmia.base.errors import GmiaError, check_choice
 
 FEATURES = ("raw", "sorted")
-
-
-def check_confidence(confidence: float) -> None:
-    """The member call's threshold on P(in) must be a probability strictly inside (0, 1)."""
-    if not 0.0 < confidence < 1.0:
-        raise GmiaError(f"Shokri confidence threshold {confidence} is out of range; expected a value in (0, 1)")
 
 
 @dataclass
@@ -130,6 +124,6 @@ class Shokri(Attack):
     def score(self, inputs: AttackInputs) -> np.ndarray:
         return self.score_probs(softmax(inputs.target_logits.astype(np.float64), axis=-1), inputs.y_pool)
 
-    def decide(self, scores: np.ndarray) -> np.ndarray:
+    def threshold(self) -> float:
         """Member iff P(in) > confidence."""
-        return np.asarray(scores) > self.confidence
+        return self.confidence

@@ -2,18 +2,87 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
 
+from gmia.base.result import Result
 from gmia.base.formatting import fmt_delta
 from gmia.auditing.matching import Matching
 
-RESULT_SCHEMA_VERSION = 1
 
 
-@dataclass
-class AuditResult:
+@dataclass(frozen=True)
+class AuditRecord(Mapping):
+    """One tested record's row: its selection evidence, the direct test and, where they ran, the
+    indirect test, its null check and the truth.
+
+    Also a read-only mapping keyed as in results.json (``r["p_direct"]``, ``"p_indirect" in r``,
+    ``r["class"]`` for `class_name`): a field that did not apply to the record (None) is absent,
+    exactly as in the file.
+    """
+
+    record: int
+    class_name: str
+    features: dict
+    neighbours: int
+    expected_neighbours: float
+    target_loss: float
+    reference_loss_median: float
+    reference_losses: tuple  # L(M_i, r) of the k references: what the p-value is read from
+    p_direct: float  # the p-value the verdict used (config["pvalues"])
+    p_raw: float
+    p_calibrated: float
+    p_interval: tuple
+    verdict: str
+    n_enhancing: int | None = None
+    p_indirect: float | None = None
+    verdict_indirect: str | None = None
+    null_records: tuple | None = None
+    null_p: tuple | None = None
+    null_calls: int | None = None
+    null_pairs: int | None = None
+    null_fraction: float | None = None
+    null_excess_p: float | None = None
+    null_upper: float | None = None
+    null_large_enough: bool | None = None
+    indirect_null_rejected: bool | None = None
+    null_queries: int | None = None
+    null_enhancing: tuple | None = None
+    member: bool | None = None
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return "class" if name == "class_name" else name
+
+    @classmethod
+    def from_dict(cls, row: Mapping) -> "AuditRecord":
+        names = {f.name for f in fields(cls)}
+        given = {("class_name" if k == "class" else k): v for k, v in row.items()}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise ValueError(f"audit record has unknown fields {unknown}")
+        return cls(**given)
+
+    def to_dict(self) -> dict:
+        return {self._key(f.name): v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    def __getitem__(self, key: str):
+        value = getattr(self, "class_name" if key == "class" else key, None) if key != "class_name" else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self):
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
+@dataclass(frozen=True)
+class AuditResult(Result):
     dataset: str
     target: str
     model_id: str
@@ -24,7 +93,7 @@ class AuditResult:
     n_tested: int
     counts_by_scaling: dict
     reference_accuracy: dict
-    records: list[dict]
+    records: tuple[AuditRecord, ...]  # a list of row dicts is accepted and made AuditRecords
     queries: dict
     truth: dict | None
     seconds: dict
@@ -33,8 +102,12 @@ class AuditResult:
     algorithms: dict | None = None  # the target's training algorithm and the references' (gmia.auditing.matching.Matching)
     roles: dict | None = None  # where the candidates, population and members came from (gmia.auditing.roles)
 
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
+    def __post_init__(self):
+        object.__setattr__(self, "records", tuple(r if isinstance(r, AuditRecord) else AuditRecord.from_dict(r)
+                                                  for r in self.records))
+
+    def _fields(self) -> dict:
+        return {**asdict(self), "records": [r.to_dict() for r in self.records]}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per tested record, most isolated first: its p-value and 95% interval, the

@@ -17,26 +17,22 @@ the audit prints and reports whether it does).
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import ClassVar
+from dataclasses import asdict
 
 import numpy as np
 from scipy.special import softmax
 
-from gmia.attacks.direct import GmiaDirect
-from gmia.attacks.indirect import IndirectConfig, run_indirect
+from gmia.attacks.registry import direct_test
+from gmia.attacks.indirect import run_indirect
 from gmia.attacks.indirect_null import choose_null_records, null_check, null_records_for
 from gmia.data import Dataset, Split, decode_records
 from gmia.stats.calibration import calibrated_pvalues, per_class, resolution_note
-from gmia.base.choices import AttackMode, Features, choice
-from gmia.settings.config import ProtocolConfig, check_count, check_k_fits
-from gmia.settings.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
-from gmia.base.errors import GmiaError, ResumableError, check_cutoff, option
+from gmia.settings.config import check_k_fits
+from gmia.base.errors import GmiaError, ResumableError, option
 from gmia.protocol.evaluate import CutoffRow
 from gmia.targets.policy import OutputPolicy
 from gmia.protocol.run import Timer, split_adversary, train_references
-from gmia.stats.select import check_thresholds, delta_rule_text, select_vulnerable, selection_features
+from gmia.stats.select import delta_rule_text, select_vulnerable, selection_features
 from gmia.stats.signals import accuracy, log_loss, proba_loss
 from gmia.algorithms.base import describe_text
 from gmia.auditing.matching import choose_references
@@ -46,70 +42,8 @@ from gmia.models.foreign import proba_logits
 from gmia.stats.ecdf import clopper_pearson
 from gmia.targets import as_target
 from gmia.zoo import ZooStore
-from gmia.auditing.result import RESULT_SCHEMA_VERSION, AuditResult  # noqa: F401  (re-exported: gmia.auditing.run.AuditResult)
-
-
-@dataclass(frozen=True)
-class AuditConfig(ProtocolConfig):
-    """`gmia audit`'s options: `gmia.settings.config.ProtocolConfig`'s, and
-
-    delta, beta : the selection thresholds δ (cosine distance) and β (on E[N_n]).
-    cutoff : p-value below which a record is called a member.
-    features : raw by default: a deployed model's structure is hidden (the paper's MLaaS setting).
-    train_size : N, the target's training-set size (default: half the pool, as in the protocol).
-    max_records : test at most this many selected records, most isolated first.
-    attack : direct, indirect (never queries the record) or both.
-    indirect : the indirect attack's parameters (``theta=`` and ``null_records=`` set them in `resolve`).
-    indirect_records : records, most isolated first, attacked indirectly.
-    calibration_queries : calibration records (held out of the references) the target is asked,
-        after the tested records, for calibrated p-values; the smallest calibrated p is
-        1 / (1 + answered), so this must exceed 1 / cutoff.
-    """
-
-    COMMAND: ClassVar[str] = "audit"
-    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "null_records")
-
-    features: Features = Features.RAW
-    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.stats.select.derived_delta)
-    beta: float = DEFAULT_BETA
-    cutoff: float = DEFAULT_CUTOFF
-    train_size: int | None = None
-    max_records: int | None = None
-    attack: AttackMode = AttackMode.DIRECT
-    indirect: IndirectConfig = field(default_factory=IndirectConfig)
-    indirect_records: int = 1
-    calibration_queries: int = DEFAULT_CALIBRATION_QUERIES
-
-    def __post_init__(self):
-        super().__post_init__()
-        self._set(attack=choice(AttackMode, self.attack, "attack"))
-        check_thresholds(self.delta, self.beta)
-        check_cutoff(self.cutoff)
-        check_count("training-set size N", self.train_size, 1, optional=True)
-        check_count("number of records to test (max records)", self.max_records, 1, optional=True)
-        check_count("number of records attacked indirectly", self.indirect_records, 1)
-        check_count("number of calibration queries", self.calibration_queries, 1)
-        if self.pvalues == "calibrated" and self.calibration_queries + 1 <= 1.0 / self.cutoff:
-            raise GmiaError(f"{self.calibration_queries} calibration queries cannot give a calibrated p-value below the cutoff "
-                            f"{self.cutoff:g}; expected more than {math.ceil(1.0 / self.cutoff) - 1} (or raw p-values)")
-
-    @classmethod
-    def _from_preset(cls, preset, options: dict) -> dict:
-        theta, null_records = options.pop("theta", None), options.pop("null_records", None)
-        indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
-        if theta is not None:
-            indirect = replace(indirect, theta=theta)
-        if null_records is not None:
-            indirect = replace(indirect, null_records=null_records)
-        if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
-            indirect = replace(indirect, tail=options["tail"])
-        # The paper's δ was set for logit features; on raw features a fixed δ flags a share of the pool
-        # that grows as the adversary shrinks (a third of a 40-record CSV), so raw features derive δ
-        # from the data (gmia.stats.select.derived_delta; docs/algorithm.md, "A derived δ ..."); --delta wins.
-        features = choice(Features, options.get("features") or preset.features, "selection features")
-        delta = None if features == Features.RAW else preset.delta
-        return {**super()._from_preset(preset, options), "delta": delta, "beta": preset.beta,
-                "cutoff": preset.cutoff, "indirect": indirect}
+from gmia.auditing.result import AuditResult  # noqa: F401  (re-exported: gmia.auditing.run.AuditResult)
+from gmia.auditing.config import AuditConfig  # noqa: F401  (re-exported)
 
 
 def check_schema(target_schema, dataset: Dataset) -> None:
@@ -202,7 +136,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         p = np.full(len(tested), np.nan)
         p_cal = np.full(len(tested), np.nan)
         if answered.any():
-            p[answered] = GmiaDirect(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
+            p[answered] = direct_test(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
             if stopped is None and calibration.size:
                 stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
                 with timer.stage("calibration queries"):
@@ -325,7 +259,7 @@ def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, 
     ok = ~np.isnan(loss)
     if not ok.any():
         return np.empty(0), y[:0], stopped
-    null = GmiaDirect(cfg.tail).fit_losses(ref_losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
+    null = direct_test(cfg.tail).fit_losses(ref_losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
     return null, y[ok], stopped
 
 

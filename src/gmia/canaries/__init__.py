@@ -2,11 +2,20 @@
 
 `gmia.canaries.config`: `AuditDpConfig`; `gmia.canaries.choose`: the canary sources (GMIA's
 most isolated records, random records, mislabelled records); `gmia.canaries.run`:
-`run_audit_dp` and its `AuditDpResult`.
+`run_audit_dp` and its `AuditDpResult`. Names load on first use, so the configuration is
+checked before the engine loads.
 """
 
-from gmia.canaries.choose import Canaries, choose
-from gmia.canaries.config import ATTACKS, SOURCES, AuditDpConfig
-from gmia.canaries.run import AuditDpResult, SourceResult, run_audit_dp
+from gmia.base.extras import lazy_exports
 
-__all__ = ["ATTACKS", "SOURCES", "AuditDpConfig", "AuditDpResult", "Canaries", "SourceResult", "choose", "run_audit_dp"]
+_EXPORTS = {
+    "Canaries": "gmia.canaries.choose",
+    "ATTACKS": "gmia.canaries.config",
+    "SOURCES": "gmia.canaries.config",
+    "AuditDpConfig": "gmia.canaries.config",
+    "AuditDpResult": "gmia.canaries.run",
+    "SourceResult": "gmia.canaries.run",
+    "run_audit_dp": "gmia.canaries.run",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

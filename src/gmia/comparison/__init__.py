@@ -1,7 +1,19 @@
-"""GMIA beside the attacks users know (shadow models, loss threshold, LiRA, RMIA) on the same models."""
+"""GMIA beside the attacks users know (shadow models, loss threshold, LiRA, RMIA) on the same models.
 
-from gmia.comparison.metrics import RocSummary, SortedPairs, fpr_threshold, roc_with_ci
-from gmia.comparison.run import COMPARE_ATTACKS, AttackResult, CompareResult, compare_defaults, run_compare
+Names load on first use, so `gmia.comparison.config` is checked before the engine loads."""
 
-__all__ = ["COMPARE_ATTACKS", "AttackResult", "CompareResult", "RocSummary", "SortedPairs", "compare_defaults", "fpr_threshold",
-           "roc_with_ci", "run_compare"]
+from gmia.base.extras import lazy_exports
+
+_EXPORTS = {
+    "RocSummary": "gmia.comparison.metrics",
+    "SortedPairs": "gmia.comparison.metrics",
+    "fpr_threshold": "gmia.comparison.metrics",
+    "roc_with_ci": "gmia.comparison.metrics",
+    "COMPARE_ATTACKS": "gmia.comparison.run",
+    "AttackResult": "gmia.comparison.run",
+    "CompareResult": "gmia.comparison.run",
+    "compare_defaults": "gmia.comparison.run",
+    "run_compare": "gmia.comparison.run",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

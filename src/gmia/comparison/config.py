@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmia.attacks import ATTACKS
-from gmia.attacks.shokri import check_confidence
-from gmia.comparison.inputs import check_inout
+from gmia.attacks.base import check_confidence
+from gmia.attacks.registry import ATTACKS
 from gmia.settings.config import ProtocolConfig, check_count
 from gmia.settings.presets import (
     DEFAULT_BETA, DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_CUTOFF, DEFAULT_DELTA, DEFAULT_INOUT, DEFAULT_POPULATION,
@@ -16,6 +15,12 @@ from gmia.base.errors import GmiaError, check_choice, check_cutoffs
 from gmia.stats.select import check_thresholds
 
 TABLE7_ATTACKS = ("gmia-direct", "shokri")  # all that the paper's Table 7 shows
+
+
+def check_inout(n_inout: int) -> None:
+    if n_inout < 4 or n_inout % 2:
+        raise GmiaError(f"number of in/out shadow models {n_inout} is invalid; expected an even number >= 4 "
+                        "(each record is IN half of them and each Gaussian needs 2 models)")
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,10 @@ import numpy as np
 
 from gmia.attacks.inputs import AttackInputs
 from gmia.base.errors import GmiaError
+from gmia.comparison.config import check_inout
 from gmia.protocol.run import ProtocolSignals, target_index_sets, train_models
 from gmia.stats.signals import accuracy
 from gmia.zoo import Zoo, ZooStore
-
-
-def check_inout(n_inout: int) -> None:
-    if n_inout < 4 or n_inout % 2:
-        raise GmiaError(f"number of in/out shadow models {n_inout} is invalid; expected an even number >= 4 "
-                        "(each record is IN half of them and each Gaussian needs 2 models)")
 
 
 def train_shadows(signals: ProtocolSignals, store: ZooStore, n_inout: int, seeds, chunk_size: int = 100,
@@ -67,4 +62,4 @@ def build_inputs(signals: ProtocolSignals, shadows: Zoo, population: np.ndarray)
     return inputs, acc
 
 
-__all__ = ["AttackInputs", "build_inputs", "check_inout", "population_records", "train_shadows"]
+__all__ = ["build_inputs", "population_records", "train_shadows"]

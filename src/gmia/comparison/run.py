@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from gmia import __version__
+from gmia.base.result import Result
 from gmia.attacks import ATTACKS, AttackSettings, make_attack
 from gmia.comparison.config import CompareConfig
 from gmia.comparison.inputs import build_inputs, population_records, train_shadows
@@ -38,7 +39,6 @@ from gmia.protocol.run import Timer, build_signals
 from gmia.stats.roc import pr_points, roc_points
 from gmia.zoo import ZooStore
 
-RESULT_SCHEMA_VERSION = 1
 # The built-in attacks, in report order: every attack registered in gmia.attacks scores from the
 # comparison's matrices. run_compare reads the registry when it runs, so one registered later runs too.
 COMPARE_ATTACKS = tuple(ATTACKS)
@@ -59,7 +59,7 @@ class AttackResult:
 
 
 @dataclass(frozen=True)
-class CompareResult:
+class CompareResult(Result):
     dataset: str
     config: dict
     accuracies: dict[str, float]
@@ -79,9 +79,6 @@ class CompareResult:
             if a.name == name:
                 return a
         raise KeyError(name)
-
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per attack: ROC AUC and TPR at low FPR over all pairs (with 95% intervals), and

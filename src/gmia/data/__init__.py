@@ -1,29 +1,17 @@
-"""Data sets for GMIA audits: the bundled Adult and Cancer sets, image sets in the cache, user CSV files, splits."""
+"""Data sets for GMIA audits: the bundled Adult and Cancer sets, image sets in the cache, user CSV files, splits.
 
-from gmia.data.csv import encode_frame, load_csv, load_csv_with_schema
-from gmia.data.records import RecordError, decode_records, encode_records
-from gmia.data.images import image_dataset, read_idx
-from gmia.data.registry import DATASETS, load_bundled, load_image
-from gmia.data.schema import Dataset, Feature, Schema, duplicate_groups
-from gmia.data.splits import Split, default_pool_size, paper_split
+Names load on first use (as in `gmia`): `Dataset` and `Schema` come without pandas, which only
+reading a file needs."""
 
-__all__ = [
-    "DATASETS",
-    "Dataset",
-    "Feature",
-    "RecordError",
-    "Schema",
-    "Split",
-    "decode_records",
-    "default_pool_size",
-    "duplicate_groups",
-    "encode_frame",
-    "encode_records",
-    "image_dataset",
-    "load_csv",
-    "load_csv_with_schema",
-    "load_bundled",
-    "load_image",
-    "paper_split",
-    "read_idx",
-]
+from gmia.base.extras import lazy_exports
+
+_EXPORTS = {
+    **{n: "gmia.data.csv" for n in ("encode_frame", "load_csv", "load_csv_with_schema")},
+    **{n: "gmia.data.records" for n in ("RecordError", "decode_records", "encode_records")},
+    **{n: "gmia.data.images" for n in ("image_dataset", "read_idx")},
+    **{n: "gmia.data.registry" for n in ("DATASETS", "dataset_name", "load_bundled", "load_image")},
+    **{n: "gmia.data.schema" for n in ("Dataset", "Feature", "Schema", "duplicate_groups")},
+    **{n: "gmia.data.splits" for n in ("Split", "default_pool_size", "paper_split")},
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,12 +15,15 @@ import json
 import lzma
 from importlib import resources
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from gmia.data.csv import encode_frame
+import numpy as np
+
 from gmia.data.schema import Dataset, Feature, Schema
 from gmia.base.errors import GmiaError
+
+if TYPE_CHECKING:  # reading the files needs pandas; naming a data set does not
+    import pandas as pd
 
 ADULT_COLUMNS = (
     "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
@@ -59,6 +62,8 @@ def _adult_frame() -> pd.DataFrame:
     "?" stays a category value of its own: the paper's 20,000 + 28,842 split
     uses every record, so rows with unknowns cannot be dropped.
     """
+    import pandas as pd
+
     frames = []
     for name, skip in (("adult.data", 0), ("adult.test", 1)):  # adult.test opens with "|1x3 Cross validator"
         text = read_bundled(name, "md5").decode("ascii")
@@ -82,6 +87,8 @@ def load_adult() -> Dataset:
     the original column order. Label ``income``: "<=50K" -> 0, ">50K" -> 1.
     Every numeric column holds integers in the source, so ``integer=True`` (and ``decimals=0``).
     """
+    from gmia.data.csv import encode_frame
+
     df = _adult_frame()
     ds = encode_frame(df, name="adult", label="income", numeric=ADULT_NUMERIC, categorical=ADULT_CATEGORICAL)
     if ds.schema.classes != ("<=50K", ">50K") or len(ds) != 48842:
@@ -91,6 +98,8 @@ def load_adult() -> Dataset:
 
 def cancer_frame() -> pd.DataFrame:
     """The 699 raw Cancer records (ID, V1..V9, class); V6 has 16 missing values (NaN)."""
+    import pandas as pd
+
     text = read_bundled("biopsy.csv", "sha256").decode("ascii")
     return pd.read_csv(io.StringIO(text), dtype={"ID": np.int64, "class": str})
 

@@ -8,6 +8,7 @@ the cache (`load_image`).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -55,6 +56,20 @@ DATASETS: dict[str, dict] = {
 }
 
 _LOADERS: dict[str, Callable[[], Dataset]] = {"adult": load_adult, "cancer": load_cancer}
+
+
+def dataset_name(name, schema=None) -> str:
+    """The name `gmia.api.load_dataset` gives the data set ``name`` (with a CSV's ``schema``
+    file), without reading it: a command resolves its configuration (the data set's preset) before
+    the data loads. A CSV's name is its schema's ``"name"``, else the file's stem."""
+    text = str(name)
+    if not text.lower().endswith(".csv"):
+        return text.strip().lower()
+    try:
+        given = json.loads(Path(schema).read_text(encoding="utf-8")).get("name") if schema is not None else None
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        given = None  # the loader says what is wrong with the file
+    return given if isinstance(given, str) and given else Path(text).stem
 
 
 def load_bundled(name: str) -> Dataset:

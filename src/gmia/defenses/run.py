@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from gmia.base.result import Result
 from gmia.data import Dataset, paper_split
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
@@ -34,7 +35,6 @@ from gmia.targets.policy import OutputPolicy
 from gmia.protocol.run import ProtocolSignals, Timer, build_signals, target_train_size
 from gmia.zoo import ZooStore
 
-RESULT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,11 @@ class DefenceRow:
 
 
 @dataclass(frozen=True)
-class DefendResult:
+class DefendResult(Result):
     dataset: str
     config: dict
     rows: tuple[DefenceRow, ...]
     warnings: tuple[str, ...] = field(default=())
-
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per setting: utility (target accuracy) beside the attack's success, and the

@@ -6,26 +6,21 @@ import math
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from gmia import __version__
+from gmia.base.result import Result
 from gmia.data import Dataset
-from gmia.base.errors import GmiaError, check_choice, check_cutoffs
 from gmia.protocol.evaluate import CutoffRow, Evaluation, evaluate, leave_one_out_calibration, to_plain
 from gmia.privacy.protocol import bounds_text, per_record_text
 from gmia.base.formatting import fmt_delta
 from gmia.settings.paper import PRESETS, PaperSetting
-from gmia.settings.config import ProtocolConfig, check_count
-from gmia.settings.presets import DEFAULT_CUTOFF, GENERIC_THRESHOLDS
 from gmia.protocol.run import Timer, build_signals
-from gmia.stats.select import check_thresholds
 from gmia.zoo import ZooStore
+from gmia.experiments.config import TABLES, ReproduceConfig, paper_settings  # noqa: F401  (re-exported)
 
-RESULT_SCHEMA_VERSION = 1
-TABLES = ("table1", "table2")
 CALIBRATION_RECORDS = 150  # pool records in the leave-one-reference-out check
 
 
@@ -49,7 +44,7 @@ class Pooled:
 
 
 @dataclass(frozen=True)
-class ReproduceResult:
+class ReproduceResult(Result):
     table: str
     dataset: str
     config: dict
@@ -60,8 +55,8 @@ class ReproduceResult:
     wall_seconds: float
     environment: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **to_plain(self)}
+    def _fields(self) -> dict:
+        return to_plain(self)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (δ, β) setting and cutoff, pooled over seeds, the paper's numbers beside ours.
@@ -129,57 +124,6 @@ def _paper_setting(paper: tuple[PaperSetting, ...], delta: float | None, beta: f
     if delta is None:
         return None
     return next((s for s in paper if math.isclose(s.delta, delta) and math.isclose(s.beta, beta)), None)
-
-
-def paper_settings(table: str, dataset: str) -> tuple[PaperSetting, ...]:
-    preset = PRESETS.get(dataset)
-    if preset is None:
-        return ()
-    return (preset.table1,) if table == "table1" else (preset.table1, *preset.table2)
-
-
-@dataclass(frozen=True)
-class ReproduceConfig(ProtocolConfig):
-    """`gmia reproduce table1|table2`'s options: `gmia.settings.config.ProtocolConfig`'s, and
-
-    table : ``table1`` (the paper's Table 1 thresholds and cutoffs) or ``table2`` (its other thresholds).
-    settings : the selection thresholds (δ, β) evaluated; ``delta=``/``beta=`` in `resolve`
-        replace them with that one pair (the other value from Table 1).
-    cutoffs : p-value cutoffs of a member call.
-    seeds : repeat the whole protocol for seeds ``seed .. seed + seeds - 1``.
-    """
-
-    COMMAND: ClassVar[str] = "table1"
-    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("delta", "beta")
-
-    table: str = "table1"
-    settings: tuple[tuple[float | None, float], ...] = (GENERIC_THRESHOLDS,)
-    cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
-    seeds: int = 1
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_choice("table", self.table, TABLES)
-        self._set(settings=tuple((None if d is None else float(d), float(b)) for d, b in self.settings),
-                  cutoffs=tuple(self.cutoffs))
-        if not self.settings:
-            raise GmiaError("no selection setting given; expected at least one (delta, beta) pair")
-        for delta, beta in self.settings:
-            check_thresholds(delta, beta)
-        check_cutoffs(self.cutoffs)
-        check_count("number of seeds", self.seeds, 1)
-
-    @classmethod
-    def resolve(cls, dataset: str, *, table: str = "table1", **options) -> "ReproduceConfig":
-        check_choice("table", table, TABLES)
-        return super().resolve(dataset, command=table, table=table, **options)
-
-    @classmethod
-    def _from_preset(cls, preset, options: dict) -> dict:
-        delta, beta = options.pop("delta", None), options.pop("beta", None)
-        settings = preset.settings if delta is None and beta is None else (
-            (preset.delta if delta is None else delta, preset.beta if beta is None else beta),)
-        return {**super()._from_preset(preset, options), "settings": settings, "cutoffs": preset.cutoffs}
 
 
 def pool_rows(runs: tuple[SeedRun, ...], setting: int) -> tuple[CutoffRow, ...]:

@@ -2,75 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import ClassVar
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gmia.attacks.direct import GmiaDirect
-from gmia.attacks.indirect import EnhancingSearch, IndirectConfig, run_indirect
+from gmia.attacks.registry import direct_test
+from gmia.base.result import RESULT_SCHEMA_VERSION, Result
+from gmia.attacks.indirect import EnhancingSearch, run_indirect
 from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, null_records_for, unchecked
-from gmia.settings.config import ProtocolConfig, check_count
-from gmia.settings.presets import DEFAULT_BETA, DEFAULT_DELTA, TABLE3_CUTOFFS
 from gmia.data import Dataset
-from gmia.base.errors import GmiaError, check_cutoffs, option
+from gmia.base.errors import GmiaError, option
 from gmia.protocol.evaluate import CutoffRow, run_selection
 from gmia.protocol.run import ProtocolSignals, Timer, build_signals
 from gmia.data.records import readable_record
-from gmia.stats.select import check_thresholds, expected_neighbours, selection_features
+from gmia.stats.select import expected_neighbours, selection_features
 from gmia.stats.signals import log_loss
 from gmia.targets import ZooTargets
 from gmia.zoo import ZooStore
+from gmia.experiments.config import Table3Config  # noqa: F401  (re-exported)
 from gmia.base.io import atomic_write_json
 
-RESULT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Table3Config(ProtocolConfig):
-    """`gmia reproduce table3`'s options: `gmia.settings.config.ProtocolConfig`'s, and
-
-    record : the record to attack (default: the most isolated pool record the selection flags).
-    delta, beta : the selection thresholds that choose it (default: the paper's Table 1).
-    cutoffs : p-value cutoffs of a member call (default: the paper's Table 3 columns, 0.01 and 0.1).
-    indirect : the indirect attack's parameters; `resolve` also takes theta, n_candidates,
-        n_clusters, sigma, positive_steps, record_rate, correlation and null_records, which go into it.
-    """
-
-    COMMAND: ClassVar[str] = "table3"
-    STACKS_ONLY: ClassVar[str | None] = "runs the indirect attack, which continues training gmia's stacked references"
-    CALIBRATED_VERDICTS: ClassVar[bool] = False
-    EXTRA_OPTIONS: ClassVar[tuple[str, ...]] = ("theta", "n_candidates", "n_clusters", "sigma", "positive_steps",
-                                                "record_rate", "correlation", "null_records")
-
-    record: int | None = None
-    delta: float | None = DEFAULT_DELTA  # None: derived from the data (gmia.stats.select.derived_delta)
-    beta: float = DEFAULT_BETA
-    cutoffs: tuple[float, ...] = TABLE3_CUTOFFS
-    indirect: IndirectConfig = field(default_factory=IndirectConfig)
-
-    def __post_init__(self):
-        super().__post_init__()
-        self._set(cutoffs=tuple(self.cutoffs))
-        check_thresholds(self.delta, self.beta)
-        check_cutoffs(self.cutoffs)
-        check_count("record index", self.record, 0, optional=True)
-
-    @classmethod
-    def _from_preset(cls, preset, options: dict) -> dict:
-        given = {name: options.pop(name) for name in cls.EXTRA_OPTIONS if name in options}
-        indirect = options.pop("indirect", None) or IndirectConfig(theta=preset.theta)
-        indirect = replace(indirect, **{k: v for k, v in given.items() if v is not None})
-        if options.get("tail") is not None:  # one tail rule for the direct and the indirect p-values
-            indirect = replace(indirect, tail=options["tail"])
-        return {**super()._from_preset(preset, options), "delta": preset.delta, "beta": preset.beta,
-                "cutoffs": preset.cutoffs, "indirect": indirect}
-
-
-@dataclass(frozen=True)
-class Table3Result:
+class Table3Result(Result):
     dataset: str
     record: int
     label: int
@@ -96,9 +53,6 @@ class Table3Result:
     # Per cutoff, each target's indirect verdict: "member", "no evidence", or "test not
     # calibrated on this data" where the null check flags the cutoff (`indirect` keeps the raw calls).
     indirect_verdicts: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"schema_version": RESULT_SCHEMA_VERSION, **asdict(self)}
 
     def null_at(self, cutoff: float) -> dict:
         """The null check at ``cutoff`` (calls, pairs, fraction, excess_p, calibrated), or {} when it did not run."""
@@ -204,7 +158,7 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
                           progress=progress, timer=timer, on_stage=stage)
     with timer.stage("inference"):
         pos = int(np.searchsorted(signals.split.pool, r))
-        p_direct = GmiaDirect(cfg.tail).fit_losses(signals.reference_loss[:, [pos]]).pvalues_of(signals.target_loss[:, [pos]])[:, 0]
+        p_direct = direct_test(cfg.tail).fit_losses(signals.reference_loss[:, [pos]]).pvalues_of(signals.target_loss[:, [pos]])[:, 0]
         member = signals.membership[:, pos]
         positive_loss = log_loss(positives.logits(dataset.x[[r]]), dataset.y[[r]])[:, 0]
     card = {

@@ -9,9 +9,13 @@ estimate, from m canaries each included with probability 1/2. Every bound names 
 neighbouring relation. Pure numpy and scipy (docs/privacy.md).
 """
 
-from gmia.privacy.bounds import ADD_REMOVE, RELATIONS, REPLACE_ONE, EpsilonBounds, epsilon_bounds, pair_bounds
-from gmia.privacy.clustered import RecordBounds, record_bounds, repeat_bounds, repeats_of
-from gmia.privacy.one_run import OneRunBound, one_run_bound
+from gmia.base.extras import lazy_exports
 
-__all__ = ["ADD_REMOVE", "EpsilonBounds", "OneRunBound", "RELATIONS", "REPLACE_ONE", "RecordBounds", "epsilon_bounds",
-           "one_run_bound", "pair_bounds", "record_bounds", "repeat_bounds", "repeats_of"]
+_EXPORTS = {
+    **{n: "gmia.privacy.relations" for n in ("ADD_REMOVE", "RELATIONS", "REPLACE_ONE")},
+    **{n: "gmia.privacy.bounds" for n in ("EpsilonBounds", "epsilon_bounds", "pair_bounds")},
+    **{n: "gmia.privacy.clustered" for n in ("RecordBounds", "record_bounds", "repeat_bounds", "repeats_of")},
+    **{n: "gmia.privacy.one_run" for n in ("OneRunBound", "one_run_bound")},
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

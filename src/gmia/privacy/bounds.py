@@ -52,17 +52,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from gmia.base.errors import GmiaError, check_choice
+from gmia.base.errors import GmiaError
+from gmia.privacy.relations import ADD_REMOVE, RELATIONS, REPLACE_ONE, THRESHOLD_RULES, check_bound_options  # noqa: F401
 
-THRESHOLD_RULES = ("split", "bonferroni")
 MAX_CANDIDATES = 256  # thresholds tried per bound; beyond that, a log grid of false-positive counts
 MIN_FALSE_POSITIVES = 10  # the point estimate's floor: below it ln(TPR/FPR) is mostly noise
 MAX_EPSILON = 100.0  # where the GDP conversion stops searching (e^100: nothing left to bound)
-# The neighbouring relations a bound can be about (docs/privacy.md, "Neighbouring relations").
-REPLACE_ONE = "replace-one"
-ADD_REMOVE = "add/remove"
-RELATIONS = (REPLACE_ONE, ADD_REMOVE)
-
 
 @dataclass(frozen=True)
 class EpsilonBounds:
@@ -105,16 +100,6 @@ class EpsilonBounds:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def check_bound_options(delta: float, confidence: float, threshold: str = "split", relation: str = REPLACE_ONE) -> None:
-    """One sentence for each bad option, before any score is looked at."""
-    check_choice("neighbouring relation", relation, RELATIONS)
-    if not 0.0 <= delta < 1.0:
-        raise GmiaError(f"delta={delta:g} is out of range for an epsilon bound; expected 0 <= delta < 1")
-    if not 0.5 < confidence < 1.0:
-        raise GmiaError(f"confidence={confidence:g} is out of range for an epsilon bound; expected a value in (0.5, 1)")
-    check_choice("threshold rule", threshold, THRESHOLD_RULES)
 
 
 def _scores(values, what: str) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 import numpy as np
 
-from gmia.attacks.direct import GmiaDirect
+from gmia.attacks.registry import direct_test
 from gmia.stats.calibration import calibrated_pvalues, null_fraction, per_class
 from gmia.base.choices import Features, values
 from gmia.data import duplicate_groups
@@ -134,7 +134,7 @@ def pool_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
 
     def compute():
         with signals.timer.stage("p-values"):
-            return GmiaDirect(tail).fit_losses(signals.reference_loss).pvalues_of(signals.target_loss)
+            return direct_test(tail).fit_losses(signals.reference_loss).pvalues_of(signals.target_loss)
 
     return _cached(signals, ("pvalues", tail), compute)
 
@@ -144,7 +144,7 @@ def calibration_pvalues(signals: ProtocolSignals, tail: str) -> np.ndarray:
 
     def compute():
         with signals.timer.stage("p-values"):
-            return GmiaDirect(tail).fit_losses(signals.calibration_reference_loss).pvalues_of(signals.calibration_target_loss)
+            return direct_test(tail).fit_losses(signals.calibration_reference_loss).pvalues_of(signals.calibration_target_loss)
 
     return _cached(signals, ("calibration pvalues", tail), compute)
 
@@ -233,7 +233,7 @@ def evaluate(
         if rule == tail:
             p_rule = p_all[:, pos]
         else:
-            p_rule = GmiaDirect(rule).fit_losses(signals.reference_loss[:, pos]).pvalues_of(signals.target_loss[:, pos])
+            p_rule = direct_test(rule).fit_losses(signals.reference_loss[:, pos]).pvalues_of(signals.target_loss[:, pos])
             if pvalues == "calibrated":
                 p_rule = calibrate(signals, p_rule, pos, rule, smallest)
         tails[rule] = _rows(p_rule, member, cutoffs)
@@ -287,7 +287,7 @@ def leave_one_out_calibration(
     for t in range(m):
         refs = np.delete(losses, t, axis=0)
         target = losses[t : t + 1] if statistic is None else statistic(losses[t : t + 1])
-        p = GmiaDirect(tail).fit_losses(refs).pvalues_of(target)
+        p = direct_test(tail).fit_losses(refs).pvalues_of(target)
         for a in alphas:
             calls[a] += int((p < a).sum())
     return {f"{a:g}": calls[a] / losses.size for a in alphas}

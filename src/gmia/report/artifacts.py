@@ -11,7 +11,6 @@ its verdicts as verdicts.csv and verdicts.parquet. Everything is written atomica
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from gmia.data.records import class_of_readable
+from gmia.base.result import RESULT_SCHEMA_VERSION, jsonable, read_results
 from gmia.base.errors import GmiaError, option
 from gmia.base.io import atomic_write_bytes, atomic_write_json
 
-SCHEMA_VERSION = 1
 
 
 def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | None = None, *,
@@ -39,7 +38,7 @@ def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | No
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     original = results
-    results = {**results, "schema_version": SCHEMA_VERSION, "kind": kind}
+    results = {**results, "schema_version": RESULT_SCHEMA_VERSION, "kind": kind}
     names = class_names(results, classes)
     if classes is not None:
         results["classes"] = [str(c) for c in classes]
@@ -47,7 +46,7 @@ def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | No
         results["cards"] = [_named_card(c, names) for c in results["cards"]]
     if records is not None:
         records = _named_records(records, names)
-    atomic_write_json(folder / "results.json", _jsonable(results))
+    atomic_write_json(folder / "results.json", jsonable(results))
     if records is not None:
         buf = io.BytesIO()
         records.to_parquet(buf, index=False, compression="zstd")
@@ -101,27 +100,8 @@ def load_run(folder: Path) -> tuple[dict, pd.DataFrame | None]:
     path = folder / "results.json"
     if not path.is_file():
         raise GmiaError(f"run folder {str(folder)!r} has no results.json; expected a folder written by a gmia command with {option('out')}")
-    try:
-        results = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GmiaError(f"{str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); expected a results file written by gmia") from None
-    if results.get("schema_version") != SCHEMA_VERSION:
-        raise GmiaError(f"{str(path)!r} has schema version {results.get('schema_version')!r}; expected {SCHEMA_VERSION}")
+    results = read_results(path)
     parquet = folder / "records.parquet"
     return results, (pd.read_parquet(parquet) if parquet.is_file() else None)
 
 
-def _jsonable(obj):
-    """NaN → null, numpy scalars → Python: strict JSON that any reader accepts."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return None if np.isnan(v) or np.isinf(v) else v
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

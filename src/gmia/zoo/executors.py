@@ -92,6 +92,23 @@ class RayExecutor:
         self.address, self.cpus_per_task, self.max_retries = address, cpus_per_task, max_retries
         self.init_kwargs = init_kwargs or {}
 
+    def completed(self, pending: dict, failure: Callable[[object, BaseException], Exception]):
+        """``(job, value)`` for each Ray task of ``pending`` (object ref -> job) as it finishes. A task
+        that failed after its retries cancels the rest and raises ``failure(job, exc)``: what
+        arrived before is the caller's to keep, so a rerun does only the rest. The one wait loop of
+        every Ray caller (chunks of stacks here, one model per task in `gmia.algorithms.train`)."""
+        ray = self._connect()
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(done[0])
+            try:
+                value = ray.get(done[0])
+            except Exception as exc:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise failure(job, exc) from None
+            yield job, value
+
     def _connect(self):
         ray = require("ray", "ray", RAY_FEATURE)
         if not ray.is_initialized():
@@ -115,16 +132,11 @@ class RayExecutor:
                               job.seed, payload["n_classes"], _init_slice(payload["init"], job), payload["key"], job.chunk,
                               self.cpus_per_task, device="cuda" if gpus else "cpu")
             pending[ref] = job
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(done[0])
-            try:
-                data = ray.get(done[0])
-            except Exception as exc:  # a task that failed after every retry: what arrived is kept
-                for ref in pending:
-                    ray.cancel(ref, force=True)
-                raise GmiaError(f"Ray task for chunk {job.chunk} failed after {self.max_retries} retries "
-                                f"({type(exc).__name__}); the chunks already stored are kept and a rerun trains only the rest") from None
+        def failed(job: ChunkJob, exc: BaseException) -> GmiaError:
+            return GmiaError(f"Ray task for chunk {job.chunk} failed after {self.max_retries} retries "
+                             f"({type(exc).__name__}); the chunks already stored are kept and a rerun trains only the rest")
+
+        for job, data in self.completed(pending, failed):
             write(job, data)
             if tick:
                 tick((job.end - job.start) * payload["steps"])

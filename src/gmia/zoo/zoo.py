@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import torch
 
 from gmia.zoo import stacked
+from gmia.zoo.membership import TrainedModels, membership_counts  # noqa: F401  (membership_counts re-exported)
 from gmia.zoo.spec import TrainSpec
 
 
 @dataclass(frozen=True, eq=False)
-class Zoo:
-    """K trained models of one spec, each with the index set it was trained on.
-
-    ``membership[m, r]`` is True iff record r was in model m's training set: LiRA's ``keep``
-    matrix. Any model can serve as a target while the others are references.
-    """
+class Zoo(TrainedModels):
+    """K trained models of one spec, as one stack of parameters; which records each trained on
+    (``membership``, ``counts``) is `gmia.zoo.membership.TrainedModels`'."""
 
     spec: TrainSpec
     params: dict[str, torch.Tensor]
@@ -28,18 +25,6 @@ class Zoo:
     n_classes: int
     key: str = ""
     device: str = "cpu"  # where logits are computed; the parameters themselves stay on the CPU
-
-    @property
-    def n_models(self) -> int:
-        return int(self.index_sets.shape[0])
-
-    def counts(self) -> np.ndarray:
-        """``[K, N]`` int: how many times each record occurs in each model's training set."""
-        return membership_counts(self.index_sets, self.n_records)
-
-    @cached_property
-    def membership(self) -> np.ndarray:
-        return self.counts() > 0
 
     def subset(self, models) -> "Zoo":
         models = np.asarray(models)
@@ -74,14 +59,6 @@ class Zoo:
                 part = stacked.forward(params, xt[s : s + block].to(device), self.spec.activation, image=self.spec.image)
                 out[:, s : s + block] = part.cpu().numpy()
         return out
-
-
-def membership_counts(index_sets: np.ndarray, n_records: int) -> np.ndarray:
-    """``[K, N]`` int32: how many times each record occurs in each of K index sets."""
-    out = np.zeros((index_sets.shape[0], n_records), dtype=np.int32)
-    rows = np.repeat(np.arange(index_sets.shape[0]), index_sets.shape[1])
-    np.add.at(out, (rows, index_sets.ravel()), 1)
-    return out
 
 
 @contextmanager
