@@ -91,6 +91,10 @@ def run_all(src: Path, folder: Path) -> dict[str, str]:
     """Each command's console output and results.json, cleaned, keyed by command."""
     env = {**os.environ, "PYTHONPATH": str(src), "GMIA_CACHE": str(folder / "cache"), "COLUMNS": "120",
            "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "NO_COLOR": "1"}
+    where = subprocess.run([sys.executable, "-c", "import gmia; print(gmia.__file__)"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    if not Path(where).resolve().is_relative_to(src.resolve()):  # else both runs would test the same code
+        raise SystemExit(f"gmia was imported from {where}, not from {src}")
     seen = {}
     for name, args in COMMANDS:
         proc = subprocess.run([sys.executable, "-m", "gmia", *args], cwd=folder, env=env, capture_output=True, text=True)

@@ -138,7 +138,7 @@ def small_net(schema, softmax: bool = False) -> torch.nn.Module:
 
 def test_torch_module_with_batchnorm_and_gelu(cancer):
     net = small_net(cancer.schema)
-    x = torch.from_numpy(cancer.x)
+    x = torch.from_numpy(cancer.x.copy())
     net.train()
     net(x)  # moves BatchNorm's running statistics away from their initial 0 and 1
     target = as_target(net, cancer.schema)
@@ -269,7 +269,10 @@ def test_serving_an_onnx_file_without_schema_is_one_sentence(cancer, tmp_path, c
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert main(["serve", str(path), "--api-keys", str(tmp_path / "keys.json"), "--port", str(port)]) == 2
+    keys = tmp_path / "keys.json"
+    assert main(["keys", "add", str(keys), "--name", "auditor"]) == 0  # the keys are checked first, and pass
+    capsys.readouterr()
+    assert main(["serve", str(path), "--api-keys", str(keys), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert "no 'gmia.schema' metadata" in err and "Traceback" not in err
 

@@ -59,6 +59,10 @@ class AuditConfig(ProtocolConfig):
             raise GmiaError(f"{self.calibration_queries} calibration queries cannot give a calibrated p-value below the cutoff "
                             f"{self.cutoff:g}; expected more than {math.ceil(1.0 / self.cutoff) - 1} (or raw p-values)")
 
+    def check_data(self, dataset) -> None:
+        """None here: an audit's reference records come from its roles (a population file can
+        add records), so `gmia.auditing.run` checks k once they are known."""
+
     @classmethod
     def _from_preset(cls, preset, options: dict) -> dict:
         theta, null_records = options.pop("theta", None), options.pop("null_records", None)

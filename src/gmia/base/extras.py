@@ -9,6 +9,7 @@ with the command that installs it, instead of a ModuleNotFoundError traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from types import ModuleType
 
@@ -25,6 +26,15 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         # Usually the package itself; else one of its own dependencies, which the extra installs too.
         package = (exc.name or module).split(".")[0]
         raise GmiaError(f"{feature} needs the optional package {package}; install it with: pip install 'gmia[{extra}]'") from None
+
+
+def check_installed(module: str, extra: str, feature: str) -> None:
+    """`require`'s error, without importing ``module`` when it is installed: a command checks
+    that its optional packages are there first, and its cheap options next, before it pays for
+    the import."""
+    loaded = sys.modules.get(module, ...)
+    if loaded is None or (loaded is ... and importlib.util.find_spec(module) is None):
+        require(module, extra, feature)
 
 
 def lazy_exports(package: str, exports: dict[str, str]):
@@ -46,4 +56,4 @@ def lazy_exports(package: str, exports: dict[str, str]):
     return __getattr__, __dir__
 
 
-__all__ = ["lazy_exports", "require"]
+__all__ = ["check_installed", "lazy_exports", "require"]

@@ -53,10 +53,11 @@ def out_folder(out: Optional[Path], command: str, dataset: str) -> Path:
     return out if out is not None else Path("runs") / f"{command}-{name}"
 
 
-def prepare(v: dict, out: Path, resolve):
+def prepare(v: dict, out: Path, resolve, references: bool = True):
     """Check the run folder, resolve the configuration (``resolve(dataset_name)``), then load
     the data: bad options fail before the data or torch load, in well under a second. Returns
-    ``(data, config)``."""
+    ``(data, config)``. ``references``: the command trains reference models, so k must fit the
+    data (`gmia.settings.config.ProtocolConfig.check_data`); `model train` trains none."""
     from gmia.api.resources import load_dataset  # not gmia.api: it imports every engine
     from gmia.base.io import check_writable, default_cache_dir
     from gmia.data.registry import dataset_name
@@ -65,7 +66,10 @@ def prepare(v: dict, out: Path, resolve):
     cfg = resolve(dataset_name(v["dataset"], v.get("schema")))
     data = load_dataset(v["dataset"], v.get("schema"),
                         v["cache_dir"] if v.get("cache_dir") is not None else default_cache_dir())
-    return data, (cfg if cfg.dataset == data.name else resolve(data.name))
+    cfg = cfg if cfg.dataset == data.name else resolve(data.name)
+    if references:
+        cfg.check_data(data)
+    return data, cfg
 
 
 def store(cache_dir, executor: str = "local", ray_address: Optional[str] = None, device: str = "cpu",

@@ -18,31 +18,37 @@ from gmia.base.errors import GmiaError
 def _audit(v: dict) -> None:
     from gmia.auditing.config import AuditConfig
     from gmia.base.errors import ResumableError
-    from gmia.targets.base import check_budget
+    from gmia.base.io import default_cache_dir
+    from gmia.targets.base import check_budget, check_client
 
     con = console()
     if (v["target_url"] is None) == (v["target_model"] is None):
         raise GmiaError("give exactly one target; expected --target-url URL (with --api-key-file) or --target-model FILE")
     if v["target_model"] is not None:
         check_budget(v["budget"])
+    else:
+        check_client(v["target_url"], v["budget"], v["batch_records"], v["timeout"], v["retries"])
     out = out_folder(v["out"], "audit", v["dataset"])
     export = v["export"]
     if export is not None and export.suffix.lower() not in (".csv", ".parquet"):  # fail before any model trains
         raise GmiaError(f"export file {str(export)!r} has the suffix {export.suffix or '(none)'!r}; expected .csv or .parquet")
     data, cfg = prepare(v, out, lambda name: AuditConfig.resolve(
         name, scale=v["scale"], device=v["device"], **config_options("audit", v)))
-    models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v["workers"])
-    say_scale(con, cfg, v["device"])
-    target = _target(v["target_url"], v["api_key_file"], v["target_model"], v["query_cache"] or models.root / "queries.sqlite",
-                     v["budget"], v["batch_records"], v["retries"], v["timeout"], schema=data.schema)
-    from gmia.api import audit as run
-    from gmia.console.audit import render_audit
-
+    # The target before the store: a dead URL is an error about the URL, before torch loads.
+    cache = v["query_cache"] or Path(v["cache_dir"] or default_cache_dir()) / "queries.sqlite"
+    target = _target(v["target_url"], v["api_key_file"], v["target_model"], cache, v["budget"], v["batch_records"],
+                     v["retries"], v["timeout"], schema=data.schema)
     try:
+        models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v["workers"])
+        say_scale(con, cfg, v["device"])
+        from gmia.api import audit as run
+
         result = run(target, data, config=cfg, members=v["members"], candidates=v["candidates"],
                      population=v["population"], budget=v["budget"], store=models, out=out)
     finally:
         target.close()
+    from gmia.console.audit import render_audit
+
     render_audit(result, con)
     if export is not None:
         from gmia.report.export import write_verdicts
@@ -101,7 +107,7 @@ def _model_train(v: dict) -> None:
     check_model_path(out, gmia_model=v["algorithm"] is None)  # the suffix decides the format, before anything loads
     con = console()
     data, cfg = prepare(v, out.parent, lambda name: ProtocolConfig.resolve(
-        name, command="train", scale=v["scale"], device=v["device"], **config_options("model train", v)))
+        name, command="train", scale=v["scale"], device=v["device"], **config_options("model train", v)), references=False)
     models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"])
     say_scale(con, cfg, v["device"])
     from gmia.console.progress import StepProgress

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gmia.base.extras import require
+from gmia.base.extras import check_installed, require
 from gmia.targets.policy import model_id
 from gmia.serve.config import ACCESS_LOG, EXTRA, FEATURE, ServeConfig, public_schema
 from gmia.serve.keys import ApiKey, KeyRing, add_key, read_key_file
@@ -70,16 +70,19 @@ def run_server(model_path: Path, keys_path: Path, host: str = "127.0.0.1", port:
                usage_db: Path | None = None, config: ServeConfig = ServeConfig(), access_log: Path | None = None,
                announce=print) -> None:
     """Load everything (so bad input fails before the port opens), then serve until interrupted."""
-    require("fastapi", EXTRA, FEATURE)
-    uvicorn = require("uvicorn", EXTRA, FEATURE)
     from gmia.base.errors import GmiaError
-    from gmia.serve.app import create_app
 
     if not 0 <= port <= 65535:
         raise GmiaError(f"port {port} is out of range; expected 0 to 65535")
     _check_port(host, port)
+    for package in ("fastapi", "uvicorn"):
+        check_installed(package, EXTRA, FEATURE)
+    keyring = KeyRing.load(keys_path)  # a bad keys file fails before the server's packages load
+    require("fastapi", EXTRA, FEATURE)
+    uvicorn = require("uvicorn", EXTRA, FEATURE)
+    from gmia.serve.app import create_app
+
     model = load_model(model_path)
-    keyring = KeyRing.load(keys_path)
     usage_db = usage_db or keys_path.with_name(keys_path.stem + ".usage.sqlite")
     try:
         ledger = Ledger(usage_db)

@@ -8,6 +8,7 @@ model it was, what it reveals, how many queries it took) is optional and filled 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -121,3 +122,17 @@ class CountingTarget:
 
     def close(self) -> None:
         """Nothing to release: the wrapped model belongs to the caller, who closes it if it needs closing."""
+
+
+def check_client(url: str, budget: int | None, batch_size: int, timeout: float, max_retries: int, backoff: float = 0.5) -> None:
+    """The HTTP client's settings (`gmia.targets.HttpTarget`), each refused in one sentence;
+    light, so that the command line checks them before any data or model loads."""
+    if not url.startswith(("http://", "https://")):
+        raise GmiaError(f"target URL {url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8000")
+    check_budget(budget, 0, f"the prediction API at {url} (0 uses only its cached answers)")
+    if batch_size < 1:
+        raise GmiaError(f"batch size {batch_size} is not positive; expected at least 1 record per request")
+    if max_retries < 0 or backoff < 0:
+        raise GmiaError(f"retries {max_retries} and backoff {backoff} must not be negative; expected values >= 0")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+        raise GmiaError(f"timeout {timeout!r} is not a positive number of seconds; expected e.g. 30")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 import time
 import uuid
@@ -23,7 +22,7 @@ import numpy as np
 from gmia.data import Schema, decode_records
 from gmia.base.errors import GmiaError, ResumableError, option
 from gmia.targets.policy import OutputPolicy
-from gmia.targets.base import QueryBudgetExhausted, check_budget
+from gmia.targets.base import QueryBudgetExhausted, check_client
 
 
 def record_key(record: dict) -> str:
@@ -99,15 +98,7 @@ class HttpTarget:
                  timeout: float = 30.0, max_retries: int = 5, backoff: float = 0.5, max_backoff: float = 30.0,
                  on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
                  transport: httpx.BaseTransport | None = None):
-        if not url.startswith(("http://", "https://")):
-            raise GmiaError(f"target URL {url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8000")
-        check_budget(budget, 0, f"the prediction API at {url} (0 uses only its cached answers)")
-        if batch_size < 1:
-            raise GmiaError(f"batch size {batch_size} is not positive; expected at least 1 record per request")
-        if max_retries < 0 or backoff < 0:
-            raise GmiaError(f"retries {max_retries} and backoff {backoff} must not be negative; expected values >= 0")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
-            raise GmiaError(f"timeout {timeout!r} is not a positive number of seconds; expected e.g. 30")
+        check_client(url, budget, batch_size, timeout, max_retries, backoff)
         self.url = url.rstrip("/")
         self.budget, self.batch_size = budget, batch_size
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff

@@ -52,7 +52,8 @@ class Zoo(TrainedModels):
             budget = (1 << 30) if device.type == "cuda" else (1 << 26)
             block = int(min(8192, max(1, budget // stacked.activation_floats(self.spec, self.n_models))))
         params = {name: p.to(device) for name, p in self.params.items()}
-        xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        x = np.asarray(x, dtype=np.float32)
+        xt = torch.from_numpy(x if x.flags.writeable else x.copy())  # torch warns on read-only arrays
         out = np.empty((self.n_models, xt.shape[0], self.n_classes), dtype=np.float32)
         with _full_float32(device):
             for s in range(0, xt.shape[0], block):
