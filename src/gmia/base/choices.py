@@ -41,6 +41,15 @@ class PValues(StrEnum):
     RAW = "raw"
 
 
+class References(StrEnum):
+    """Which models a record's direct test ranks the target against: the paper's references
+    (trained on the adversary's records), or models drawn like the target that did not train on
+    the record (docs/algorithm.md, "Exchangeable references")."""
+
+    PAPER = "paper"
+    EXCHANGEABLE = "exchangeable"
+
+
 class Sampling(StrEnum):
     """How the reference models' training sets are drawn from the adversary's records."""
 

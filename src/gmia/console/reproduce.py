@@ -15,6 +15,7 @@ from gmia.base.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.settings.paper import PaperSetting
 from gmia.stats.select import delta_rule_text
 from gmia.experiments.reproduce import ReproduceResult
+from gmia.console.exchangeable import render_exchangeable
 
 
 def _paper_row(paper: tuple[PaperSetting, ...], delta, beta, cutoff):
@@ -210,6 +211,7 @@ def render(result: ReproduceResult, console: Console) -> None:
         ev = run.evaluations[0]
         every.add_row(str(run.seed), f"{ev.roc['auc']:.4f}", pct(ev.roc["tpr_at_fpr_0.001"]), pct(ev.roc["tpr_at_fpr_0.01"]))
     console.print(every)
+    render_exchangeable(result.runs, console)
     _privacy(result, console)
 
     stages: dict[str, float] = {}

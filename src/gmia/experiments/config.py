@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from gmia.attacks.indirect_config import IndirectConfig
+from gmia.base.choices import References, choice
 from gmia.base.errors import GmiaError, check_choice, check_cutoffs
 from gmia.settings.config import ProtocolConfig, check_count
 from gmia.settings.paper import PRESETS, PaperSetting
@@ -32,6 +33,9 @@ class ReproduceConfig(ProtocolConfig):
         replace them with that one pair (the other value from Table 1).
     cutoffs : p-value cutoffs of a member call.
     seeds : repeat the whole protocol for seeds ``seed .. seed + seeds - 1``.
+    references : ``paper`` (the paper's adversary-trained references only) or ``exchangeable``
+        (also the test against the other targets that did not train on the record, beside it;
+        `gmia.protocol.exchangeable`).
     """
 
     COMMAND: ClassVar[str] = "table1"
@@ -41,10 +45,12 @@ class ReproduceConfig(ProtocolConfig):
     settings: tuple[tuple[float | None, float], ...] = (GENERIC_THRESHOLDS,)
     cutoffs: tuple[float, ...] = (DEFAULT_CUTOFF,)
     seeds: int = 1
+    references: References = References.PAPER
 
     def __post_init__(self):
         super().__post_init__()
         check_choice("table", self.table, TABLES)
+        self._set(references=choice(References, self.references, "references"))
         self._set(settings=tuple((None if d is None else float(d), float(b)) for d, b in self.settings),
                   cutoffs=tuple(self.cutoffs))
         if not self.settings:

@@ -152,7 +152,8 @@ def run_reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progr
                                 algorithm=cfg.algorithm)
         if on_stage:
             on_stage(f"seed {s}: selection and direct inference")
-        evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features, cfg.pvalues) for d, b in settings)
+        evals = tuple(evaluate(signals, d, b, cutoffs, scaling, tail, features, cfg.pvalues, references=cfg.references)
+                      for d, b in settings)
         if on_seed is not None:  # e.g. the run folder's per-record rows (gmia.protocol.records.RunRecorder)
             on_seed(s, signals, evals)
         with timer.stage("calibration"):

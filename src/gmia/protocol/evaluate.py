@@ -20,6 +20,7 @@ from gmia.data import duplicate_groups
 from gmia.protocol.run import ProtocolSignals
 from gmia.stats.select import Selection, select_vulnerable
 from gmia.stats.roc import roc_summary
+from gmia.protocol.exchangeable import evaluate_exchangeable
 from gmia.base.errors import GmiaError, check_cutoffs
 from gmia.settings.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
 from gmia.privacy.protocol import protocol_bounds
@@ -101,6 +102,9 @@ class Evaluation:
     # ε lower bounds proved by the score −p (raw p): "all" pool records × targets, and the
     # "selected" records × targets (None: under two member or non-member pairs, e.g. none selected); `privacy_bounds`.
     privacy: dict = field(default_factory=dict)
+    # The direct test against references drawn like the target (--references exchangeable;
+    # `gmia.protocol.exchangeable`); None when not asked for.
+    exchangeable: dict | None = field(default=None, metadata={"omit_none": True})
     # What the numbers above were computed from, for the run folder's per-record rows; kept in
     # memory only (a results file would grow by T x P values).
     selection: Selection | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
@@ -111,9 +115,11 @@ class Evaluation:
 
 
 def to_plain(obj):
-    """`dataclasses.asdict` without the fields marked transient (in-memory evidence)."""
+    """`dataclasses.asdict` without the fields marked transient (in-memory evidence), nor those
+    marked ``omit_none`` while they are None (a result that was not asked for)."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj) if not f.metadata.get("transient")}
+        return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj) if not f.metadata.get("transient")
+                and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
     if isinstance(obj, (list, tuple)):
         return type(obj)(to_plain(v) for v in obj)
     if isinstance(obj, dict):
@@ -204,9 +210,14 @@ def evaluate(
     features: str = "centred-logits",
     pvalues: str = "calibrated",
     privacy_delta: float = DEFAULT_DP_DELTA,
+    references: str = "paper",
 ) -> Evaluation:
     """Select at (δ, β), then call every (selected record, target) pair at each cutoff, with the
     ``pvalues`` kind for the verdicts; both kinds' figures are kept side by side.
+
+    ``references``: ``"exchangeable"`` adds the direct test against the other targets that did not
+    train on the record (``Evaluation.exchangeable``, `gmia.protocol.exchangeable`) beside the
+    paper's.
 
     ``privacy_delta``: the δ of the ε lower bounds (a DP-trained target's own δ, to set them
     beside its accountant's ε). They are bounded on the raw p: the calibrated p̂ are ranks
@@ -266,6 +277,8 @@ def evaluate(
         calibration_calibrated=null_fraction(kinds["calibrated"][non_member], CALIBRATION_ALPHAS) if calibrated else {},
         calibration_selected={kind: null_fraction(p[:, pos][~member], CALIBRATION_ALPHAS) for kind, p in kinds.items()},
         privacy=privacy_bounds(-p_raw, signals.membership, pos, privacy_delta, pvalues=p_raw),
+        exchangeable=None if references == "paper" else evaluate_exchangeable(
+            signals.target_loss, signals.membership, pos, selection.neighbours, cutoffs, CutoffRow.from_calls),
         selection=selection,
         pvalues=p_all,
     )

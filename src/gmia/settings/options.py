@@ -118,6 +118,9 @@ OPTIONS = _declare(
     Option("pvalues", "p-value of the verdicts: calibrated (on held-out population records; default) or raw (the "
            "paper's); both are shown", example="raw",
            doc="[Calibrated p-values](algorithm.md#calibrated-p-values)"),
+    Option("references", "what the direct test ranks the target against: paper (the adversary-trained references, "
+           "default) or exchangeable (also the other targets that did not train on the record, beside it)",
+           example="exchangeable", doc="[Exchangeable references](algorithm.md#exchangeable-references)"),
     Option("calibration_size", "adversary records held out of the references to calibrate p-values (default: a quarter, "
            "1,000 to half of them; 0: raw p-values only)", int, example=100),
     # The indirect attack.
@@ -161,7 +164,7 @@ for _table in ("table1", "table2"):
         "dataset", "schema", "k", "n_targets", "steps", "delta", "beta", "cutoffs", "scaling", "tail", "seed", "seeds",
         "pool_size", "chunk_size", "cache_dir", "executor", "ray_address", "device", "scale", "out", "hidden",
         "optimizer", "lr", "batch_size", "l2", "dropout", "reference_sampling", "features", "pvalues",
-        "calibration_size", *_ALGORITHM))
+        "calibration_size", "references", *_ALGORITHM))
 COMMANDS["table3"] = (
     _of("dataset", help="adult, cancer, mnist, fashion-mnist or cifar10"),
     Option("record", "record index to attack (default: the most isolated pool record)", int, example=5),

@@ -1,0 +1,111 @@
+"""p-values against references drawn like the target (docs/algorithm.md, "Exchangeable references").
+
+H_out for the pair (target t, record r): r was not in t's training set. When the target and the
+references are trained by the same rule on training sets drawn the same way from the same
+records, and the references that did not train on r are the ones r is tested against (the
+*out-references* of r), then under H_out the target's statistic on r and the out-references'
+statistics on r are exchangeable. Two tests use that:
+
+- `rank_pvalues`: the exact rank p-value p = (1 + #{out-references s with L_s(r) <= L_t(r)}) /
+  (1 + n_out(r)), with L the loss (small = member-like). Under exchangeability P(p <= α) <= α
+  for every α, every record and every split, whatever the distribution; its smallest value is
+  1 / (1 + n_out(r)), so it needs n_out(r) >= 1/α - 1 out-references to reach α.
+- `student_t_pvalues`: a parametric test with power at few out-references. The statistic is the
+  logit-scaled confidence φ = log(p_y / (1 - p_y)) (large = member-like), which is close to
+  Gaussian across models (Carlini et al., LiRA). With φ_1..φ_n the out-references' values, mean
+  m and standard deviation s, a new draw φ_t from the same Gaussian satisfies
+  (φ_t - m) / (s √(1 + 1/n)) ~ t_{n-1} (the predictive distribution), so p = P(T_{n-1} >= that).
+  Exact when φ is Gaussian; the plug-in Gaussian p = P(Z >= (φ_t - m)/s) ignores the
+  uncertainty of m and s and is anti-conservative at small n (`plugin_gaussian_pvalues`, kept
+  for comparison only).
+
+``out[s, r]`` (bool ``[K, n]``) marks reference s as usable for record r; with the protocol's
+own targets as the references (`leave_one_out`), a target is never its own reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from gmia.base.errors import GmiaError
+from gmia.stats.pvalues import logit_confidence_of_loss
+
+
+def _check(target: np.ndarray, reference: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    target = np.atleast_2d(np.asarray(target, dtype=np.float64))
+    reference = np.atleast_2d(np.asarray(reference, dtype=np.float64))
+    out = np.atleast_2d(np.asarray(out, dtype=bool))
+    if reference.shape != out.shape or target.shape[1] != reference.shape[1]:
+        raise GmiaError(f"target {target.shape}, reference {reference.shape} and out-mask {out.shape} statistics do not "
+                        "line up; expected [T, n], [K, n] and [K, n] over the same n records")
+    return target, reference, out
+
+
+def _per_target(target: np.ndarray, out: np.ndarray, exclude, row) -> np.ndarray:
+    """``[T, n]``: ``row(t, usable)`` for each target t, ``usable [K, n]`` its out-references."""
+    p = np.empty(target.shape)
+    for t in range(target.shape[0]):
+        usable = out if exclude is None else out & ~np.asarray(exclude[t], bool)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p[t] = row(t, usable)
+    return p
+
+
+def rank_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
+    """Exact rank p-values ``[T, n]`` of the targets' losses among the out-references' losses.
+
+    ``exclude[t, s]`` (bool ``[T, K]``, optional): reference s is not used for target t (the
+    target itself, when the references are the other targets)."""
+    target_loss, reference_loss, out = _check(target_loss, reference_loss, out)
+
+    def row(t, usable):
+        below = ((reference_loss <= target_loss[t][None, :]) & usable).sum(axis=0)
+        return (1.0 + below) / (1.0 + usable.sum(axis=0))
+
+    return _per_target(target_loss, out, exclude, row)
+
+
+def _moments(reference: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = usable.sum(axis=0).astype(np.float64)
+    mean = np.where(usable, reference, 0.0).sum(axis=0) / n
+    var = np.where(usable, (reference - mean) ** 2, 0.0).sum(axis=0) / (n - 1.0)
+    return n, mean, np.maximum(np.sqrt(var), 1e-12)
+
+
+def _gaussian_kind(target_loss, reference_loss, out, exclude, tail) -> np.ndarray:
+    """``tail(n, z)`` of the standardised φ_t - m on the logit-scaled confidence; NaN where a
+    record has fewer than 3 out-references (no variance to speak of)."""
+    target_loss, reference_loss, out = _check(target_loss, reference_loss, out)
+    phi_t, phi_r = logit_confidence_of_loss(target_loss), logit_confidence_of_loss(reference_loss)
+
+    def row(t, usable):
+        n, mean, sd = _moments(phi_r, usable)
+        return np.where(n >= 3, tail(n, (phi_t[t] - mean) / sd), np.nan)
+
+    return _per_target(target_loss, out, exclude, row)
+
+
+def student_t_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
+                      exclude: np.ndarray | None = None) -> np.ndarray:
+    """Student-t predictive p-values ``[T, n]`` on the logit-scaled confidence (see the module
+    docstring); NaN where a record has fewer than 3 out-references."""
+    return _gaussian_kind(target_loss, reference_loss, out, exclude,
+                          lambda n, z: special.stdtr(n - 1.0, -z / np.sqrt(1.0 + 1.0 / n)))  # P(T_{n-1} >= .)
+
+
+def plugin_gaussian_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
+                            exclude: np.ndarray | None = None) -> np.ndarray:
+    """The plug-in Gaussian p = P(Z >= (φ_t - m) / s): anti-conservative at few out-references.
+    For the calibration tables only (docs/algorithm.md); `student_t_pvalues` is the test."""
+    return _gaussian_kind(target_loss, reference_loss, out, exclude, lambda n, z: special.ndtr(-z))
+
+
+def leave_one_out(n_models: int) -> np.ndarray:
+    """``exclude [T, T]`` for references that are the targets themselves: target t never ranks
+    against itself."""
+    return np.eye(n_models, dtype=bool)
+
+
+TESTS = {"rank": rank_pvalues, "student-t": student_t_pvalues}

@@ -1,0 +1,49 @@
+"""The protocol's direct test against exchangeable references (the other targets), beside the
+paper's: present only when asked, exact where the rank test is, FDR calls over all records."""
+
+import numpy as np
+import pytest
+
+from gmia.data import load_bundled
+from gmia.protocol.evaluate import evaluate
+from gmia.protocol.exchangeable import exchangeable_pvalues, fdr_calls
+from gmia.protocol.run import build_signals
+from gmia.zoo import TrainSpec, ZooStore
+
+
+@pytest.fixture(scope="module")
+def signals(tmp_path_factory):
+    store = ZooStore(tmp_path_factory.mktemp("cache"))
+    return build_signals(load_bundled("cancer"), TrainSpec(steps=300, batch_size=10, lr=1e-2), store, k=20,
+                         n_targets=40, seed=0)
+
+
+@pytest.mark.slow
+def test_the_paper_design_is_unchanged_unless_asked(signals):
+    ev = evaluate(signals, 0.1, 1.0, cutoffs=(0.05,))
+    assert ev.exchangeable is None and "exchangeable" not in ev.to_dict()
+
+
+@pytest.mark.slow
+def test_exchangeable_figures_beside_the_papers(signals):
+    ev = evaluate(signals, 0.1, 1.0, cutoffs=(0.05, 0.1), references="exchangeable")
+    x = ev.exchangeable
+    assert x["out_references"]["min"] >= 10 and set(x["tests"]) == {"rank", "student-t"}
+    n_sel = len(ev.selected)
+    selection_neighbours = ev.selection.neighbours
+    for name, test in x["tests"].items():
+        assert [r.cutoff for r in test["rows"]] == [0.05, 0.1]
+        assert all(r.member_pairs == int(signals.membership[:, np.searchsorted(signals.split.pool, ev.selected)].sum())
+                   for r in test["rows"]) and n_sel > 0
+        calls = fdr_calls(exchangeable_pvalues(signals.target_loss, signals.membership, name), selection_neighbours)
+        assert test["fdr"]["calls"] == int(calls.sum()) and test["fdr"]["false_calls"] == int((calls & ~signals.membership).sum())
+    assert "exchangeable" in ev.to_dict()
+
+
+@pytest.mark.slow
+def test_the_rank_test_holds_its_level_on_every_non_member_pair_of_the_real_protocol(signals):
+    """Over all 200 pool records and 40 targets (about 4,000 non-member pairs), P(p <= α) <= α."""
+    p = exchangeable_pvalues(signals.target_loss, signals.membership, "rank")
+    null = p[~signals.membership]
+    for alpha in (0.05, 0.1, 0.2):
+        assert (null <= alpha).mean() <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / null.size)
