@@ -47,3 +47,19 @@ def test_the_rank_test_holds_its_level_on_every_non_member_pair_of_the_real_prot
     null = p[~signals.membership]
     for alpha in (0.05, 0.1, 0.2):
         assert (null <= alpha).mean() <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / null.size)
+
+
+@pytest.mark.slow
+def test_the_run_folders_rows_carry_the_fdr_calls(signals):
+    from gmia.protocol.records import RunRecorder
+
+    ev = evaluate(signals, 0.1, 1.0, cutoffs=(0.05,), references="exchangeable")
+    recorder = RunRecorder(cutoff=0.05)
+    recorder(0, signals, [ev])
+    frame = recorder.frame()
+    default = ev.exchangeable["default_test"]
+    assert int(frame["fdr_member"].sum()) == ev.exchangeable["tests"][default]["fdr"]["calls"]
+    assert frame["p_exchangeable"].notna().all()
+    plain = RunRecorder(cutoff=0.05)
+    plain(0, signals, [evaluate(signals, 0.1, 1.0, cutoffs=(0.05,))])
+    assert "fdr_member" not in plain.frame().columns  # the paper design's rows are as they were

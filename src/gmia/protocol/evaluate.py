@@ -109,6 +109,9 @@ class Evaluation:
     # memory only (a results file would grow by T x P values).
     selection: Selection | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
     pvalues: np.ndarray | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
+    # The exchangeable design's default test: its p-values and FDR member calls [T, P] (with --references exchangeable).
+    exchangeable_pvalues: np.ndarray | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
+    fdr_member: np.ndarray | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -249,6 +252,8 @@ def evaluate(
                 p_rule = calibrate(signals, p_rule, pos, rule, smallest)
         tails[rule] = _rows(p_rule, member, cutoffs)
     non_member = ~signals.membership
+    exchangeable = (None, None, None) if references == "paper" else evaluate_exchangeable(
+        signals.target_loss, signals.membership, pos, selection.neighbours, cutoffs, CutoffRow.from_calls)
     # The other feature kinds at the same δ (a derived δ is derived again on each kind's features).
     counts = {kind: int(run_selection(signals, delta, beta, scaling, kind).mask().sum()) for kind in values(Features)}
     return Evaluation(
@@ -277,10 +282,11 @@ def evaluate(
         calibration_calibrated=null_fraction(kinds["calibrated"][non_member], CALIBRATION_ALPHAS) if calibrated else {},
         calibration_selected={kind: null_fraction(p[:, pos][~member], CALIBRATION_ALPHAS) for kind, p in kinds.items()},
         privacy=privacy_bounds(-p_raw, signals.membership, pos, privacy_delta, pvalues=p_raw),
-        exchangeable=None if references == "paper" else evaluate_exchangeable(
-            signals.target_loss, signals.membership, pos, selection.neighbours, cutoffs, CutoffRow.from_calls),
+        exchangeable=exchangeable[0],
         selection=selection,
         pvalues=p_all,
+        exchangeable_pvalues=exchangeable[1],
+        fdr_member=exchangeable[2],
     )
 
 

@@ -43,17 +43,19 @@ def fdr_calls(p: np.ndarray, neighbours: np.ndarray, q: float = DEFAULT_Q) -> np
 
 
 def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, positions: np.ndarray,
-                          neighbours: np.ndarray, cutoffs, row_of, q: float = DEFAULT_Q) -> dict:
+                          neighbours: np.ndarray, cutoffs, row_of, q: float = DEFAULT_Q) -> tuple[dict, np.ndarray, np.ndarray]:
     """The exchangeable design's figures for one selection: ``positions`` are the selected
     records' pool positions, ``neighbours`` every pool record's N'_n (the selection's, from the
-    adversary's references), ``row_of(calls, member, cutoff)`` a `CutoffRow` maker."""
+    adversary's references), ``row_of(calls, member, cutoff)`` a `CutoffRow` maker. Also the
+    default test's p-values and FDR calls ``[T, P]``, for the run folder's per-pair rows."""
     member_sel = membership[:, positions]
     out_refs = (~membership[:, positions]).sum(axis=0)
-    tests = {}
+    tests, kept = {}, {}
     for name in TESTS:
         p = exchangeable_pvalues(target_loss, membership, name)
         sel = p[:, positions]
         calls = fdr_calls(p, neighbours, q)
+        kept[name] = (p, calls)
         false = int((calls & ~membership).sum())
         # FDR = E[false calls / calls], 0 where a target has no call: its estimate is the mean over targets.
         fdp = [(c & ~m).sum() / c.sum() if c.sum() else 0.0 for c, m in zip(calls, membership)]
@@ -67,8 +69,9 @@ def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, posit
                     "targets_with_calls": int((calls.sum(axis=1) > 0).sum()),
                     "selected_called": int(calls[:, positions].sum())},
         }
-    return {"references": "the other targets that did not train on the record",
-            "default_test": DEFAULT_TEST,
-            "out_references": {"min": int(out_refs.min()) if out_refs.size else 0,
-                               "median": float(np.median(out_refs)) if out_refs.size else 0.0},
-            "tests": tests}
+    figures = {"references": "the other targets that did not train on the record",
+               "default_test": DEFAULT_TEST,
+               "out_references": {"min": int(out_refs.min()) if out_refs.size else 0,
+                                  "median": float(np.median(out_refs)) if out_refs.size else 0.0},
+               "tests": tests}
+    return (figures, *kept[DEFAULT_TEST])

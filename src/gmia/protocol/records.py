@@ -32,7 +32,7 @@ class RunRecorder:
         pool = signals.split.pool
         t, p = signals.target_loss.shape
         selected = np.isin(pool, evaluation.selected)
-        self.frames.append(pd.DataFrame({
+        frame = pd.DataFrame({
             "seed": np.full(t * p, seed, dtype=np.int32),
             "record": np.tile(pool, t).astype(np.int32),
             "target": np.repeat(np.arange(t), p).astype(np.int16),
@@ -44,7 +44,11 @@ class RunRecorder:
             "p_value": pvalues.ravel().astype(np.float32),
             "decision": (pvalues.ravel() < self.cutoff),
             "member": signals.membership.ravel(),
-        }))
+        })
+        if evaluation.fdr_member is not None:  # --references exchangeable: its default test and FDR calls
+            frame["p_exchangeable"] = evaluation.exchangeable_pvalues.ravel().astype(np.float32)
+            frame["fdr_member"] = evaluation.fdr_member.ravel()
+        self.frames.append(frame)
         for record in evaluation.selected[: max(0, MAX_CARDS - len(self.cards))]:
             j = int(np.searchsorted(pool, record))
             self.cards.append({
