@@ -100,7 +100,7 @@ def test_evaluation_reports_raw_and_calibrated_pvalues_and_every_feature_kind(ca
     ev = evaluate(cancer_signals, 0.1, 1.0, cutoffs=(0.05, 0.1))
     assert ev.pvalues_kind == "calibrated" and ev.features == "centred-logits"
     assert set(ev.rows_by_pvalues) == {"raw", "calibrated"} and ev.rows == ev.rows_by_pvalues["calibrated"]
-    assert set(ev.count_by_features) == {"logits", "centred-logits", "raw"}
+    assert set(ev.count_by_features) == {"logits", "centred-logits", "raw", "label-logits"}
     assert ev.count_by_features["centred-logits"] == len(ev.selected)
     assert set(ev.calibration_calibrated) == {"0.01", "0.05", "0.1"}
     raw = evaluate(cancer_signals, 0.1, 1.0, cutoffs=(0.05, 0.1), pvalues="raw")

@@ -105,7 +105,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     ref_losses = _reference_losses(policy, loss_of, algorithm)
     with timer.stage("selection"):
         ref_logits = refs.logits(dataset.x)
-        f = selection_features(cfg.features, ref_logits, dataset.x)
+        f = selection_features(cfg.features, ref_logits, dataset.x, dataset.y)
         selection = select_vulnerable(f[split.pool], f[split.adversary], split.pool, cfg.delta, cfg.beta, n_train,
                                       cfg.scaling, cfg.features, holdout=np.searchsorted(split.adversary, calibration))
         selected = selection.selected

@@ -27,11 +27,13 @@ class Tail(StrEnum):
 
 
 class Features(StrEnum):
-    """Features for neighbour counting: the reference models' logits (the paper's), centred logits, or raw features."""
+    """Features for neighbour counting: the reference models' logits (the paper's), centred logits,
+    raw features, or the centred logit of the record's own class (label-aware)."""
 
     LOGITS = "logits"
     CENTRED_LOGITS = "centred-logits"
     RAW = "raw"
+    LABEL_LOGITS = "label-logits"
 
 
 class PValues(StrEnum):

@@ -166,7 +166,7 @@ def run_audit_dp(dataset: Dataset, store: ZooStore, cfg: AuditDpConfig, progress
     features = None
     if "gmia" in cfg.sources:
         with timer.stage("gmia"):
-            f = selection_features(cfg.features, reference_logits, dataset.x)
+            f = selection_features(cfg.features, reference_logits, dataset.x, dataset.y)
             features = (f[split.pool], f[split.adversary])
             if delta is None:
                 # Records out-of-sample for the references, like the pool's (raw features: every record).

@@ -152,7 +152,7 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
     if n_null:  # δ as the selection used it (derived from the data when none was given)
         used_delta = run_selection(signals, delta, beta, scaling, features).delta
         chosen = choose_null_records(dataset, r, signals.calibration, signals.split.adversary,
-                                     selection_features(features, signals.reference_logits, dataset.x), used_delta,
+                                     selection_features(features, signals.reference_logits, dataset.x, dataset.y), used_delta,
                                      n_null)
         null = null_check(store, dataset, signals.references, r, chosen, cfg, targets.predict_proba, seed,
                           progress=progress, timer=timer, on_stage=stage)

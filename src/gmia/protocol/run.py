@@ -122,7 +122,7 @@ class ProtocolSignals:
 
     def features(self, kind: str = "logits") -> tuple[np.ndarray, np.ndarray]:
         """Selection features of (pool records, adversary records)."""
-        f = selection_features(kind, self.reference_logits, self.dataset.x)
+        f = selection_features(kind, self.reference_logits, self.dataset.x, self.dataset.y)
         return f[self.split.pool], f[self.split.adversary]
 
 

@@ -113,8 +113,9 @@ OPTIONS = _declare(
            example="nprime_over_n"),
     Option("tail", "p-value rule below the smallest reference loss: gaussian (default), pchip (the paper's extrapolation "
            "made monotone), zero", example="zero"),
-    Option("features", "features for neighbour counting: centred-logits (default), logits (the paper's), or raw (target "
-           "structure hidden)", flag="selection-features", paper="logits", example="logits"),
+    Option("features", "features for neighbour counting: centred-logits (default), logits (the paper's), raw (target "
+           "structure hidden), or label-logits (each reference's centred logit of the record's own class)",
+           flag="selection-features", paper="logits", example="logits"),
     Option("pvalues", "p-value of the verdicts: calibrated (on held-out population records; default) or raw (the "
            "paper's); both are shown", example="raw",
            doc="[Calibrated p-values](algorithm.md#calibrated-p-values)"),

@@ -29,7 +29,8 @@ def logit_features(reference_logits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(reference_logits, (1, 0, 2)).reshape(n, k * c))
 
 
-def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.ndarray,
+                       y: np.ndarray | None = None) -> np.ndarray:
     """Per-record features for neighbour counting.
 
     ``logits``: the k reference models' logits concatenated (docs/algorithm.md, the default).
@@ -38,6 +39,10 @@ def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.nda
     to all records of a model and pulls every cosine similarity up (CHOICE, not the paper's).
     ``raw``: the records' own features, for a target whose structure is hidden (the paper's
     Google-hosted Adult model).
+    ``label-logits``: each model's centred logit of the record's own class ``y`` ([k] per record).
+    The other kinds ignore the label, so a record the references get confidently *wrong* (a
+    far-out record whose label contradicts its neighbourhood, the kind that leaks most) looks like
+    any confident record; here it is far from every record they get right (CHOICE, not the paper's).
     """
     if kind == "raw":
         return np.asarray(x, dtype=np.float32)
@@ -45,6 +50,12 @@ def selection_features(kind: str, reference_logits: np.ndarray | None, x: np.nda
         return logit_features(reference_logits)
     if kind == "centred-logits":
         return logit_features(reference_logits - reference_logits.mean(axis=-1, keepdims=True))
+    if kind == "label-logits":
+        if y is None:
+            raise GmiaError("label-logits selection features need the records' labels; expected y")
+        z = np.asarray(reference_logits, dtype=np.float32)
+        own = np.take_along_axis(z, np.asarray(y, dtype=np.int64)[None, :, None], axis=-1)[..., 0]  # [k, N]
+        return np.ascontiguousarray((own - z.mean(axis=-1)).T)  # [N, k]
     check_choice("selection features", kind, FEATURE_KINDS)
 
 
