@@ -176,7 +176,7 @@ def run_reproduce(dataset: Dataset, store: ZooStore, cfg: ReproduceConfig, progr
             "scaling": scaling, "tail": tail, "seed": seed, "seeds": seeds, "pool_size": pool_size,
             "chunk_size": chunk_size, "reference_sampling": reference_sampling, "features": features, "spec": spec.model_dump(mode="json"),
             "algorithm": None if cfg.algorithm is None else cfg.algorithm.describe(),
-            "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration,
+            "pvalues": cfg.pvalues, "calibration_size": runs[0].evaluations[0].n_calibration, "references": cfg.references,
             "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
         },
         runs=runs,
