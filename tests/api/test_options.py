@@ -90,3 +90,22 @@ def test_model_train_and_train_target_take_the_same_options():
 def test_compare_takes_workers_from_python():
     """Was refused while `gmia compare --workers 2` worked (the verbs had drifted apart)."""
     assert "workers" in inspect.signature(gmia.compare).parameters
+
+
+def test_each_option_is_declared_once():
+    """An option several commands take is `OPTIONS[key]` (at most with its own help or default
+    there); one declared inside a command's list is that command's alone."""
+    from collections import Counter
+
+    from gmia.settings.options import OPTIONS
+
+    local = Counter()
+    for command, options in COMMANDS.items():
+        for o in options:
+            if o.key in OPTIONS:
+                shared = OPTIONS[o.key]
+                assert (o.type, o.flag, o.repeat, o.cli_only) == (shared.type, shared.flag, shared.repeat, shared.cli_only), \
+                    f"{command}: {o.cli} redeclares {o.key}"
+            else:
+                local[o.key] += 1
+    assert not [k for k, n in local.items() if n > 1], [k for k, n in local.items() if n > 1]

@@ -109,6 +109,7 @@ OPTIONS = _declare(
     Option("beta", "probability threshold β on E[N_n]", float, paper="0.1 (Cancer), 0.01 (Adult)", example=0.5),
     Option("cutoffs", "p-value cutoff; repeat for several", float, flag="cutoff", repeat=True,
            paper="0.008, 0.01 (Cancer)", example=(0.05,)),
+    Option("cutoff", "p-value cutoff of a member call (default 0.01)", float, example=0.05),
     Option("scaling", "E[N_n] scaling: n_over_nprime (N'_n·N/N', default) or nprime_over_n (as printed)",
            example="nprime_over_n"),
     Option("tail", "p-value rule below the smallest reference loss: gaussian (default), pchip (the paper's extrapolation "
@@ -189,9 +190,8 @@ for _view in ("compare", "table7"):
         "calibration_size", *_ALGORITHM))
 _SWEEP = Option("sweep", "NAME=V1,V2,...; repeat for a grid. Names: l2, dropout, steps, dp-epsilon, dp-noise, dp-clip, "
                 "dp-delta, top-k, round, label-only, drop-vulnerable", repeat=True, required=True, example=("l2=0.01",))
-_CUTOFF = Option("cutoff", "p-value cutoff of a member call (default 0.01)", float, example=0.05)
 COMMANDS["defend"] = (
-    _of("dataset"), _SWEEP, _of("schema"), _of("k"), _of("n_targets"), _of("delta"), _of("beta"), _CUTOFF,
+    _of("dataset"), _SWEEP, _of("schema"), _of("k"), _of("n_targets"), _of("delta"), _of("beta"), _of("cutoff"),
     _of("features"), _of("dp_clip"), _of("dp_delta"), _of("accountant"), _of("scaling"), _of("tail"), _of("seed"),
     _of("pool_size"), _of("chunk_size"), *(_of(k) for k in _STORE), *(_of(k) for k in _SPEC), _of("pvalues"),
     _of("calibration_size"), _of("workers"),
@@ -233,7 +233,7 @@ COMMANDS["audit"] = (
     Option("population", "the adversary's records, known non-members: a CSV in the data set's columns with the label "
            "(default: every record not a candidate)", Path, where=True, doc="see [data roles](algorithms.md#data-roles)"),
     *(_of(k) for k in ("schema", "k", "delta", "beta")),
-    Option("cutoff", "p-value below which a record is called a member (default 0.01)", float, example=0.05),
+    _of("cutoff", help="p-value below which a record is called a member (default 0.01)"),
     _of("features", help="raw (target structure hidden; default), logits or centred-logits", paper=""),
     Option("attack", "direct (default), indirect (never queries the record) or both", example="both"),
     Option("indirect_records", "records, most isolated first, attacked indirectly (default 1)", int, example=2),
@@ -260,16 +260,12 @@ COMMANDS["model train"] = (
     _of("out", help="model file to write: .safetensors (a gmia model) or .onnx (with --algorithm); the members file goes "
         "beside it", required=True),
     _of("schema"),
-    Option("seed", "seed", int, default=0, example=3),
+    _of("seed", help="seed", default=0),
     Option("half", "which half of the seed's pool split trains the model (0 or 1)", int, default=0, where=True, example=1),
     _of("pool_size"), *(_of(k) for k in _SPEC), *(_of(k) for k in ("cache_dir", "executor", "ray_address", "device",
                                                                    "scale")),
     _of("algorithm"), _of("algorithm_params"),
 )
-
-
-def options_of(command: str) -> tuple[Option, ...]:
-    return COMMANDS[command]
 
 
 def config_options(command: str, values: dict) -> dict:
