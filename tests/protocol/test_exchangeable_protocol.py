@@ -63,3 +63,11 @@ def test_the_run_folders_rows_carry_the_fdr_calls(signals):
     plain = RunRecorder(cutoff=0.05)
     plain(0, signals, [evaluate(signals, 0.1, 1.0, cutoffs=(0.05,))])
     assert "fdr_member" not in plain.frame().columns  # the paper design's rows are as they were
+
+
+def test_a_non_member_whose_exact_twin_is_a_member_is_marked():
+    from gmia.protocol.exchangeable import twin_members
+
+    membership = np.array([[True, False, False, True], [False, False, True, False]])
+    groups = np.array([0, 0, 1, 2])  # records 0 and 1 are identical
+    assert twin_members(membership, groups).tolist() == [[False, True, False, False], [False, False, False, False]]

@@ -23,16 +23,24 @@ def render_exchangeable(runs, console: Console) -> None:
                   f"Student-t: predictive test on the logit-scaled confidence (default).", highlight=False)
     table = Table(title="Direct inference on the selected records against exchangeable references, pooled over seeds")
     for col in ("test", "cutoff", "TP", "FP", "precision", "recall", "non-member p < .01 / .05 / .1 (worst seed)",
-                "FDR calls over all records (q)", "realised FDR (worst seed)"):
+                "FDR calls over all records (q)", "realised FDR (worst seed)", "false of all calls",
+                "false calls on a member's twin"):
         table.add_column(col, justify="left" if col == "test" else "right")
     for name in x0["tests"]:
         tests = [ev.exchangeable["tests"][name] for ev in firsts]
         worst = {a: max(t["null_selected"][a] for t in tests) for a in ("0.01", "0.05", "0.1")}
         calls = sum(t["fdr"]["calls"] for t in tests)
         fdr = max(t["fdr"]["fdr"] for t in tests)
+        false, twins = sum(t["fdr"]["false_calls"] for t in tests), sum(t["fdr"].get("false_calls_on_twins", 0) for t in tests)
         for i, row in enumerate(CutoffRow.pooled([t["rows"] for t in tests])):
             table.add_row(name if i == 0 else "", f"{row.cutoff:g}", str(row.tp), str(row.fp),
                           pct(row.precision) if row.tp + row.fp else "no call", pct(row.recall),
                           " / ".join(pct(worst[a]) for a in ("0.01", "0.05", "0.1")) if i == 0 else "",
-                          f"{calls} ({tests[0]['fdr']['q']:g})" if i == 0 else "", pct(fdr) if i == 0 else "")
+                          f"{calls} ({tests[0]['fdr']['q']:g})" if i == 0 else "", pct(fdr) if i == 0 else "",
+                          pct(false / calls) if i == 0 and calls else "", f"{twins} of {false}" if i == 0 else "")
     console.print(table)
+    console.print("Realised FDR: false calls / calls per target (0 without a call), averaged over targets: what BH "
+                  "controls. False of all calls: pooled over targets, where a target more confident than the others on "
+                  "every record makes many calls, most of them false; it can be far above q. A false call on a member's "
+                  "twin is a record whose exact duplicate the target trained on: the target has seen this content.",
+                  highlight=False)

@@ -42,13 +42,27 @@ def fdr_calls(p: np.ndarray, neighbours: np.ndarray, q: float = DEFAULT_Q) -> np
     return np.stack([weighted_bh(row, weights, q).called for row in p]) if p.size else np.zeros(p.shape, bool)
 
 
+def twin_members(membership: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``[T, P]``: the pair is a non-member whose exact twin (an identical pool record,
+    ``groups`` from `gmia.data.duplicate_groups`) is in the target's training set. Such a call is
+    not an error of the test: the target did train on this content."""
+    out = np.zeros(membership.shape, bool)
+    for t, member in enumerate(membership):
+        out[t] = np.isin(groups, groups[member]) & ~member
+    return out
+
+
 def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, positions: np.ndarray,
-                          neighbours: np.ndarray, cutoffs, row_of, q: float = DEFAULT_Q) -> tuple[dict, np.ndarray, np.ndarray]:
+                          neighbours: np.ndarray, cutoffs, row_of, q: float = DEFAULT_Q,
+                          groups: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
     """The exchangeable design's figures for one selection: ``positions`` are the selected
     records' pool positions, ``neighbours`` every pool record's N'_n (the selection's, from the
-    adversary's references), ``row_of(calls, member, cutoff)`` a `CutoffRow` maker. Also the
-    default test's p-values and FDR calls ``[T, P]``, for the run folder's per-pair rows."""
+    adversary's references), ``row_of(calls, member, cutoff)`` a `CutoffRow` maker, ``groups``
+    the pool records' exact-duplicate groups (false calls on a record whose twin the target
+    trained on are counted apart). Also the default test's p-values and FDR calls ``[T, P]``,
+    for the run folder's per-pair rows."""
     member_sel = membership[:, positions]
+    twin = twin_members(membership, groups) if groups is not None else np.zeros(membership.shape, bool)
     out_refs = (~membership[:, positions]).sum(axis=0)
     tests, kept = {}, {}
     for name in TESTS:
@@ -66,6 +80,8 @@ def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, posit
             "fdr": {"q": q, "calls": int(calls.sum()), "false_calls": false,
                     "fdr": float(np.mean(fdp)) if fdp else 0.0,  # realised, averaged over targets
                     "false_share_pooled": false / int(calls.sum()) if calls.sum() else 0.0,
+                    # false calls on content the target did train on (an exact twin is its member)
+                    "false_calls_on_twins": int((calls & twin).sum()),
                     "targets_with_calls": int((calls.sum(axis=1) > 0).sum()),
                     "selected_called": int(calls[:, positions].sum())},
         }
