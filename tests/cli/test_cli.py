@@ -209,3 +209,17 @@ def test_a_ctrl_c_during_a_run_exits_130_not_0(capsys, tmp_path, monkeypatch):
     code = main(["reproduce", "table1", "--dataset", "cancer", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 130 and "interrupted: trained chunks are kept" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["reproduce", "table1", "--dataset", "cancer", "--k", "1"],
+                                  ["reproduce", "table3", "--dataset", "cancer", "--theta", "2"],
+                                  ["compare", "--dataset", "cancer", "--k", "1"],
+                                  ["defend", "--dataset", "cancer", "--sweep", "l2=abc"],
+                                  ["audit-dp", "--dataset", "cancer", "--canaries", "0"],
+                                  ["audit", "--dataset", "cancer", "--target-model", "m.safetensors", "--k", "1"]])
+def test_a_bad_option_is_refused_before_torch_loads(argv, tmp_path):
+    """Bad input fails fast: the options are checked before the engine, and so torch, is imported."""
+    code = ("import sys; from gmia.cli import main; rc = main(sys.argv[1:]); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch was imported before the options were checked'")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from gmia.cli.build import add
-from gmia.cli.common import app, console, finished, prepare, out_folder, say_scale, store
-from gmia.settings.options import config_options
+from gmia.cli.common import app, run_command
 
 
 def _audit_dp(v: dict) -> None:
     from gmia.canaries.config import AuditDpConfig
 
-    con = console()
-    out = out_folder(v["out"], "audit-dp", v["dataset"])
-    data, cfg = prepare(v, out, lambda name: AuditDpConfig.resolve(
-        name, scale=v["scale"], device=v["device"], **config_options("audit-dp", v)))
-    models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v["workers"])
-    say_scale(con, cfg, v["device"])
-    from gmia.api import audit_dp as run
-    from gmia.console.canaries import render_audit_dp
+    def execute(data, cfg, store, out):
+        from gmia.api import audit_dp
 
-    result = run(data, config=cfg, store=models, out=out)
-    render_audit_dp(result, con)
-    finished(con, out, store=models)
+        return audit_dp(data, config=cfg, store=store, out=out)
+
+    def render(result, con, cfg, out):
+        from gmia.console.canaries import render_audit_dp
+
+        render_audit_dp(result, con)
+
+    run_command(v, "audit-dp", AuditDpConfig.resolve, execute, render)
 
 
 add(app, "audit-dp", "One-run DP audit: one target trained once with canaries, epsilon lower bounds beside the accountant's.",

@@ -80,6 +80,26 @@ def store(cache_dir, executor: str = "local", ray_address: Optional[str] = None,
     return make_store(cache_dir, executor, ray_address, device, workers)
 
 
+def run_command(v: dict, command: str, resolve, execute, render, records: bool = False, before=None):
+    """The body every protocol command shares: the run folder, the configuration resolved from
+    ``command``'s declared options (``resolve(name, scale=, device=, **options)``), the data, the
+    store, then ``execute(data, cfg, store, out)`` (the Python verb) and ``render(result, console,
+    cfg, out)``. ``before(console, cfg, data)`` prints what comes before the run."""
+    from gmia.settings.options import config_options
+
+    con = console()
+    out = out_folder(v["out"], command, v["dataset"])
+    data, cfg = prepare(v, out, lambda name: resolve(name, scale=v["scale"], device=v["device"],
+                                                     **config_options(command, v)))
+    models = store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v.get("workers"))
+    say_scale(con, cfg, v["device"])
+    if before is not None:
+        before(con, cfg, data)
+    result = execute(data, cfg, models, out)
+    render(result, con, cfg, out)
+    finished(con, out, records=records, store=models)
+
+
 def say_scale(con: Console, cfg, device: str) -> None:
     """What a reduced setup stands for, or that the paper's CNN on a CPU takes days."""
     from gmia.settings.paper import CPU_SCALE

@@ -1,37 +1,39 @@
 """`gmia reproduce ...`, `gmia compare` and `gmia defend`: resolve the config, call gmia.api, print.
 
 Each command resolves its configuration (light: no torch) before it makes the model store and
-imports the engine, so bad input fails in well under a second.
+imports the engine, so bad input fails in well under a second (`gmia.cli.common.run_command`).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from gmia.base.formatting import fmt_delta
 from gmia.cli.build import add
-from gmia.cli.common import app, console, finished, prepare, out_folder, reproduce_app, say_scale, store
-from gmia.settings.options import config_options
+from gmia.cli.common import app, reproduce_app, run_command
 
 
-def _store(v: dict):
-    return store(v["cache_dir"], v["executor"], v["ray_address"], v["device"], v.get("workers"))
+def _reproduce(table: str):
+    """``execute`` for `run_command`: ``gmia.reproduce(table, ...)``, imported only once the options are checked."""
+
+    def execute(data, cfg, store, out):
+        from gmia.api import reproduce
+
+        return reproduce(table, data, config=cfg, store=store, out=out)
+
+    return execute
 
 
 def _table(table: str):
     def run(v: dict) -> None:
         from gmia.experiments.config import ReproduceConfig
 
-        con = console()
-        out = out_folder(v["out"], table, v["dataset"])
-        data, cfg = prepare(v, out, lambda name: ReproduceConfig.resolve(
-            name, table=table, scale=v["scale"], device=v["device"], **config_options(table, v)))
-        models = _store(v)
-        say_scale(con, cfg, v["device"])
-        from gmia.api import reproduce
-        from gmia.console.reproduce import render
+        def render(result, con, cfg, out):
+            from gmia.console.reproduce import render  # imports the engine: only after the options are checked
 
-        result = reproduce(table, data, config=cfg, store=models, out=out)
-        render(result, con)
-        finished(con, out, records=True, store=models)
+            render(result, con)
+
+        run_command(v, table, partial(ReproduceConfig.resolve, table=table), _reproduce(table), render, records=True)
 
     return run
 
@@ -44,18 +46,12 @@ add(reproduce_app, "table2", "Direct inference at the paper's other selection th
 def _table3(v: dict) -> None:
     from gmia.experiments.config import Table3Config
 
-    con = console()
-    out = out_folder(v["out"], "table3", v["dataset"])
-    data, cfg = prepare(v, out, lambda name: Table3Config.resolve(
-        name, scale=v["scale"], device=v["device"], **config_options("table3", v)))
-    models = _store(v)
-    say_scale(con, cfg, v["device"])
-    from gmia.api import reproduce
-    from gmia.console.table3 import render_table3
+    def render(result, con, cfg, out):
+        from gmia.console.table3 import render_table3
 
-    result = reproduce("table3", data, config=cfg, store=models, out=out)
-    render_table3(result, con)
-    finished(con, out, store=models)
+        render_table3(result, con)
+
+    run_command(v, "table3", Table3Config.resolve, _reproduce("table3"), render)
 
 
 add(reproduce_app, "table3", "Indirect inference on one record, never querying it, against direct inference (the paper's "
@@ -66,22 +62,21 @@ def _compare(view: str):
     def run(v: dict) -> None:
         from gmia.comparison.config import CompareConfig
 
-        con = console()
-        out = out_folder(v["out"], view, v["dataset"])
-        data, cfg = prepare(v, out, lambda name: CompareConfig.resolve(
-            name, command=view, scale=v["scale"], device=v["device"], **config_options(view, v)))
-        models = _store(v)
-        say_scale(con, cfg, v["device"])
-        from gmia.api import compare
-        from gmia.console.compare import render_compare, render_table7
-        from gmia.settings.paper import TABLE7
+        def execute(data, cfg, store, out):
+            from gmia.api import compare
 
-        result = compare(data, command=view, config=cfg, store=models, out=out)
-        if view == "table7":
-            render_table7(result, TABLE7.get(data.name), con)
-        else:
-            render_compare(result, con)
-        finished(con, out, store=models)
+            return compare(data, command=view, config=cfg, store=store, out=out)
+
+        def render(result, con, cfg, out):
+            from gmia.console.compare import render_compare, render_table7
+            from gmia.settings.paper import TABLE7
+
+            if view == "table7":
+                render_table7(result, TABLE7.get(result.dataset), con)
+            else:
+                render_compare(result, con)
+
+        run_command(v, view, partial(CompareConfig.resolve, command=view), execute, render)
 
     return run
 
@@ -97,23 +92,22 @@ def _defend(command: str, v: dict, header=None) -> None:
     from gmia.defenses.config import DefendConfig, paper_rows
     from gmia.defenses.settings import grid
 
-    con = console()
     if v.get("sweep"):
         grid(v["sweep"])  # bad sweeps fail before any folder or model is touched
-    out = out_folder(v["out"], command, v["dataset"])
-    data, cfg = prepare(v, out, lambda name: DefendConfig.resolve(
-        name, command=command, scale=v["scale"], device=v["device"], **config_options(command, v)))
-    models = _store(v)
-    say_scale(con, cfg, v["device"])
-    if header:
-        con.print(header(cfg, data))
-    from gmia.api import defend
-    from gmia.console.defend import render_defend
 
-    result = defend(data, command=command, config=cfg, store=models, out=out)
-    render_defend(result, con, paper_rows(command, cfg))
-    con.print(f"Figure: {out / 'tradeoff.png'} and {out / 'tradeoff.svg'}")
-    finished(con, out, store=models)
+    def execute(data, cfg, store, out):
+        from gmia.api import defend
+
+        return defend(data, command=command, config=cfg, store=store, out=out)
+
+    def render(result, con, cfg, out):
+        from gmia.console.defend import render_defend
+
+        render_defend(result, con, paper_rows(command, cfg))
+        con.print(f"Figure: {out / 'tradeoff.png'} and {out / 'tradeoff.svg'}")
+
+    run_command(v, command, partial(DefendConfig.resolve, command=command), execute, render,
+                before=None if header is None else lambda con, cfg, data: con.print(header(cfg, data)))
 
 
 add(app, "defend", "Defences swept over the paper's protocol: test accuracy against GMIA's success, a table and a figure.",
