@@ -18,6 +18,7 @@ def test_a_record_round_trips_through_its_dict_with_absent_fields_left_out():
     assert "p_indirect" not in r and r.get("p_indirect") is None and "member" in r
     with pytest.raises(KeyError):
         r["null_calls"]
+    assert "to_dict" not in r and "keys" not in r and "class_name" not in r  # fields only, by their file names
 
 
 def test_a_record_is_frozen_and_refuses_unknown_fields():

@@ -69,10 +69,11 @@ class AuditRecord(Mapping):
         return {self._key(f.name): v for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
     def __getitem__(self, key: str):
-        value = getattr(self, "class_name" if key == "class" else key, None) if key != "class_name" else None
-        if value is None:
+        # Only the fields, under their results.json names: not the methods, not "class_name".
+        name = "class_name" if key == "class" else key
+        if key == "class_name" or name not in self.__dataclass_fields__ or getattr(self, name) is None:
             raise KeyError(key)
-        return value
+        return getattr(self, name)
 
     def __iter__(self):
         return iter(self.to_dict())
