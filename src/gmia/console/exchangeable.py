@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gmia.base.formatting import pct
-from gmia.protocol.evaluate import CutoffRow
+from gmia.protocol.evaluate import to_plain
+from gmia.protocol.exchangeable import pooled_over_seeds
 
 
 def render_exchangeable(runs, console: Console) -> None:
@@ -26,18 +27,15 @@ def render_exchangeable(runs, console: Console) -> None:
                 "FDR calls over all records (q)", "realised FDR (worst seed)", "false of all calls",
                 "false calls on a member's twin"):
         table.add_column(col, justify="left" if col == "test" else "right")
-    for name in x0["tests"]:
-        tests = [ev.exchangeable["tests"][name] for ev in firsts]
-        worst = {a: max(t["null_selected"][a] for t in tests) for a in ("0.01", "0.05", "0.1")}
-        calls = sum(t["fdr"]["calls"] for t in tests)
-        fdr = max(t["fdr"]["fdr"] for t in tests)
-        false, twins = sum(t["fdr"]["false_calls"] for t in tests), sum(t["fdr"].get("false_calls_on_twins", 0) for t in tests)
-        for i, row in enumerate(CutoffRow.pooled([t["rows"] for t in tests])):
-            table.add_row(name if i == 0 else "", f"{row.cutoff:g}", str(row.tp), str(row.fp),
-                          pct(row.precision) if row.tp + row.fp else "no call", pct(row.recall),
-                          " / ".join(pct(worst[a]) for a in ("0.01", "0.05", "0.1")) if i == 0 else "",
-                          f"{calls} ({tests[0]['fdr']['q']:g})" if i == 0 else "", pct(fdr) if i == 0 else "",
-                          pct(false / calls) if i == 0 and calls else "", f"{twins} of {false}" if i == 0 else "")
+    for name, p in pooled_over_seeds([to_plain(ev.exchangeable) for ev in firsts]).items():
+        for i, row in enumerate(p["rows"]):
+            first = i == 0
+            table.add_row(name if first else "", f"{row['cutoff']:g}", str(row["tp"]), str(row["fp"]),
+                          "no call" if row["precision"] is None else pct(row["precision"]), pct(row["recall"]),
+                          " / ".join(pct(v) for v in p["worst_null"].values()) if first else "",
+                          f"{p['calls']} ({p['q']:g})" if first else "", pct(p["worst_fdr"]) if first else "",
+                          pct(p["false"] / p["calls"]) if first and p["calls"] else "",
+                          f"{p['twins']} of {p['false']}" if first else "")
     console.print(table)
     console.print("Realised FDR: false calls / calls per target (0 without a call), averaged over targets: what BH "
                   "controls. False of all calls: pooled over targets, where a target more confident than the others on "

@@ -91,3 +91,25 @@ def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, posit
                                   "median": float(np.median(out_refs)) if out_refs.size else 0.0},
                "tests": tests}
     return (figures, *kept[DEFAULT_TEST])
+
+
+def pooled_over_seeds(seeds: list[dict]) -> dict[str, dict]:
+    """Per test, the figures the console and the report print, from each seed's `evaluate_exchangeable`
+    figures in their results.json form: pooled TP / FP / precision / recall per cutoff, the worst
+    seed's null fractions and realised FDR, and the FDR calls, false calls and false calls on a
+    member's twin summed over seeds."""
+    out = {}
+    for name in seeds[0]["tests"]:
+        tests = [seed["tests"][name] for seed in seeds]
+        rows = []
+        for i, first in enumerate(tests[0]["rows"]):
+            tp, fp = sum(t["rows"][i]["tp"] for t in tests), sum(t["rows"][i]["fp"] for t in tests)
+            members = sum(t["rows"][i]["member_pairs"] for t in tests)
+            rows.append({"cutoff": first["cutoff"], "tp": tp, "fp": fp,
+                         "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / members if members else None})
+        fdr = [t["fdr"] for t in tests]
+        out[name] = {"rows": rows,
+                     "worst_null": {a: max(t["null_selected"][a] for t in tests) for a in ("0.01", "0.05", "0.1")},
+                     "q": fdr[0]["q"], "calls": sum(f["calls"] for f in fdr), "false": sum(f["false_calls"] for f in fdr),
+                     "twins": sum(f.get("false_calls_on_twins", 0) for f in fdr), "worst_fdr": max(f["fdr"] for f in fdr)}
+    return out

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from gmia.base.formatting import pct
 from gmia.report.html import esc, section, table
+from gmia.protocol.exchangeable import pooled_over_seeds
 from gmia.report.sections import REPRODUCE
-
-ALPHAS = ("0.01", "0.05", "0.1")
 
 
 @section
@@ -20,22 +19,19 @@ def exchangeable_results(results, records):
         return None
     x0 = firsts[0]["exchangeable"]
     rows = []
-    for name in x0["tests"]:
-        tests = [ev["exchangeable"]["tests"][name] for ev in firsts]
-        worst = " / ".join(pct(max(t["null_selected"][a] for t in tests)) for a in ALPHAS)
-        for i, cut in enumerate(tests[0]["rows"]):
-            tp, fp = sum(t["rows"][i]["tp"] for t in tests), sum(t["rows"][i]["fp"] for t in tests)
-            members = sum(t["rows"][i]["member_pairs"] for t in tests)
-            rows.append([name if i == 0 else "", f"{cut['cutoff']:g}", tp, fp,
-                         pct(tp / (tp + fp)) if tp + fp else "no call", pct(tp / members) if members else "-",
-                         worst if i == 0 else "",
-                         sum(t["fdr"]["calls"] for t in tests) if i == 0 else "",
-                         pct(max(t["fdr"]["fdr"] for t in tests)) if i == 0 else "",
-                         pct(sum(t["fdr"]["false_calls"] for t in tests) / max(1, sum(t["fdr"]["calls"] for t in tests)))
-                         if i == 0 else ""])
+    for name, p in pooled_over_seeds([ev["exchangeable"] for ev in firsts]).items():
+        for i, row in enumerate(p["rows"]):
+            first = i == 0
+            rows.append([name if first else "", f"{row['cutoff']:g}", row["tp"], row["fp"],
+                         "no call" if row["precision"] is None else pct(row["precision"]),
+                         "-" if row["recall"] is None else pct(row["recall"]),
+                         " / ".join(pct(v) for v in p["worst_null"].values()) if first else "",
+                         p["calls"] if first else "", pct(p["worst_fdr"]) if first else "",
+                         pct(p["false"] / p["calls"]) if first and p["calls"] else "",
+                         f"{p['twins']} of {p['false']}" if first else ""])
     head = ["test", "cutoff", "TP", "FP", "precision", "recall", "non-member p < .01 / .05 / .1 (worst seed)",
             f"FDR calls, all records (q = {x0['tests'][next(iter(x0['tests']))]['fdr']['q']:g})", "realised FDR (worst seed)",
-            "false of all calls"]
+            "false of all calls", "false calls on a member's twin"]
     return ("<h2>Direct inference against exchangeable references</h2>"
             + f"<p>Each (target, record) pair tested against {esc(x0['references'])} "
               f"({x0['out_references']['median']:g} per record); the selection used the paper's references only. "
