@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gmia.stats.calibration import calibration_size, check_calibration_size
+from gmia.stats.calibration import held_out_size
 from gmia.base.choices import Sampling, values
 from gmia.settings.config import check_k, check_k_fits, check_targets
 from gmia.data import Dataset, Split, paper_split
@@ -65,8 +65,7 @@ def split_adversary(adversary: np.ndarray, seed: int, size: int | None = None) -
     """(reference records, calibration records): ``size`` of the adversary's records held out
     for calibration (default `gmia.stats.calibration.calibration_size`), the rest for the references.
     Drawn from the seed's own stream, so targets and the other streams are unchanged by it."""
-    size = calibration_size(adversary.size) if size is None else size
-    check_calibration_size(size, adversary.size)
+    size = held_out_size(adversary.size, size)
     held = np.zeros(adversary.size, bool)
     held[np.random.default_rng(_streams(seed)[-1]).choice(adversary.size, size=size, replace=False)] = True
     return adversary[~held], adversary[held]

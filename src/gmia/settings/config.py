@@ -187,15 +187,13 @@ class ProtocolConfig:
         ``k=100000`` on 285 records is refused before torch loads. The engines check again on
         the records they actually use (an audit's own roles can differ)."""
         from gmia.data.splits import default_pool_size
-        from gmia.stats.calibration import calibration_size
+        from gmia.stats.calibration import held_out_size
 
         pool = self.pool_size if self.pool_size is not None else default_pool_size(dataset)
         adversary = len(dataset) - pool
         if adversary < 1:
             return  # the split says what is wrong, with its own sentence
-        held = calibration_size(adversary) if self.calibration_size is None else self.calibration_size
-        if 0 <= held < adversary:
-            check_k_fits(self.k, adversary - held)
+        check_k_fits(self.k, adversary - held_out_size(adversary, self.calibration_size))
 
     def to_dict(self) -> dict:
         out = {}

@@ -52,6 +52,14 @@ def check_calibration_size(size: int, n_population: int) -> None:
                         f"expected 0 (raw p-values only) to {n_population - 2}")
 
 
+def held_out_size(n_population: int, size: int | None = None) -> int:
+    """|C|, the adversary's records held out for calibration: ``size``, checked, or the default
+    (`calibration_size`). The one rule for the protocol's split and the commands' early checks."""
+    size = calibration_size(n_population) if size is None else size
+    check_calibration_size(size, n_population)
+    return size
+
+
 def per_class(null_classes: np.ndarray, n_classes: int, smallest_cutoff: float) -> bool:
     """Calibrate per class iff every class has enough calibration records that p̂ can go below
     the smallest cutoff: |C_y| >= 1 / cutoff for each class y."""
