@@ -59,7 +59,7 @@ def cli_cases(tmp: Path) -> list[tuple[str, list[str]]]:
         ("serve with a keys file saying rate: true", ["serve", str(model), "--api-keys", str(keys), "--port", str(free_port())]),
         ("reproduce --dataset nope", ["reproduce", "table1", "--dataset", "nope"]),
         ("reproduce --delta 3", ["reproduce", "table1", "--dataset", "cancer", "--delta", "3"]),
-        ("compare --attack sideways", ["compare", "--dataset", "cancer", "--attack", "sideways"]),
+        ("compare --attacks sideways", ["compare", "--dataset", "cancer", "--attacks", "sideways"]),
     ]
 
 

@@ -131,7 +131,7 @@ def test_any_object_with_predict_proba_is_a_target_and_a_budget_holds_for_it(tmp
     model, members = gmia.train_target(cancer, cache_dir=tmp_path, steps=200, lr=1e-2)
     user = OnlyProba(model)
     assert isinstance(user, gmia.Target)
-    kw = dict(k=10, beta=5.0, delta=0.1, steps=200, lr=1e-2, cache_dir=tmp_path, progress=False, members=members)
+    kw = dict(k=10, beta=5.0, delta=0.1, steps=200, lr=1e-2, cache_dir=tmp_path, progress=False, members=members, references="paper")
     full = gmia.audit(user, cancer, **kw)
     # The tested records, then the calibration records (Cancer: 249 held out of the references).
     assert full.n_tested >= 3 and full.calibration["answered"] == 249
@@ -213,9 +213,13 @@ def test_progress_counters_never_run_past_their_totals(tmp_path, cancer):
     result = run_audit(cancer, target, ZooStore(tmp_path), AuditConfig(spec=spec, k=10, beta=5.0, delta=0.1),
                        progress=progress)
     queried = [c for c in counters if c["what"].startswith("querying")]
-    assert [c["what"] for c in queried] == ["querying the target", "querying the calibration records"]
+    # The tested records, the calibration records, then (the exchangeable design, the default) every other candidate.
+    assert [c["what"] for c in queried] == ["querying the target", "querying the calibration records",
+                                            "querying the other candidates"]
     assert all(c["done"] == c["total"] for c in queried), queried
     # Counted in distinct rows, as the target is asked (Cancer's exact duplicates share one answer).
-    tested = [r["record"] for r in result.records]
-    assert queried[0]["total"] == len(np.unique(cancer.x[tested], axis=0)) <= result.n_tested
-    assert queried[1]["total"] <= 249 and target.sent <= queried[0]["total"] + queried[1]["total"]
+    asked = [c["record"] for c in result.candidates]
+    assert asked[: result.n_tested] == [r["record"] for r in result.records]
+    assert queried[0]["total"] == len(np.unique(cancer.x[asked[: result.n_tested]], axis=0)) <= result.n_tested
+    assert queried[2]["total"] <= len(np.unique(cancer.x[asked[result.n_tested:]], axis=0))
+    assert queried[1]["total"] <= 249 and target.sent <= sum(c["total"] for c in queried)

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from gmia.attacks.rmia import A_GRID
 from gmia.attacks import (ATTACKS, AttackInputs, AttackSettings, GmiaDirect, Lira, LossThreshold, Rmia, Shokri,
                           logit_confidence, make_attack)
 from gmia.comparison.run import COMPARE_ATTACKS
@@ -94,21 +95,22 @@ def test_lira_needs_two_models_on_each_side():
 
 
 def test_rmia_matches_a_hand_computed_case():
-    # Record 0: IN models give 0.9 and 0.7, OUT models 0.5 and 0.3 → Pr(x) = (0.8 + 0.4) / 2 = 0.6.
-    # Record 1: IN 0.6, 0.4, OUT 0.4, 0.6 → Pr(x) = 0.5.
-    ref_x = np.array([[0.9, 0.6], [0.5, 0.4], [0.7, 0.4], [0.3, 0.6]])
+    # Dyadic values, so every mean below is exact and the ties are real ties.
+    # Record 0: IN models give 0.875 and 0.625, OUT models 0.5 and 0.25 → Pr(x) = (0.75 + 0.375) / 2 = 0.5625.
+    # Record 1: IN 0.625, 0.375, OUT 0.375, 0.625 → Pr(x) = 0.5.
+    ref_x = np.array([[0.875, 0.625], [0.5, 0.375], [0.625, 0.375], [0.25, 0.625]])
     member = np.array([[True, True], [False, False], [True, True], [False, False]])
     ref_z = np.full((4, 4), 0.5)  # Pr(z) = 0.5 for every population record
     target_z = np.array([[0.25, 0.5, 0.75, 0.8]])  # ratio_z = 0.5, 1.0, 1.5, 1.6
-    target_x = np.array([[0.9, 0.5]])  # ratio_x = 1.5 and 1.0
+    target_x = np.array([[0.84375, 0.5]])  # ratio_x = 1.5 and 1.0
     got = Rmia(online=True).fit_probs(ref_x, member, ref_z).score_probs(target_x, target_z)
     # ratio_x / ratio_z > 1: record 0 beats 0.5 and 1.0 (not its tie 1.5); record 1 beats 0.5 only.
     assert np.allclose(got, [[2 / 4, 1 / 4]])
     got = Rmia(online=True, gamma=2.0).fit_probs(ref_x, member, ref_z).score_probs(target_x, target_z)
     assert np.allclose(got, [[1 / 4, 0 / 4]])  # 1.5 / 2 = 0.75 beats 0.5 only
-    # Offline, a = 0.3: Pr = 0.65 mean_out + 0.35 → Pr(x) = 0.61, 0.675; Pr(z) = 0.675.
-    off = Rmia(online=False).fit_probs(ref_x, member, ref_z)
-    assert np.allclose(off.marginal_x_, [0.65 * 0.4 + 0.35, 0.65 * 0.5 + 0.35])
+    # Offline, a = 0.3: Pr = 0.65 mean_out + 0.35 → Pr(x) = 0.59375, 0.675; Pr(z) = 0.675.
+    off = Rmia(online=False, a=0.3).fit_probs(ref_x, member, ref_z)
+    assert np.allclose(off.marginal_x_, [0.65 * 0.375 + 0.35, 0.65 * 0.5 + 0.35])
     ratio_x = target_x[0] / off.marginal_x_
     ratio_z = target_z[0] / 0.675
     want = (ratio_x[:, None] > ratio_z[None, :]).mean(axis=1)
@@ -127,6 +129,54 @@ def test_rmia_equals_the_pairwise_count_on_random_data():
         rx, rz = tx / rmia.marginal_x_, tz / rmia.marginal_z_
         want = ((rx[:, :, None] / rz[:, None, :]) > 1.3).mean(axis=2)  # the O(n·Z) definition, test only
         assert np.allclose(rmia.score_probs(tx, tz), want)
+
+
+def test_rmia_online_gives_a_record_and_its_population_twin_one_marginal():
+    """A record IN exactly half of the references and a population record with the same
+    probabilities: ½ (mean_in + mean_out) and the mean over all are equal, and computed as one
+    they tie exactly, so γ = 1 never counts the twin; the two formulas differ in rounding."""
+    rng = np.random.default_rng(5)
+    k, n = 64, 2000
+    px = rng.random((k, n))
+    member = np.zeros((k, n), dtype=bool)
+    for j in range(n):
+        member[rng.permutation(k)[: k // 2], j] = True
+    rmia = Rmia(online=True).fit_probs(px, member, px)  # the population: the same rows
+    assert np.array_equal(rmia.marginal_x_, rmia.marginal_z_)
+    by_halves = 0.5 * (np.where(member, px, 0).sum(0) / (k // 2) + np.where(member, 0, px).sum(0) / (k // 2))
+    assert (by_halves != px.mean(axis=0)).any()  # what rounding used to decide
+    # A target that gives record j the same probability as its twin z_j: a tie, never counted (strictly greater).
+    target = rng.random((1, n))
+    scores = rmia.score_probs(target, target)[0]
+    ratio = target[0] / rmia.marginal_x_
+    assert np.array_equal(np.round(scores * n), [(ratio < r).sum() for r in ratio])
+
+
+def test_rmia_offline_tunes_a_on_the_references_unless_given():
+    """Reference models whose members get a higher probability: each one in turn as the target,
+    the others as references; the a with the best AUC on its members is kept and reported."""
+    rng = np.random.default_rng(6)
+    k, n, z = 12, 300, 200
+    member = np.argsort(rng.random((k, n)), axis=0) < k // 2  # each record IN half of the models
+    base = rng.beta(5, 2, n)
+    px = np.clip(base + np.where(member, 0.15, 0.0) + rng.normal(0, 0.05, (k, n)), 1e-6, 1.0)
+    pz = np.clip(rng.beta(5, 2, z)[None, :] + rng.normal(0, 0.05, (k, z)), 1e-6, 1.0)
+    tuned = Rmia(online=False).fit_probs(px, member, pz)
+    assert tuned.a_ in A_GRID and tuned.parameters() == {"online": False, "a": tuned.a_, "gamma": 1.0, "a_tuned": True}
+    # The kept a is the grid's best mean AUC over the first 4 models as targets, recomputed with scikit-learn's AUC.
+    from sklearn.metrics import roc_auc_score
+
+    mean_auc = []
+    for a in A_GRID:
+        aucs = []
+        for j in range(4):
+            others = np.arange(k) != j
+            r = Rmia(online=False, a=float(a)).fit_probs(px[others], member[others], pz[others])
+            aucs.append(roc_auc_score(member[j], r.score_probs(px[j][None], pz[j][None])[0]))
+        mean_auc.append(np.mean(aucs))
+    assert tuned.a_ == A_GRID[int(np.argmax(np.round(mean_auc, 12)))]
+    fixed = Rmia(online=False, a=0.3).fit_probs(px, member, pz)
+    assert fixed.a_ == 0.3 and fixed.parameters()["a_tuned"] is False
 
 
 def test_rmia_memory_stays_linear_in_records():

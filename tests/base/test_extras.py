@@ -155,10 +155,11 @@ def test_pyproject_extras():
     extras = project["optional-dependencies"]
     assert extras["serve"] == ["fastapi>=0.110", "uvicorn>=0.29"]
     assert extras["dp"] == ["opacus>=1.5"] and extras["ray"] == ["ray>=2.40"]
-    assert extras["onnx"] == ["onnxruntime>=1.17", "skl2onnx>=1.16", "onnx>=1.15"] and extras["boost"] == ["lightgbm>=4.3"]
+    assert extras["onnx"] == ["onnxruntime>=1.17", "skl2onnx>=1.16", "onnx>=1.15"] and extras["boost"] == ["lightgbm>=4.3", "xgboost-cpu>=2.1", "onnxmltools>=1.12"]
     assert extras["all"] == ["gmia[serve,dp,ray,onnx,boost]"] and "dev" in extras
     assert "httpx>=0.27" in project["dependencies"] and "torch==2.13.0" in project["dependencies"]
     requirements = (ROOT / "requirements.txt").read_text().split()
     for package in ("torch==2.13.0", "httpx>=0.27", "fastapi>=0.110", "uvicorn>=0.29", "opacus>=1.5", "ray>=2.40",
-                    "lightgbm>=4.3", "onnxruntime>=1.17", "skl2onnx>=1.16", "onnx>=1.15"):
+                    "lightgbm>=4.3", "xgboost-cpu>=2.1", "onnxmltools>=1.12", "onnxruntime>=1.17", "skl2onnx>=1.16",
+                    "onnx>=1.15"):
         assert package in requirements, package

@@ -203,3 +203,19 @@ def test_command_line_compare_and_table7(tmp_path, capsys):
     assert cli.main(["compare", "--dataset", "cancer", "--inout", "7", "--cache-dir", str(tmp_path / "cache")]) == 2
     err = capsys.readouterr().err
     assert "in/out shadow models 7" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_gmia_against_the_shadows_that_left_the_record_out_holds_its_level_where_the_papers_design_does_not(tmp_path):
+    """On Cancer's paper models (40 targets, 40 shadows each on a random half of the pool), the
+    own decision p < c of gmia-exchangeable calls about c of all non-member pairs; gmia-direct,
+    whose references train on the adversary's records, calls several times c."""
+    result = run_compare(load_bundled("cancer"), ZooStore(tmp_path), CompareConfig.resolve(
+        "cancer", k=20, n_targets=40, n_inout=40, n_bootstrap=0, seed=1, cutoffs=(0.05,),
+        attacks=("gmia-direct", "gmia-exchangeable")))
+    pairs = 40 * 100  # non-member pairs: 40 targets x half of the 200 pool records
+    tolerance = 3 * np.sqrt(0.05 * 0.95 / pairs) + 0.01  # pairs of one target share its draw
+    assert result.exchangeable_fpr["0.05"] <= 0.05 + tolerance
+    assert result.gmia_fpr["0.05"] > 2 * 0.05
+    assert [r.cutoff for r in result.exchangeable_rows] == [0.05]
+    assert result.attack("gmia-exchangeable").privacy["all"] is not None

@@ -75,7 +75,7 @@ def test_table3_and_compare_reports(tmp_path):
     assert "GMIA beside other attacks" in html and "lira-online" in html and "ROC over all pool records" in html
     assert "beside the paper's Table 7" in html and "50.25%" in html
     # The intervals `gmia compare` prints are in the report too.
-    assert "ROC AUC [95% CI]" in html and "TPR @ 1% FPR [95% CI]" in html
+    assert "ROC AUC [95% CI]" in html and "TPR @ FPR ≤ 1% [95% CI]" in html
     assert re.search(r"<td[^>]*>0\.\d{4} \[0\.\d{3}, [01]\.\d{3}\]</td>", html)  # an AUC and its interval
 
 

@@ -189,7 +189,7 @@ def test_audit_report_has_each_records_features_and_reference_losses(audited, so
     assert result.n_tested == 6
     html = (folder / "report.html").read_text()
     for r in result.records:
-        assert len(r["reference_losses"]) == 6
+        assert len(r["reference_losses"]) == r["out_references"] > 0  # what the exchangeable p-value is read from
         start = html.find(f'<div class="rec" id="record-{r["record"]}">')
         assert start >= 0, f"no card for record {r['record']}"
         text = html[start:].split('<div class="rec" id=', 2)[1]
@@ -199,6 +199,11 @@ def test_audit_report_has_each_records_features_and_reference_losses(audited, so
         for col in NUMERIC + ["colour"]:
             assert f"<b>{col}</b>: {typed[col]}<" in text, (col, typed[col])
     assert html.count('class="gmia-figure" data-record=') == 6
+    # The exchangeable design's paragraph, and a row per candidate beside the report.
+    assert "<b>Exchangeable references</b>" in html and "out-references" in html
+    candidates = pd.read_csv(folder / "candidates.csv")
+    assert len(candidates) == result.n_candidates
+    assert {"record", "p_exchangeable", "p_rank", "out_references", "fdr_member", "member"} <= set(candidates.columns)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -235,10 +235,11 @@ def test_audit_over_http_resumes_after_a_server_restart_with_the_local_numbers(s
     assert first.stopped and "gave no answer" in first.stopped and "resumes" in first.stopped
     verdicts = [r["verdict"] for r in first.records]
     assert verdicts[0] != "not queried" and verdicts[1:] == ["not queried"] * (len(verdicts) - 1)
-    # Stopped before the calibration records were asked: the raw p-value is the local one, and
-    # no calibrated verdict is claimed without them.
+    # Stopped before the calibration records were asked: the raw p-value is the local one, and the
+    # exchangeable test (the default) runs without the target's shift removed, and says so.
     assert first.records[0]["p_raw"] == local.records[0]["p_raw"]
-    assert first.records[0]["verdict"] == "no calibration answers"
+    assert first.exchangeable["shift"] is None and first.records[0]["verdict"] in ("member", "no evidence")
+    assert "not removed (no calibration answers)" in first.summary()
 
     proc = start_server(setup["path"], keys, port)
     try:
@@ -395,8 +396,46 @@ def test_indirect_audit_over_http_equals_local(setup, tmp_path):
     assert first["n_enhancing"] > 0 and 0.0 <= first["p_indirect"] <= 1.0
     assert [r.get("p_indirect") for r in over_http.records] == [r.get("p_indirect") for r in local.records]
     assert "p_indirect" not in over_http.records[1]  # --indirect-records 1: only the most isolated
-    # The two direct queries, the calibration records for calibrated p-values, the enhancing
-    # queries and the null check's (identical rows are cached once), nothing else.
-    assert over_http.calibration["answered"] > 0
-    assert sent <= 2 + over_http.calibration["answered"] + first["n_enhancing"] + first["null_queries"]
+    # The direct queries (every candidate, for the exchangeable test's calls over all of them), the
+    # calibration records, the enhancing queries and the null check's (identical rows are cached
+    # once), nothing else.
+    assert over_http.calibration["answered"] > 0 and over_http.exchangeable["fdr"]["tested"] == over_http.n_candidates
+    assert sent <= (over_http.n_candidates + over_http.calibration["answered"] + first["n_enhancing"]
+                    + first["null_queries"])
     assert sent >= 2 + first["n_enhancing"]
+
+
+@pytest.mark.slow
+def test_an_onnx_file_audited_over_http_matches_and_gives_the_in_process_pvalues(tmp_path, cancer):
+    """The service publishes the estimator its ONNX file records, so an HTTP audit trains the same
+    references as `--target-model` on the file, and every p-value is the same."""
+    import gmia
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from gmia.data import paper_split
+    from gmia.models.onnx_file import OnnxModel
+
+    pool = paper_split(cancer).pool
+    members = np.sort(np.random.default_rng(0).permutation(pool)[: len(pool) // 2])
+    hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(cancer.x[members], cancer.y[members])
+    path = tmp_path / "hgb.onnx"
+    gmia.save_onnx(hgb, cancer.schema, path)
+    kw = dict(k=8, cache_dir=tmp_path / "cache", progress=False, members=members, delta=0.3, beta=5.0, out_references=10)
+    local = gmia.audit(OnnxModel.load(path), cancer, **kw)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"name": "a", "key": "k"}]}))
+    port = free_port()
+    proc = start_server(path, keys, port)
+    try:
+        remote = HttpTarget(f"http://127.0.0.1:{port}", "k", tmp_path / "q.sqlite")
+        assert remote.training["estimator"].endswith("HistGradientBoostingClassifier")
+        over_http = gmia.audit(remote, cancer, **kw)
+        remote.close()
+    finally:
+        stop(proc)
+    assert over_http.algorithms["match"] is True and "published by" not in over_http.algorithms["note"]
+    assert local.algorithms["match"] is True and over_http.algorithms["references"] == local.algorithms["references"]
+    assert [r["record"] for r in over_http.records] == [r["record"] for r in local.records] and local.records
+    for key in ("p_direct", "p_raw", "p_calibrated", "p_paper"):
+        assert [r[key] for r in over_http.records] == [r[key] for r in local.records], key
+    assert [c["p_exchangeable"] for c in over_http.candidates] == [c["p_exchangeable"] for c in local.candidates]

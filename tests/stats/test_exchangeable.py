@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from gmia.base.errors import GmiaError
-from gmia.stats.exchangeable import leave_one_out, plugin_gaussian_pvalues, rank_pvalues, student_t_pvalues
+from gmia.stats.exchangeable import (
+    leave_one_out, model_shifts, plugin_gaussian_pvalues, rank_pvalues, student_t_pvalues,
+)
 
 
 def _protocol_losses(rng, n_models=60, n_records=400, shift=0.0):
@@ -68,3 +70,37 @@ def test_records_with_too_few_out_references_get_no_parametric_pvalue():
 def test_shapes_that_do_not_line_up_are_one_sentence():
     with pytest.raises(GmiaError, match="do not line up"):
         rank_pvalues(np.zeros((2, 3)), np.zeros((4, 3)), np.zeros((4, 2), bool))
+
+
+def test_removing_each_models_shift_restores_one_targets_level_and_keeps_the_rank_test_exact():
+    """φ_m(r) = μ(r) + b_m + ε: over the draw of the target the test holds, but one target with
+    a large b_m gets small p-values on every record. Estimating b_m on held-out records (out for
+    every model) and removing it gives that target its level back."""
+    rng = np.random.default_rng(11)
+    n_models, n_records, n_held = 60, 3000, 300
+    mu = rng.normal(3.0, 2.0, n_records + n_held)
+    b = rng.normal(0.0, 0.4, n_models)
+    b[0] = 1.2  # the audited target: more confident than its references on everything
+    phi = mu[None, :] + b[:, None] + rng.normal(0.0, 1.0, (n_models, n_records + n_held))
+    loss = np.log1p(np.exp(-phi))
+    records, held = loss[:, :n_records], loss[:, n_records:]
+    out = np.ones((n_models - 1, n_records), bool)  # every record a non-member of every model
+    shifts = model_shifts(held)
+    assert abs(shifts[0] - shifts[1:].mean() - (b[0] - b[1:].mean())) < 0.15  # b recovered (up to a common constant)
+    for test in (student_t_pvalues, rank_pvalues):
+        plain = test(records[:1], records[1:], out)[0]
+        fixed = test(records[:1], records[1:], out, shift=(shifts[:1], shifts[1:]))[0]
+        assert (plain <= 0.05).mean() > 0.15, test.__name__  # the shifted target: three times the level and more
+        assert (fixed <= 0.05).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / n_records), test.__name__
+    # Over targets (each model in turn), the rank test stays exact with the shifts removed.
+    p = rank_pvalues(records, records, np.ones((n_models, n_records), bool), exclude=leave_one_out(n_models),
+                     shift=(shifts, shifts))
+    assert (p <= 0.05).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / p.size)
+
+
+def test_model_shifts_need_held_out_records_and_one_per_model():
+    with pytest.raises(GmiaError, match="held-out records"):
+        model_shifts(np.empty((4, 0)))
+    loss = np.ones((3, 5))
+    with pytest.raises(GmiaError, match="one shift per model"):
+        rank_pvalues(loss, loss, np.ones((3, 5), bool), shift=(np.zeros(3), np.zeros(2)))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -86,7 +87,7 @@ def test_histgb_on_encoded_rows(cancer, histgb):
     assert about["estimator"] == "sklearn.ensemble.HistGradientBoostingClassifier"
     assert about["params"]["max_iter"] == 30 and about["params"]["random_state"] == 0
     assert json.loads(json.dumps(about)) == about
-    digest = hashlib.sha256(json.dumps(about, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha256((json.dumps(about, sort_keys=True) + joblib.hash(histgb)).encode()).hexdigest()[:12]
     assert target.model_id == f"HistGradientBoostingClassifier-{digest}" == SklearnTarget(histgb, cancer.schema).model_id
     assert target.estimator is histgb
 
@@ -324,3 +325,57 @@ def test_importing_the_onnx_module_loads_no_onnx_package():
     code = ("import sys, gmia.models.onnx_file, gmia.targets; "
             "assert not {'onnxruntime', 'skl2onnx', 'onnx', 'sklearn'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_scikit_learn_targets_id_is_a_fingerprint_of_the_fitted_model(cancer):
+    """Two fits of one class with the same parameters on other rows are two models; the same
+    fitted object keeps its id."""
+    from sklearn.linear_model import LogisticRegression
+
+    from gmia.targets.sklearn import SklearnTarget
+
+    first = LogisticRegression(max_iter=500).fit(cancer.x[:300], cancer.y[:300])
+    second = LogisticRegression(max_iter=500).fit(cancer.x[300:600], cancer.y[300:600])
+    ids = [SklearnTarget(m, cancer.schema).model_id for m in (first, second, first)]
+    assert ids[0] != ids[1] and ids[0] == ids[2] and ids[0].startswith("LogisticRegression-")
+
+
+def _fitted(kind: str, cancer):
+    """A model of ``kind`` fitted on Cancer's encoded rows, or (``raw``) on its original columns."""
+    x, y = cancer.x[:400], cancer.y[:400]
+    if kind == "random-forest-on-columns":
+        return RandomForestClassifier(n_estimators=10, random_state=0).fit(cancer.raw().iloc[:400].drop(
+            columns=[cancer.schema.label]), y), "frame"
+    if kind == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(n_estimators=20, random_state=0, verbose=-1).fit(x, y), "encoded rows"
+    if kind == "xgboost":
+        xgboost = pytest.importorskip("xgboost")
+        return xgboost.XGBClassifier(n_estimators=20, random_state=0).fit(x, y), "encoded rows"
+    return RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y), "encoded rows"
+
+
+@pytest.mark.parametrize("kind", ["random-forest", "random-forest-on-columns", "lightgbm", "xgboost"])
+def test_save_onnx_gives_the_models_own_probabilities(kind, cancer, tmp_path):
+    """Each model kind the docs list: onnxruntime's probabilities equal predict_proba within 1e-5."""
+    import gmia
+    from gmia.models.foreign import model_inputs
+
+    model, reads = _fitted(kind, cancer)
+    path = gmia.save_onnx(model, cancer.schema, tmp_path / f"{kind}.onnx")
+    loaded = OnnxModel.load(path)
+    assert loaded.reads == ("frame" if reads == "frame" else "encoded rows")
+    want = model.predict_proba(model_inputs(cancer.x, cancer.schema, reads == "frame"))
+    np.testing.assert_allclose(loaded.predict_proba(cancer.x), want, atol=1e-5, rtol=0)
+    assert loaded.info["estimator"]["estimator"].endswith(type(model).__name__)
+
+
+def test_save_onnx_refuses_what_it_cannot_convert_in_one_sentence(cancer, tmp_path):
+    import gmia
+    from sklearn.semi_supervised import LabelSpreading
+
+    model = LabelSpreading().fit(cancer.x[:100], cancer.y[:100])
+    with pytest.raises(GmiaError, match="the LabelSpreading cannot be converted to ONNX") as exc:
+        gmia.save_onnx(model, cancer.schema, tmp_path / "x.onnx")
+    one_sentence(exc)

@@ -166,14 +166,19 @@ def audit(target, data: Dataset | str, *, members=None, candidates=None, populat
         factory), attack (`"direct"`, `"indirect"`, `"both"`), k, delta, beta,
         cutoff, features, scaling, tail, seed, pool_size, train_size, reference_sampling,
         max_records, indirect_records, theta, null_records, pvalues (`"calibrated"`, the
-        default, or `"raw"`), calibration_size, calibration_queries; and the training spec's
-        steps, hidden, activation, optimizer, lr, batch_size, l2, dropout.
+        default, or `"raw"`), calibration_size, calibration_queries, references
+        (`"exchangeable"`, the default, or `"paper"`), out_references, fdr_q, attacks (registered
+        attack names scored on every candidate; default all); and the training spec's steps,
+        hidden, activation, optimizer, lr, batch_size, l2, dropout.
 
     Returns
     -------
     AuditResult
-        `.summary()`, `.to_frame()` (one row per tested record: the verdict's p-value, the raw
-        and calibrated ones, the interval, verdict, N'_n, E[N_n]) and `.to_dict()`.
+        `.summary()`, `.to_frame()` (one row per tested record: the verdict's p-value, the
+        paper design's beside it, the interval, verdict, N'_n, out-references), `.candidates_frame()`
+        (one row per candidate: exchangeable p-values, the FDR call, every attack's score),
+        `.attacks` (per attack: AUC, TPR at low FPR and ε bound when the members are known)
+        and `.to_dict()`.
     """
     data = _data(data, cache_dir)
     cfg = config or AuditConfig.resolve(data.name, scale=scale, device=device, **options)

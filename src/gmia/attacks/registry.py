@@ -43,6 +43,7 @@ def _builtin(name: str, module: str, cls: str, **fixed) -> None:
 
 
 _builtin("gmia-direct", "direct", "GmiaDirect")
+_builtin("gmia-exchangeable", "exchangeable", "GmiaExchangeable")
 _builtin("shokri", "shokri", "Shokri")
 _builtin("loss", "loss", "LossThreshold")
 _builtin("lira-online", "lira", "Lira", online=True)

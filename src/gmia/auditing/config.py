@@ -8,11 +8,30 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from gmia.attacks.indirect_config import IndirectConfig
-from gmia.base.choices import AttackMode, Features, choice
+from gmia.base.choices import AttackMode, Features, References, choice
 from gmia.base.errors import GmiaError, check_cutoff
 from gmia.settings.config import ProtocolConfig, check_count
 from gmia.settings.presets import DEFAULT_BETA, DEFAULT_CALIBRATION_QUERIES, DEFAULT_CUTOFF, DEFAULT_DELTA
+from gmia.attacks.registry import ATTACKS
+from gmia.stats.fdr import DEFAULT_Q, check_q
 from gmia.stats.select import check_thresholds
+
+DEFAULT_OUT_REFERENCES = 50  # per record: the Student-t test holds its level there (docs/algorithm.md)
+
+
+def check_attacks(names, exchangeable: bool) -> tuple[str, ...]:
+    """The attacks to run: ``names`` (None: every registered attack with exchangeable
+    references, none with the paper's), checked against what the design can run."""
+    if names is None:
+        return tuple(ATTACKS) if exchangeable else ()
+    names = tuple(dict.fromkeys(names))
+    for name in names:
+        if name not in ATTACKS:
+            raise GmiaError(f"attack {name!r} is not registered; expected one of {', '.join(ATTACKS)}")
+    if names and not exchangeable:
+        raise GmiaError(f"attacks {', '.join(names)} need in/out reference models, which only the exchangeable design "
+                        "trains; expected references=exchangeable (or no attacks)")
+    return names
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,14 @@ class AuditConfig(ProtocolConfig):
     calibration_queries : calibration records (held out of the references) the target is asked,
         after the tested records, for calibrated p-values; the smallest calibrated p is
         1 / (1 + answered), so this must exceed 1 / cutoff.
+    references : ``exchangeable`` (default; `gmia.auditing.exchangeable`: references trained on
+        random size-N subsets of the candidates, each record tested against those that left it
+        out, and FDR calls over every candidate) or ``paper`` (the adversary-trained references).
+    out_references : out-references per record in expectation; sets how many exchangeable
+        references train.
+    fdr_q : the false-discovery level of the member calls over all candidates.
+    attacks : registered attacks scored on every candidate (`gmia.auditing.attacks`); None: all of
+        them with exchangeable references, none with the paper's.
     """
 
     COMMAND: ClassVar[str] = "audit"
@@ -45,10 +72,19 @@ class AuditConfig(ProtocolConfig):
     indirect: IndirectConfig = field(default_factory=IndirectConfig)
     indirect_records: int = 1
     calibration_queries: int = DEFAULT_CALIBRATION_QUERIES
+    references: References = References.EXCHANGEABLE
+    out_references: int = DEFAULT_OUT_REFERENCES
+    fdr_q: float = DEFAULT_Q
+    attacks: tuple[str, ...] | None = None
 
     def __post_init__(self):
         super().__post_init__()
-        self._set(attack=choice(AttackMode, self.attack, "attack"))
+        self._set(attack=choice(AttackMode, self.attack, "attack"),
+                  references=choice(References, self.references, "references"))
+        check_count("number of out-references per record", self.out_references, 3)
+        check_q(self.fdr_q)
+        if self.attacks is not None:
+            self._set(attacks=check_attacks(self.attacks, self.references == References.EXCHANGEABLE))
         check_thresholds(self.delta, self.beta)
         check_cutoff(self.cutoff)
         check_count("training-set size N", self.train_size, 1, optional=True)

@@ -60,12 +60,10 @@ def stack_description(spec: TrainSpec, source: str | None = None) -> dict:
     return {**out, "source": source} if source else out
 
 
-def target_description(target) -> dict:
-    """What the target says of its own training algorithm (kind "unknown" when nothing)."""
-    estimator = getattr(target, "estimator", None)
-    if estimator is not None and hasattr(estimator, "get_params"):
-        return describe_estimator(estimator)
-    model = getattr(target, "model", None)
+def model_description(model) -> dict | None:
+    """What a model file says of its own training: a gmia model file's architecture (and the
+    spec it records), or the estimator an ONNX file records (`gmia.save_onnx`); None when the
+    file says nothing. `gmia serve` publishes it, so an audit over HTTP matches as one of the file."""
     if model is not None and hasattr(model, "params") and hasattr(model, "activation"):
         hidden, conv = file_architecture(model)
         source = str((model.info or {}).get("source") or "")
@@ -79,7 +77,23 @@ def target_description(target) -> dict:
         if isinstance(recorded, dict) and recorded.get("kind") == "sklearn":
             return {**recorded, "source": "its ONNX file"}
         return {"kind": "unknown", "text": f"an ONNX file ({model.info.get('producer') or 'origin not recorded'})"}
+    return None
+
+
+def target_description(target) -> dict:
+    """What the target says of its own training algorithm (kind "unknown" when nothing): a fitted
+    estimator's, a model file's (`model_description`), or what a gmia service publishes of the
+    file it serves."""
+    estimator = getattr(target, "estimator", None)
+    if estimator is not None and hasattr(estimator, "get_params"):
+        return describe_estimator(estimator)
+    described = model_description(getattr(target, "model", None))
+    if described is not None:
+        return described
     url = getattr(target, "url", None)
+    published = getattr(target, "training", None)
+    if url and isinstance(published, dict) and published.get("kind") in ("sklearn", "gmia-file"):
+        return {**published, "source": f"the file the service at {url} serves"}
     if url:
         return {"kind": "unknown", "text": f"a prediction API at {url}"}
     return {"kind": "unknown", "text": f"a {type(target).__name__}"}
@@ -120,7 +134,7 @@ def choose_references(target, spec: TrainSpec, algorithm: Algorithm | None) -> t
         algorithm = SklearnAlgorithm(rebuild(tdesc), frame=tdesc.get("reads") == "frame")
         same = same_recipe(tdesc, algorithm.describe())
         return algorithm, spec, Matching(tdesc, algorithm.describe(), same,
-                                         "matched: the references are the estimator recorded in the ONNX file, rebuilt"
+                                         f"matched: the references are the estimator recorded in {tdesc.get('source', 'the ONNX file')}, rebuilt"
                                          if same else "NOT matched: the estimator recorded in the file could not be "
                                          f"rebuilt as it was; give {option('algorithm')}")
     recorded = _recorded_spec(tdesc) if tdesc["kind"] == "gmia-file" else None

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 import pandas as pd
 
 from gmia.base.result import Result
-from gmia.base.formatting import fmt_delta
+from gmia.base.formatting import fmt_delta, tpr_convention
 from gmia.auditing.matching import Matching
 
 
@@ -36,6 +36,10 @@ class AuditRecord(Mapping):
     p_calibrated: float
     p_interval: tuple
     verdict: str
+    p_rank: float | None = None  # exchangeable design: the exact rank p-value among r's out-references
+    out_references: int | None = None  # exchangeable design: n_out(r)
+    fdr_member: bool | None = None  # exchangeable design: called by weighted BH over all candidates
+    p_paper: float | None = None  # exchangeable design: the paper design's p-value (config["pvalues"]), beside
     n_enhancing: int | None = None
     p_indirect: float | None = None
     verdict_indirect: str | None = None
@@ -51,6 +55,7 @@ class AuditRecord(Mapping):
     null_queries: int | None = None
     null_enhancing: tuple | None = None
     member: bool | None = None
+    member_twin: bool | None = None  # not a member, but an identical record (features and label) is
 
     @staticmethod
     def _key(name: str) -> str:
@@ -82,6 +87,72 @@ class AuditRecord(Mapping):
         return len(self.to_dict())
 
 
+def _truth(r) -> str:
+    if r["member"]:
+        return "a member"
+    return "not a member, but an identical record is" if r.get("member_twin") else "not a member"
+
+
+def risk_lines(result) -> list[str]:
+    """What was tested, what the references let the audit call, the records that leak most
+    and, with the members known, the best attack: so a "0 called member" is never read alone."""
+    x, cfg = result.exchangeable, result.config
+    if not x:
+        return [f"coverage: {result.n_tested} of {result.n_candidates} candidates tested (the selected ones; "
+                "references=exchangeable tests them all)"]
+    lines = [f"coverage: {result.n_tested} selected records tested one by one; {x['fdr']['tested']} of "
+             f"{result.n_candidates} candidates tested together at FDR q={x['fdr']['q']:g}"]
+    if x.get("smallest_rank_p") is not None:
+        rank = x["smallest_rank_p"]
+        lines.append(f"what the references allow: the exact rank p-value is at least {rank:.3g} "
+                     f"({'below' if rank < cfg['cutoff'] else 'NOT below'} the cutoff {cfg['cutoff']:g}); "
+                     f"the {x['test']} p-value has no floor")
+    leak = x.get("most_leaking")
+    if leak:
+        lines.append(f"most-leaking candidate: record {leak['record']}, p={leak['p']:.3g}, {leak['z']:.2f} standard "
+                     f"deviations above its out-references; a record leaking as much is called at p < {leak['cutoff']:g} "
+                     f"with probability ≈ {leak['power_at_cutoff']:.2f}")
+    ranked = sorted((c for c in result.candidates or () if c.get("p_exchangeable") is not None
+                     and c["p_exchangeable"] == c["p_exchangeable"]), key=lambda c: c["p_exchangeable"])[:3]
+    if ranked:
+        lines.append("worst-case records: " + ", ".join(f"{c['record']} (p={c['p_exchangeable']:.3g})" for c in ranked))
+    scored = {n: a for n, a in (result.attacks or {}).items() if a.get("auc") is not None}
+    if scored:
+        name, a = max(scored.items(), key=lambda item: item[1]["auc"])
+        lo, hi = a["auc_ci"]
+        lines.append(f"best attack by ROC AUC: {name}, AUC {a['auc']:.3f} [{lo:.3f}, {hi:.3f}], TPR at FPR ≤ 1% "
+                     f"{a['tpr']['0.01']:.3f}, at FPR ≤ 0.1% {a['tpr']['0.001']:.3f}")
+    return lines
+
+
+def attack_rows(attacks: dict) -> list[list[str]]:
+    """One row per attack: AUC [95% CI], TPR at FPR ≤ 0.1% and ≤ 1% [95% CI], the one-run ε
+    lower bound (with the members known; the scores alone otherwise)."""
+    rows = []
+    for name, a in attacks.items():
+        if a.get("auc") is None:
+            rows.append([name, "-", "-", "-", "-"])
+            continue
+        ci = a["tpr_ci"]
+        rows.append([name, f"{a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]",
+                     f"{a['tpr']['0.001']:.3f} [{ci['0.001'][0]:.3f}, {ci['0.001'][1]:.3f}]",
+                     f"{a['tpr']['0.01']:.3f} [{ci['0.01'][0]:.3f}, {ci['0.01'][1]:.3f}]",
+                     f"{a['epsilon']['lower_bound']:.3f}"])
+    return rows
+
+
+ATTACK_COLUMNS = ("attack", "ROC AUC [95% CI]", "TPR @ FPR ≤ 0.1% [95% CI]", "TPR @ FPR ≤ 1% [95% CI]", "ε ≥ (one run)")
+
+
+def exchangeable_line(x: dict) -> str:
+    """One line on the exchangeable design: its references, out-references and FDR calls."""
+    o, f = x["out_references"], x["fdr"]
+    shift = "not removed (no calibration answers)" if x["shift"] is None else f"{x['shift']:+.3f} on {x['shift_records']} held-out records"
+    return (f"exchangeable references: {x['references']} models, each on a random N={x['n_train']} of the candidates; "
+            f"tested records had {o['min']} to {o['max']} out-references (median {o['median']:g}), {x['test']} test; "
+            f"target shift {shift}; {f['calls']} of {f['tested']} queried candidates called member at FDR q={f['q']:g}")
+
+
 @dataclass(frozen=True)
 class AuditResult(Result):
     dataset: str
@@ -102,28 +173,56 @@ class AuditResult(Result):
     calibration: dict | None = None  # held-out calibration records, how many the target answered, per class or not
     algorithms: dict | None = None  # the target's training algorithm and the references' (gmia.auditing.matching.Matching)
     roles: dict | None = None  # where the candidates, population and members came from (gmia.auditing.roles)
+    # The exchangeable design (gmia.auditing.exchangeable): its references, out-reference counts, shift and
+    # FDR calls; and one row per queried candidate. None with --references paper.
+    exchangeable: dict | None = None
+    candidates: tuple | None = None
+    # Every attack scored on the candidates (gmia.auditing.attacks): per attack its parameters and, with the
+    # members known, ROC AUC, TPR at FPR <= 0.1% / 1% with bootstrap intervals, the ROC curve and the ε bound.
+    attacks: dict | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "records", tuple(r if isinstance(r, AuditRecord) else AuditRecord.from_dict(r)
                                                   for r in self.records))
+        if self.candidates is not None:
+            object.__setattr__(self, "candidates", tuple(dict(r) for r in self.candidates))
 
     def _fields(self) -> dict:
-        return {**asdict(self), "records": [r.to_dict() for r in self.records]}
+        return {**asdict(self), "records": [r.to_dict() for r in self.records],
+                "candidates": None if self.candidates is None else [dict(r) for r in self.candidates]}
+
+    def non_members_scored(self) -> int:
+        """Non-member candidates the attacks scored (the target answered them), with the members known."""
+        return sum(1 for c in self.candidates or () if c.get("member") is False and c.get("p_exchangeable") is not None
+                   and c["p_exchangeable"] == c["p_exchangeable"])
+
+    def candidates_frame(self) -> pd.DataFrame:
+        """One row per queried candidate (exchangeable design): the exchangeable p-value (Student-t)
+        and the exact rank p-value, its out-references, N'_n, the FDR call and, with a members
+        file, the truth. Tested records come first, then the others, most isolated first."""
+        if self.candidates is None:
+            raise ValueError("this audit ran with references=paper, which tests only the selected records; "
+                             "expected references=exchangeable for a row per candidate")
+        return pd.DataFrame(list(self.candidates))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per tested record, most isolated first: its p-value and 95% interval, the
         verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
 
-        ``p_value`` is the one the verdict used (``config["pvalues"]``); ``p_raw`` is the paper's
-        F(L(M, r)) and ``p_calibrated`` its rank among the target's raw p-values on the held-out
-        calibration records (`gmia.stats.calibration`). ``p_interval`` is the Clopper-Pearson interval of
-        the fraction of reference losses at or below the target's, from the k reference models.
+        ``p_value`` is the one the verdict used: the exchangeable test's (``config["references"]``
+        exchangeable, with ``p_rank``, ``out_references`` and ``fdr_member``) or the paper
+        design's (``config["pvalues"]``); ``p_raw`` is the paper's F(L(M, r)) and
+        ``p_calibrated`` its rank among the target's raw p-values on the held-out calibration
+        records (`gmia.stats.calibration`). ``p_interval`` is the Clopper-Pearson interval of the
+        fraction of reference losses at or below the target's, over the references the p-value
+        is read from. `candidates_frame` has every queried candidate.
         """
         rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"], "p_raw": r["p_raw"],
                  "p_calibrated": r["p_calibrated"],
                  "p_interval": tuple(r["p_interval"]), "verdict": r["verdict"], "neighbours": r["neighbours"],
                  "expected_neighbours": r["expected_neighbours"], "target_loss": r["target_loss"],
-                 **{k: r[k] for k in ("p_indirect", "verdict_indirect", "n_enhancing", "member") if k in r}}
+                 **{k: r[k] for k in ("p_rank", "out_references", "fdr_member", "p_paper", "p_indirect",
+                                      "verdict_indirect", "n_enhancing", "member", "member_twin") if k in r}}
                 for r in self.records]
         return pd.DataFrame(rows, columns=None if rows else ["record", "class", "p_value", "p_interval", "verdict",
                                                              "neighbours", "expected_neighbours", "target_loss"])
@@ -140,12 +239,18 @@ class AuditResult(Result):
         ]
         if self.algorithms:
             lines.insert(1, "algorithms: " + Matching(**self.algorithms).line())
+        if self.exchangeable:
+            lines.append(exchangeable_line(self.exchangeable))
         for r in self.records:
-            truth = "" if "member" not in r else f"  (truly {'a member' if r['member'] else 'not a member'})"
+            truth = "" if "member" not in r else f"  (truly {_truth(r)})"
             indirect = f", indirect p={r['p_indirect']:.4g} {r['verdict_indirect']}" if "p_indirect" in r else ""
             lo, hi = r["p_interval"]
-            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} ({cfg['pvalues']}; raw {r['p_raw']:.4g} "
-                         f"[{lo:.3f}, {hi:.3f}]) {r['verdict']}{indirect}; "
+            if "p_rank" in r:
+                evidence = (f"exchangeable, {r['out_references']} out-references [{lo:.3f}, {hi:.3f}]; "
+                            f"paper's p {r['p_paper']:.4g}" + (", FDR call member" if r.get("fdr_member") else ""))
+            else:
+                evidence = f"{cfg['pvalues']}; raw {r['p_raw']:.4g} [{lo:.3f}, {hi:.3f}]"
+            lines.append(f"  record {r['record']}: p={r['p_direct']:.4g} ({evidence}) {r['verdict']}{indirect}; "
                          f"N'_n={r['neighbours']}, E[N_n]={r['expected_neighbours']:.3g}{truth}")
         if self.calibration and self.calibration["records"]:
             c = self.calibration
@@ -153,10 +258,24 @@ class AuditResult(Result):
                          f"(ranked {'within each class' if c['by_class'] else 'over all classes'})")
         lines.append(f"queries: {self.queries['sent']} sent, {self.queries['from_cache']} answered from the cache")
         if self.truth:
-            for name in ("direct", "indirect"):
+            for name in ("direct", "direct_paper", "indirect"):
                 if name in self.truth:
                     t = self.truth[name]
-                    lines.append(f"against the members file, {name}: {t['tp']} true and {t['fp']} false member calls")
+                    lines.append(f"against the members file, {name.replace('_', ' (') + (')' if '_' in name else '')}: "
+                                 f"{t['tp']} true and {t['fp']} false member calls")
+            if "fdr" in self.truth:
+                t = self.truth["fdr"]
+                twins = f"; {t['false_on_twins']} of the false on a record whose identical twin is a member" \
+                    if t.get("false_on_twins") else ""
+                lines.append(f"against the members file, FDR calls: {t['true']} true and {t['false']} false "
+                             f"(false-discovery proportion {t['fdp']:.3f}{twins})")
+        if self.attacks:
+            for row in attack_rows(self.attacks):
+                lines.append(f"attack {row[0]}: AUC {row[1]}, TPR at FPR ≤ 0.1% {row[2]}, at ≤ 1% {row[3]}, ε ≥ {row[4]}"
+                             if row[1] != "-" else f"attack {row[0]}: a score for every candidate (candidates_frame())")
+            if self.non_members_scored():
+                lines.append(tpr_convention({"non_member_pairs": self.non_members_scored()}).replace("pairs", "candidates"))
+        lines += risk_lines(self)
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
         return "\n".join(lines)

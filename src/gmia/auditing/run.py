@@ -9,6 +9,13 @@ hidden); each flagged record is then tested directly (its own query) and, if ask
 (enhancing queries only). Queries go out most isolated record first, so a budget is spent
 where the evidence is strongest.
 
+With ``references="exchangeable"`` (the default; `gmia.auditing.exchangeable`) the direct
+verdict ranks the target against references drawn like it, each trained on a random N of the
+candidates, that did not train on the record; the paper's references still select, and their
+p-value is kept beside (``p_paper``). The target is then asked, in this order, about the
+tested records, the calibration records (each model's shift) and every other candidate (the
+member calls over all of them at FDR q).
+
 Two things the user may decide instead: the records' roles (`gmia.auditing.roles`: candidates, the
 adversary's population, the target's training rows) and the references' training algorithm,
 which by default matches the target's whenever the target says what it is (`gmia.auditing.matching`;
@@ -32,6 +39,12 @@ from gmia.base.errors import GmiaError, ResumableError, option
 from gmia.protocol.evaluate import CutoffRow
 from gmia.targets.policy import OutputPolicy
 from gmia.protocol.run import Timer, split_adversary, train_references
+from gmia.auditing.attacks import run_attacks
+from gmia.auditing.config import check_attacks
+from gmia.auditing.exchangeable import (
+    candidate_rows, exchangeable_summary, exchangeable_test, reference_count, train_exchangeable, twin_of_member,
+)
+from gmia.base.choices import References
 from gmia.stats.select import delta_rule_text, select_vulnerable, selection_features
 from gmia.stats.signals import accuracy, log_loss, proba_loss
 from gmia.algorithms.base import describe_text
@@ -115,57 +128,96 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     stage(f"{len(selected)} of {len(split.pool)} pool records selected (delta={selection.delta:.4g}"
           + (f", {delta_rule_text()}" if selection.delta_derived else "") + f", beta={cfg.beta:g}, "
           f"{cfg.features} features); querying the target with {len(tested)}")
+    exchangeable = cfg.references == References.EXCHANGEABLE and cfg.attack != "indirect"
+    if exchangeable:
+        count = reference_count(cfg.out_references, len(split.pool), n_train)
+        stage(f"training (or loading) {count} exchangeable reference models, each on a random {n_train} of the "
+              f"{len(split.pool)} candidates (about {cfg.out_references} leave out each record)")
+        with timer.stage("train exchangeable references"):
+            xrefs = train_exchangeable(dataset, spec, store, split.pool, count, n_train, cfg.seed, progress=progress,
+                                       algorithm=algorithm)
+        # Every candidate is queried for the FDR calls over all of them: after the tested records and the
+        # calibration records (a budget goes to the verdicts and the shift first), most isolated first.
+        rest = np.setdiff1d(split.pool, tested)
+        rest = rest[np.argsort(selection.neighbours[np.searchsorted(selection.candidates, rest)], kind="stable")]
+    else:
+        rest = tested[:0]
     rows = []
     stopped = None
     n_null, by_class = 0, False
+    heldout = None
     y = dataset.y[tested]
-    if len(tested) and cfg.attack in ("direct", "both"):
-        if progress is not None and hasattr(target, "on_batch"):
-            target.on_batch = progress("querying the target", *_to_ask(target, dataset.x[tested]), unit="records")
-        with timer.stage("direct queries"):
-            try:
-                proba = target.predict_proba(dataset.x[tested])
-            except ResumableError as exc:
-                stopped, proba = str(exc), target.answered(dataset.x[tested])
-            finally:
-                if progress is not None and hasattr(target, "on_batch"):
-                    target.on_batch = None  # later queries (calibration, indirect) are not these records
+    # The exchangeable design queries the candidates and the calibration records even when nothing was selected.
+    if cfg.attack in ("direct", "both") and (len(tested) or exchangeable):
+        proba = np.full((len(tested), dataset.n_classes), np.nan)
+        if len(tested):
+            with timer.stage("direct queries"):  # a counter of their own: later queries are not these records
+                proba, stopped = _ask(target, dataset.x[tested], progress, "querying the target")
         ref_loss = ref_losses(ref_logits[:, tested], y)  # [k, n]
         tgt_loss = loss_of(proba, y)  # NaN where never answered
         answered = ~np.isnan(tgt_loss)
         p = np.full(len(tested), np.nan)
         p_cal = np.full(len(tested), np.nan)
-        if answered.any():
-            p[answered] = direct_test(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
+        if answered.any() or exchangeable:
+            if answered.any():
+                p[answered] = direct_test(cfg.tail).fit_losses(ref_loss[:, answered]).pvalues_of(tgt_loss[None, answered])[0]
             if stopped is None and calibration.size:
                 stage(f"querying the target with up to {cfg.calibration_queries} of the {calibration.size} calibration records")
                 with timer.stage("calibration queries"):
-                    null, y_null, stopped = _null_pvalues(dataset, target, ref_losses, ref_logits, calibration, cfg, loss_of,
-                                                          progress)
+                    null, y_null, stopped, heldout = _null_pvalues(dataset, target, ref_losses, ref_logits, calibration, cfg,
+                                                                   loss_of, progress)
                 n_null = len(null)
                 note = resolution_note(n_null, cfg.cutoff)
                 if note:
                     stage(f"warning: {note}")
-                if n_null:
+                if n_null and answered.any():
                     by_class = per_class(y_null, dataset.n_classes, cfg.cutoff)
                     p_cal[answered] = calibrated_pvalues(p[None, answered], null[None], y[answered], y_null, by_class)[0]
     else:
         ref_loss = np.empty((cfg.k, len(tested)))
         tgt_loss = p = p_cal = np.full(len(tested), np.nan)
         answered = np.zeros(len(tested), bool)
-    used = p_cal if cfg.pvalues == "calibrated" else p
+        proba = np.full((len(tested), dataset.n_classes), np.nan)
+    xtest, attacked, attack_scores = None, None, {}
+    if exchangeable:
+        if len(rest) and stopped is None and cfg.attack in ("direct", "both"):
+            stage(f"querying the target with the other {len(rest)} candidates, for the member calls over all of them")
+            with timer.stage("candidate queries"):
+                proba_rest, stopped = _ask(target, dataset.x[rest], progress, "querying the other candidates")
+        else:
+            proba_rest = np.full((len(rest), dataset.n_classes), np.nan)
+        asked, proba_asked = np.concatenate([tested, rest]).astype(np.int64), np.concatenate([proba, proba_rest])
+        with timer.stage("exchangeable test"):
+            xtest = exchangeable_test(dataset, xrefs, asked, proba_asked, selection, heldout, cfg, ref_losses, loss_of)
+        if xtest.shift is None:
+            stage("note: no calibration answers, so the target's overall shift is not removed from the exchangeable test")
+        with timer.stage("attacks"):
+            attacked, attack_scores = run_attacks(check_attacks(cfg.attacks, True), dataset, cfg, xrefs, asked, proba_asked,
+                                                  heldout, ref_logits, ref_losses, loss_of, policy, members, stage)
+    paper_p = p_cal if cfg.pvalues == "calibrated" else p
+    used = paper_p if xtest is None else xtest.p[: len(tested)]
     raw = decode_records(dataset.x[tested], dataset.schema) if len(tested) else []
     for i, r in enumerate(tested):
-        below = int((ref_loss[:, i] <= tgt_loss[i]).sum()) if answered[i] else None
-        lo, hi = clopper_pearson(below, cfg.k) if below is not None else (np.nan, np.nan)
+        if xtest is not None:  # the p-value is read from r's out-references
+            lo, hi = xtest.interval(i)
+            losses = xtest.out_losses[i] if answered[i] else []
+        else:
+            below = int((ref_loss[:, i] <= tgt_loss[i]).sum()) if answered[i] else None
+            lo, hi = clopper_pearson(below, cfg.k) if below is not None else (np.nan, np.nan)
+            losses = ref_loss[:, i] if answered[i] else []
         rows.append({
             "record": int(r), "class": dataset.schema.classes[y[i]], "features": raw[i],
             "neighbours": int(neighbours[i]), "expected_neighbours": float(expected[i]),
-            "target_loss": float(tgt_loss[i]), "reference_loss_median": float(np.median(ref_loss[:, i])) if answered[i] else np.nan,
-            # L(M_i, r) of the k references: the distribution the p-value is read from (the report draws it)
-            "reference_losses": [float(v) for v in ref_loss[:, i]] if answered[i] else [],
+            "target_loss": float(tgt_loss[i]), "reference_loss_median": float(np.median(losses)) if len(losses) else np.nan,
+            # L(M_i, r) of the references the p-value is read from (the report draws it): the k paper
+            # references, or r's out-references in the exchangeable design
+            "reference_losses": [float(v) for v in losses],
             "p_direct": float(used[i]), "p_raw": float(p[i]), "p_calibrated": float(p_cal[i]), "p_interval": [lo, hi],
             "verdict": _verdict(used[i], cfg.cutoff, answered[i]) if cfg.attack != "indirect" else "-",
+            **({} if xtest is None else {
+                "p_rank": float(xtest.p_rank[i]), "out_references": int(xtest.out_references[i]),
+                "fdr_member": bool(xtest.fdr_member[i]),
+                "p_paper": float(paper_p[i])}),
         })
     if cfg.attack in ("indirect", "both") and stopped is None:
         stopped = _indirect(dataset, target, refs, store, cfg, tested, rows, timer, progress, stage,
@@ -173,8 +225,11 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     truth = None
     if members is not None:
         member = np.isin(tested, members)
-        for row, m in zip(rows, member):
+        twin = twin_of_member(dataset, tested, members)
+        for row, m, tw in zip(rows, member, twin):
             row["member"] = bool(m)
+            if tw:  # not a member, but the target trained on an identical record
+                row["member_twin"] = True
         truth = {}
         for name, key in (("direct", "p_direct"), ("indirect", "p_indirect")):
             pv = np.array([row.get(key, np.nan) for row in rows], dtype=float)
@@ -182,6 +237,19 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             if have.any():
                 truth[name] = asdict(CutoffRow.from_calls((pv[have] < cfg.cutoff)[None], member[have][None], cfg.cutoff))
         truth["members_among_tested"] = int(member.sum())
+        if xtest is not None:
+            p_paper = np.array([row["p_paper"] for row in rows], dtype=float)
+            have = ~np.isnan(p_paper)
+            if have.any():
+                truth["direct_paper"] = asdict(CutoffRow.from_calls((p_paper[have] < cfg.cutoff)[None], member[have][None], cfg.cutoff))
+            called, truly = xtest.fdr_member, np.isin(xtest.records, members)
+            twin = twin_of_member(dataset, xtest.records, members)
+            truth["fdr"] = {"calls": int(called.sum()), "true": int((called & truly).sum()),
+                            "false": int((called & ~truly).sum()),
+                            # of the false: the target trained on an identical record (this content is in its training set)
+                            "false_on_twins": int((called & twin).sum()),
+                            "fdp": float((called & ~truly).sum() / called.sum()) if called.sum() else 0.0,
+                            "members_among_queried": int(truly[~np.isnan(xtest.p)].sum())}
     refs_member = refs.membership
     return AuditResult(
         dataset=data_name, target=getattr(target, "url", "local model"), model_id=str(target.model_id),
@@ -204,6 +272,9 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         algorithms=matching.to_dict(),
         roles={"source": roles.source, "notes": list(roles.notes), "candidates": int(len(split.pool)),
                "population": int(len(split.adversary)), "members_known": members is not None},
+        exchangeable=None if xtest is None else exchangeable_summary(xtest, xrefs, n_train, len(tested), cfg),
+        candidates=None if xtest is None else candidate_rows(dataset, xtest, selection, members, attacked, attack_scores),
+        attacks={name: a.to_dict() for name, a in attack_scores.items()} or None,
     )
 
 
@@ -230,6 +301,21 @@ def _reference_losses(policy: OutputPolicy, loss_of, algorithm):
     return lambda logits, y: loss_of(policy.apply(softmax(np.asarray(logits, dtype=np.float64), axis=-1)), y)
 
 
+def _ask(target, x: np.ndarray, progress, what: str) -> tuple[np.ndarray, str | None]:
+    """The target's answers on ``x`` (NaN rows where none came) and why the queries stopped early
+    (a spent budget, an unreachable target; None if they did not), with a counter of their own."""
+    counted = progress is not None and hasattr(target, "on_batch")
+    if counted:
+        target.on_batch = progress(what, *_to_ask(target, x), unit="records")
+    try:
+        return target.predict_proba(x), None
+    except ResumableError as exc:
+        return target.answered(x), str(exc)
+    finally:
+        if counted:
+            target.on_batch = None
+
+
 def _to_ask(target, x: np.ndarray) -> tuple[int, int]:
     """(total, done) of a query counter: the distinct rows of ``x`` (a target is asked each once,
     duplicates share an answer) and those already answered (cached)."""
@@ -238,29 +324,22 @@ def _to_ask(target, x: np.ndarray) -> tuple[int, int]:
 
 
 def _null_pvalues(dataset: Dataset, target, ref_losses, ref_logits: np.ndarray, calibration: np.ndarray,
-                  cfg: "AuditConfig", loss_of=proba_loss, progress=None) -> tuple[np.ndarray, np.ndarray, str | None]:
+                  cfg: "AuditConfig", loss_of=proba_loss, progress=None):
     """The target's raw p-values on up to ``cfg.calibration_queries`` calibration records (a seeded
     random subset, so a stopped run's answers are still a random sample of the null), their
-    classes, and why the queries stopped early (None if they did not)."""
+    classes, why the queries stopped early (None if they did not), and (the answered records,
+    the target's losses and answers on them) for the exchangeable test's model shifts and the
+    attacks' population."""
     order = np.random.default_rng([cfg.seed, 17]).permutation(calibration)[: cfg.calibration_queries]
-    stopped = None
-    counted = progress is not None and hasattr(target, "on_batch")
-    if counted:  # a counter of its own: the tested records' counter must not run past its total
-        target.on_batch = progress("querying the calibration records", *_to_ask(target, dataset.x[order]), unit="records")
-    try:
-        proba = target.predict_proba(dataset.x[order])
-    except ResumableError as exc:
-        stopped, proba = str(exc), target.answered(dataset.x[order])
-    finally:
-        if counted:
-            target.on_batch = None
+    # a counter of its own: the tested records' counter must not run past its total
+    proba, stopped = _ask(target, dataset.x[order], progress, "querying the calibration records")
     y = dataset.y[order]
     loss = loss_of(proba, y)
     ok = ~np.isnan(loss)
     if not ok.any():
-        return np.empty(0), y[:0], stopped
+        return np.empty(0), y[:0], stopped, None
     null = direct_test(cfg.tail).fit_losses(ref_losses(ref_logits[:, order[ok]], y[ok])).pvalues_of(loss[None, ok])[0]
-    return null, y[ok], stopped
+    return null, y[ok], stopped, (order[ok], loss[ok], proba[ok])
 
 
 def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, timer, progress, stage,

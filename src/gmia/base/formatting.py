@@ -36,3 +36,12 @@ def fmt_epsilon(epsilon: float | None) -> str:
 def fmt_delta(delta: float | None) -> str:
     """δ as printed: its value, or "derived" where it is derived from the data per seed (`gmia.stats.select.derived_delta`)."""
     return "derived" if delta is None else f"{delta:g}"
+
+
+def tpr_convention(cfg: dict) -> str:
+    """What "TPR @ FPR ≤ f" means, with the number of non-member pairs it is counted over."""
+    n = cfg.get("non_member_pairs")
+    if not n:
+        return "TPR @ FPR ≤ f: the largest TPR among thresholds whose FPR is at most f."
+    return (f"TPR @ FPR ≤ f: the largest TPR among thresholds whose FPR is at most f (not below), over {n:,} non-member "
+            f"pairs: at 0.1% that allows {int(n * 0.001)} false positives, at 1% {int(n * 0.01)}.")

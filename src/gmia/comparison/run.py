@@ -73,6 +73,9 @@ class CompareResult(Result):
     seconds: dict[str, float]
     wall_seconds: float
     environment: dict = field(default_factory=dict)
+    # The same for gmia-exchangeable (GMIA against the shadows that left the record out), when it ran.
+    exchangeable_rows: tuple[CutoffRow, ...] = ()
+    exchangeable_fpr: dict[str, float] = field(default_factory=dict)
 
     def attack(self, name: str) -> AttackResult:
         for a in self.attacks:
@@ -118,6 +121,10 @@ def compare_defaults(dataset_name: str) -> dict:
             "shokri_confidence": preset.shokri_confidence}
 
 
+# Attacks whose score is −p: their per-record ε bounds call "p < c" at cutoffs fixed in advance.
+P_VALUE_ATTACKS = ("gmia-direct", "gmia-exchangeable")
+
+
 def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=None, on_stage=None) -> CompareResult:
     """Run the protocol, train the in/out shadows, score every attack of ``cfg.attacks`` and summarise.
 
@@ -153,15 +160,15 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
     # Every attack is made from the same settings and takes the ones it needs (gmia.attacks).
     settings = AttackSettings(tail=tail, confidence=confidence, seed=int(seeds[8].generate_state(1)[0] >> 1))
 
-    results, gmia_rows, gmia_fpr, shokri_rows, shokri_fpr = [], (), {}, (), float("nan")
+    results, own, shokri_rows, shokri_fpr = [], {}, (), float("nan")
     parameters = {}
     for name in attacks:
         stage(f"attack {name}")
         t0 = time.perf_counter()
         with timer.stage(f"attack {name}"):
             attack = make_attack(name, settings)
-            parameters[name] = attack.parameters()
             scores = np.asarray(attack.fit(inputs).score(inputs), dtype=np.float64)
+            parameters[name] = attack.parameters()  # after the fit: a tuned parameter is the one used
             if scores.shape != inputs.shape:
                 raise GmiaError(f"attack {name!r} gave scores of shape {scores.shape}; expected one score per target "
                                 f"and pool record, {inputs.shape}")
@@ -174,11 +181,11 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
         with timer.stage("epsilon bounds"):
             # GMIA's score is −p: its per-record bound calls "p < c" at cutoffs fixed in advance.
             privacy = privacy_bounds(scores, member, pos, DEFAULT_DP_DELTA,
-                                     pvalues=-scores if name == "gmia-direct" else None)
-        if name == "gmia-direct":
+                                     pvalues=-scores if name in P_VALUE_ATTACKS else None)
+        if name in P_VALUE_ATTACKS:  # the attack's own decision, p < cutoff
             p = -scores
-            gmia_rows = tuple(CutoffRow.from_calls(p[:, pos] < c, member[:, pos], c) for c in cutoffs)
-            gmia_fpr = {f"{c:g}": float((p[~member] < c).mean()) for c in cutoffs}
+            own[name] = (tuple(CutoffRow.from_calls(p[:, pos] < c, member[:, pos], c) for c in cutoffs),
+                         {f"{c:g}": float((p[~member] < c).mean()) for c in cutoffs})
         if name == "shokri":
             calls = attack.decide(scores)
             shokri_rows = (CutoffRow.from_calls(calls[:, pos], member[:, pos], confidence),)
@@ -192,15 +199,21 @@ def run_compare(dataset: Dataset, store: ZooStore, cfg: CompareConfig, progress=
             "cutoffs": list(cutoffs), "scaling": scaling, "tail": tail, "features": features,
             "n_bootstrap": n_bootstrap, "n_population": int(population.size), "shokri_confidence": confidence,
             "attacks": list(attacks), "attack_parameters": parameters, "fprs": list(FPRS), "pool_size": int(signals.split.pool.size),
+            # TPR at FPR f is the largest TPR whose FPR is at most f over these pairs (at f = 0.1% and 10,000 pairs: 10 false)
+            "non_member_pairs": int((~member).sum()),
             "chunk_size": chunk_size, "reference_sampling": reference_sampling, "spec": spec.model_dump(mode="json"),
+            # what trained every model when not gmia's stacked trainer with the spec (then the spec is not used)
+            "algorithm": None if cfg.algorithm is None else cfg.algorithm.describe(),
             "n_records": len(dataset), "n_features": int(dataset.x.shape[1]),
         },
         accuracies={**signals.accuracies, **shadow_acc},
         n_candidates=int(selection.candidates.size),
         selected=tuple(int(i) for i in selection.selected),
         attacks=tuple(results),
-        gmia_rows=gmia_rows,
-        gmia_fpr=gmia_fpr,
+        gmia_rows=own["gmia-direct"][0],
+        gmia_fpr=own["gmia-direct"][1],
+        exchangeable_rows=own.get("gmia-exchangeable", ((), {}))[0],
+        exchangeable_fpr=own.get("gmia-exchangeable", ((), {}))[1],
         shokri_rows=shokri_rows,
         shokri_fpr=shokri_fpr,
         seconds=dict(timer.seconds),

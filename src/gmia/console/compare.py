@@ -11,7 +11,8 @@ from gmia.comparison.run import CompareResult
 from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
 from gmia.privacy.protocol import privacy_note
 from gmia.settings.paper import ShokriPaperRow
-from gmia.base.formatting import SCALING_TEXT, ci, pct, fmt_delta
+from gmia.algorithms.base import describe_text
+from gmia.base.formatting import SCALING_TEXT, ci, fmt_delta, pct, tpr_convention
 
 
 def _ci(lo_hi, digits: int = 3) -> str:
@@ -30,8 +31,10 @@ def _header(result: CompareResult, console: Console) -> None:
         f"[bold]GMIA beside other attacks on {result.dataset}[/bold]: {cfg['n_records']} records; "
         f"{cfg['n_targets']} targets on halves of a {cfg['pool_size']}-record pool; GMIA: k={cfg['k']} reference models; "
         f"LiRA / RMIA / Shokri: {cfg['n_inout']} in/out shadow models (each pool record in half), RMIA population "
-        f"{cfg['n_population']} adversary records; model hidden={tuple(spec['hidden'])} {spec['optimizer']} "
-        f"lr={spec['lr']} steps={spec['steps']} batch={spec['batch_size']}; seed {cfg['seed']}"
+        f"{cfg['n_population']} adversary records; "
+        + (f"models {describe_text(cfg['algorithm'])}" if cfg.get("algorithm") else
+           f"model hidden={tuple(spec['hidden'])} {spec['optimizer']} lr={spec['lr']} steps={spec['steps']} "
+           f"batch={spec['batch_size']}") + f"; seed {cfg['seed']}"
     )
     console.print(
         f"Accuracy train/test: targets {acc['target_train']:.4f}/{acc['target_test']:.4f}, GMIA references "
@@ -54,7 +57,7 @@ def render_compare(result: CompareResult, console: Console) -> None:
                         f"and records, {n_boot} resamples), and precision / recall on the {len(result.selected)} "
                         "GMIA-selected records")
     table.add_column("attack")
-    for col in ("ROC AUC [95% CI]", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR [95% CI]"):
+    for col in ("ROC AUC [95% CI]", "TPR @ FPR ≤ 0.1% [95% CI]", "TPR @ FPR ≤ 1% [95% CI]"):
         table.add_column(col, justify="right")
     for c in cutoffs:
         table.add_column(f"@ FPR {c:g}: precision (TP/calls), recall", justify="right")
@@ -64,13 +67,24 @@ def render_compare(result: CompareResult, console: Console) -> None:
                       f"{pct(r.tpr['0.01'])} {ci(r.tpr_ci['0.01'])}", *(_pr(row) for row in a.rows))
     if result.gmia_rows:
         table.add_row("gmia (p < cutoff)", "", "", "", *(_pr(row) for row in result.gmia_rows), style="bold")
+    if result.exchangeable_rows:
+        table.add_row("gmia-exchangeable (p < cutoff)", "", "", "", *(_pr(row) for row in result.exchangeable_rows),
+                      style="bold")
     console.print(table)
     console.print(
         "\"@ FPR c\": for every attack, the score threshold whose false-positive rate over all non-member pairs of "
         "the pool is c (set with the true membership, the same way for every attack); precision and recall are then "
         "counted on the selected records only. \"gmia (p < cutoff)\" is GMIA's own decision; its realised "
         "FPR over all non-member pairs: " + ", ".join(f"{v:.4f} at p < {c}" for c, v in result.gmia_fpr.items()) + "."
+        + ("" if not result.exchangeable_fpr else " gmia-exchangeable tests each target against the in/out shadows "
+           "that did not train on the record (drawn like the targets); its own decision's realised FPR: "
+           + ", ".join(f"{v:.4f} at p < {c}" for c, v in result.exchangeable_fpr.items()) + ".")
     )
+    console.print(tpr_convention(result.config))
+    tuned = (result.config.get("attack_parameters") or {}).get("rmia-offline") or {}
+    if tuned.get("a_tuned"):
+        console.print(f"rmia-offline's a = {tuned['a']:g}, tuned the paper's way: each of a few in/out shadows plays the "
+                      "target and the a with the highest AUC on its own members is kept.")
     low = [f"{a.name} {f:.4f} at {c:g}" for a in result.attacks for c, f in zip(cutoffs, a.realised_fprs) if f < c / 2]
     if low:
         console.print("Scores tied at the threshold are called non-member (no randomised calls); ties leave these "

@@ -129,6 +129,13 @@ class OnnxModel:
                 raise GmiaError(f"the ONNX model's input {i.name!r} has type {i.type}; expected float, double, int64 "
                                 "or string tensors")
         first = inputs[0]
+        stacked = _json_prop(props, INPUTS_KEY, where) if INPUTS_KEY in props else None
+        if isinstance(stacked, dict):  # a bare estimator on the original columns: one tensor of them, in this order
+            columns = stacked.get("stacked")
+            if len(inputs) != 1 or not isinstance(columns, list) or any(c not in groups for c in columns):
+                raise GmiaError(f"ONNX file {where!r} names {columns!r} as the columns of its one input; expected the "
+                                "data set's columns")
+            return [(first.name, tuple(columns), _DTYPES[first.type])]
         if len(inputs) == 1 and first.name not in groups and first.type in ("tensor(float)", "tensor(double)"):
             width = first.shape[-1] if len(first.shape) == 2 else "?"
             if width != self.schema.n_features and not (isinstance(width, str) or width is None):
@@ -186,6 +193,8 @@ class OnnxModel:
         if column is None:
             return {name: x.astype(dtype)}
         cols = decode_columns(x, self.schema)
+        if isinstance(column, tuple):  # the original columns as one tensor
+            return {name: np.column_stack([np.asarray(cols[c], dtype=np.float64) for c in column]).astype(dtype)}
         shapes = {i.name: len(i.shape or [1, 1]) for i in self._session.get_inputs()}
         feed = {}
         for name, column, dtype in self._feeds:
@@ -258,12 +267,46 @@ def _initial_types(schema: Schema, frame: bool) -> list:
     return types
 
 
+BOOSTERS = {  # class name -> (module, onnxmltools converter module, converter function, skl2onnx alias)
+    "LGBMClassifier": ("lightgbm", "onnxmltools.convert.lightgbm.operator_converters.LightGbm", "convert_lightgbm",
+                       "LightGbmLGBMClassifier"),
+    "XGBClassifier": ("xgboost", "onnxmltools.convert.xgboost.operator_converters.XGBoost", "convert_xgboost",
+                      "XGBoostXGBClassifier"),
+}
+
+
+BOOSTER_OPSETS = {"": 15, "ai.onnx.ml": 3}  # what onnxmltools' booster converters write
+
+
+def _register_booster(estimator) -> dict | None:
+    """Teach skl2onnx a LightGBM or XGBoost classifier through onnxmltools' converter (skl2onnx's
+    documented way: `update_registered_converter`), also inside a Pipeline; the opsets to convert
+    with when there is one, else None."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    steps = [step for _, step in getattr(estimator, "steps", [])] or [estimator]
+    opsets = None
+    for step in steps:
+        name = type(step).__name__
+        if name not in BOOSTERS:
+            continue
+        opsets = BOOSTER_OPSETS
+        module, converter_module, converter, alias = BOOSTERS[name]
+        convert = getattr(require(converter_module, "boost", f"saving a {name} as ONNX"), converter)
+        update_registered_converter(type(step), alias, calculate_linear_classifier_output_shapes, convert,
+                                    options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+    return opsets
+
+
 def save_onnx(estimator, schema: Schema, path: str | Path) -> Path:
-    """Convert a fitted scikit-learn classifier or Pipeline with skl2onnx and write it, with the
-    schema, its classes and its description, as an ONNX file `gmia serve` and `gmia audit` read.
+    """Convert a fitted scikit-learn classifier or Pipeline (or a LightGBM or XGBoost classifier,
+    through onnxmltools' converters) with skl2onnx and write it, with the schema, its classes and
+    its description, as an ONNX file `gmia serve` and `gmia audit` read.
 
     The estimator reads encoded rows (fitted on ``data.x``) or the original columns (a Pipeline
-    fitted on ``data.raw()``); which one is read from the estimator (`gmia.models.foreign.reads_frame`).
+    fitted on ``data.raw()``, or a bare estimator fitted on the raw columns of an all-numeric data
+    set); which one is read from the estimator (`gmia.models.foreign.reads_frame`).
     """
     skl2onnx = require("skl2onnx", EXTRA, FEATURE)
     require("onnx", EXTRA, FEATURE)
@@ -276,16 +319,29 @@ def save_onnx(estimator, schema: Schema, path: str | Path) -> Path:
         raise GmiaError(f"the {kind} has no classes_; expected a fitted scikit-learn classifier (call fit first)") from None
     frame = reads_frame(estimator, schema)
     names = [schema.classes[c] for c in class_columns(np.asarray(classes), schema)]
-    types = _initial_types(schema, frame)
+    # A bare estimator on the original columns reads them as one tensor (it has no column selection of its own).
+    stacked = frame and not hasattr(estimator, "steps") and not hasattr(estimator, "transformers")
+    if stacked and any(schema.features[idx[0]].kind == "onehot" for idx in schema.groups().values()):
+        raise GmiaError(f"the {kind} was fitted on the original columns, some of them categorical, which a bare estimator "
+                        "cannot read; expected it fitted on the encoded rows (data.x) or a Pipeline that encodes them")
+    types = _initial_types(schema, frame and not stacked)
+    if stacked:
+        from skl2onnx.common.data_types import FloatTensorType
+
+        types = [("columns", FloatTensorType([None, len(schema.groups())]))]
+    opsets = _register_booster(estimator)
     try:
         with _integer_missing_flags():
-            onx = skl2onnx.to_onnx(estimator, initial_types=types, options={"zipmap": False})
+            onx = skl2onnx.to_onnx(estimator, initial_types=types, options={"zipmap": False}, target_opset=opsets)
     except Exception as exc:  # skl2onnx raises many kinds for a model it cannot convert
-        raise GmiaError(f"the {kind} cannot be converted to ONNX ({_one_line(exc)}); expected a scikit-learn model "
-                        "skl2onnx supports (trees, linear models, MLPs, Pipelines of them)") from None
+        raise GmiaError(f"the {kind} cannot be converted to ONNX ({_one_line(exc)}); expected a model skl2onnx supports "
+                        "(scikit-learn trees, forests, boosting, linear models, MLPs, Pipelines of them) or a LightGBM or "
+                        "XGBoost classifier") from None
     props = {SCHEMA_KEY: schema.to_json(), CLASSES_KEY: json.dumps(names),
              ESTIMATOR_KEY: json.dumps(describe_estimator(estimator, frame), sort_keys=True)}
-    if frame:
+    if stacked:
+        props[INPUTS_KEY] = json.dumps({"stacked": list(schema.groups())})
+    elif frame:
         props[INPUTS_KEY] = json.dumps([group for group, _ in types])
     set_model_props(onx, props)
     path = Path(path)

@@ -253,7 +253,8 @@ def evaluate(
         tails[rule] = _rows(p_rule, member, cutoffs)
     non_member = ~signals.membership
     exchangeable = (None, None, None) if references == "paper" else evaluate_exchangeable(
-        signals.target_loss, signals.membership, pos, selection.neighbours, cutoffs, CutoffRow.from_calls, groups=groups)
+        signals.target_loss, signals.membership, pos, selection.neighbours, cutoffs, CutoffRow.from_calls, groups=groups,
+        heldout_loss=signals.calibration_target_loss)
     # The other feature kinds at the same δ (a derived δ is derived again on each kind's features).
     counts = {kind: int(run_selection(signals, delta, beta, scaling, kind).mask().sum()) for kind in values(Features)}
     return Evaluation(

@@ -22,18 +22,19 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.stats.calibration import null_fraction
-from gmia.stats.exchangeable import TESTS, leave_one_out
-from gmia.stats.fdr import isolation_weights, weighted_bh
+from gmia.stats.exchangeable import DEFAULT_TEST, TESTS, leave_one_out, model_shifts
+from gmia.stats.fdr import DEFAULT_Q, isolation_weights, weighted_bh
 
 ALPHAS = (0.01, 0.05, 0.1)
-DEFAULT_Q = 0.1
-DEFAULT_TEST = "student-t"  # CHOICE, by the calibration and power measured in docs/algorithm.md
 
 
-def exchangeable_pvalues(target_loss: np.ndarray, membership: np.ndarray, test: str) -> np.ndarray:
+def exchangeable_pvalues(target_loss: np.ndarray, membership: np.ndarray, test: str,
+                         shifts: np.ndarray | None = None) -> np.ndarray:
     """``[T, P]`` p-values of every (target, pool record) pair against the other targets that
-    did not train on the record."""
-    return TESTS[test](target_loss, target_loss, ~membership, exclude=leave_one_out(target_loss.shape[0]))
+    did not train on the record; ``shifts`` (``[T]``, `gmia.stats.exchangeable.model_shifts`)
+    removes each target's overall shift first."""
+    shift = None if shifts is None else (shifts, shifts)
+    return TESTS[test](target_loss, target_loss, ~membership, exclude=leave_one_out(target_loss.shape[0]), shift=shift)
 
 
 def fdr_calls(p: np.ndarray, neighbours: np.ndarray, q: float = DEFAULT_Q) -> np.ndarray:
@@ -54,19 +55,23 @@ def twin_members(membership: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, positions: np.ndarray,
                           neighbours: np.ndarray, cutoffs, row_of, q: float = DEFAULT_Q,
-                          groups: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+                          groups: np.ndarray | None = None,
+                          heldout_loss: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
     """The exchangeable design's figures for one selection: ``positions`` are the selected
     records' pool positions, ``neighbours`` every pool record's N'_n (the selection's, from the
     adversary's references), ``row_of(calls, member, cutoff)`` a `CutoffRow` maker, ``groups``
     the pool records' exact-duplicate groups (false calls on a record whose twin the target
-    trained on are counted apart). Also the default test's p-values and FDR calls ``[T, P]``,
-    for the run folder's per-pair rows."""
+    trained on are counted apart), ``heldout_loss`` the targets' losses ``[T, h]`` on records no
+    target trained on (the calibration records), from which each target's shift is removed
+    (`gmia.stats.exchangeable.model_shifts`; none without them). Also the default test's
+    p-values and FDR calls ``[T, P]``, for the run folder's per-pair rows."""
     member_sel = membership[:, positions]
+    shifts = model_shifts(heldout_loss) if heldout_loss is not None and heldout_loss.shape[1] else None
     twin = twin_members(membership, groups) if groups is not None else np.zeros(membership.shape, bool)
     out_refs = (~membership[:, positions]).sum(axis=0)
     tests, kept = {}, {}
     for name in TESTS:
-        p = exchangeable_pvalues(target_loss, membership, name)
+        p = exchangeable_pvalues(target_loss, membership, name, shifts)
         sel = p[:, positions]
         calls = fdr_calls(p, neighbours, q)
         kept[name] = (p, calls)
@@ -87,6 +92,10 @@ def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, posit
         }
     figures = {"references": "the other targets that did not train on the record",
                "default_test": DEFAULT_TEST,
+               # each target's shift b_t on φ, removed before testing: from how many held-out records, and its spread
+               "model_shifts": None if shifts is None else {"records": int(heldout_loss.shape[1]),
+                                                            "sd": float(np.std(shifts)),
+                                                            "max_abs": float(np.abs(shifts).max())},
                "out_references": {"min": int(out_refs.min()) if out_refs.size else 0,
                                   "median": float(np.median(out_refs)) if out_refs.size else 0.0},
                "tests": tests}

@@ -136,6 +136,12 @@ def _streams(seed: int) -> list[np.random.SeedSequence]:
     return [*streams[:4], streams[9]]
 
 
+def exchangeable_streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(index sets, training) of an audit's exchangeable references (`gmia.auditing.exchangeable`):
+    the seed's child 10, apart from every stream `_streams` and the comparison use."""
+    return tuple(np.random.SeedSequence(seed).spawn(11)[10].spawn(2))
+
+
 def train_models(dataset: Dataset, spec: TrainSpec, store: ZooStore, index_sets: np.ndarray, seed: int,
                  algorithm: Algorithm | None = None, chunk_size: int = 100, name: str = "models", progress=None) -> Zoo | OutputZoo:
     """One model per row of ``index_sets``, trained or loaded: a gmia stack of ``spec`` (the

@@ -27,7 +27,8 @@ from gmia.base.io import atomic_write_bytes, atomic_write_json
 def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | None = None, *,
               classes: Sequence[str] | None = None) -> Path:
     """Write results.json, records.parquet (if any) and report.html into ``folder``; an audit
-    also gets verdicts.csv and verdicts.parquet (`gmia.report.export.write_verdicts`).
+    also gets verdicts.csv and verdicts.parquet (`gmia.report.export.write_verdicts`) and, in
+    the exchangeable design, candidates.csv (`gmia.report.export.write_candidates`).
 
     ``classes``: the data set's class names, in label order, so the files show a record's class
     by name. Without them, the names the record cards carry are used (`readable_record` keeps
@@ -52,10 +53,11 @@ def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | No
         records.to_parquet(buf, index=False, compression="zstd")
         atomic_write_bytes(folder / "records.parquet", buf.getvalue())
     if kind == "audit":
-        from gmia.report.export import write_verdicts
+        from gmia.report.export import write_candidates, write_verdicts
 
         for suffix in (".csv", ".parquet"):
             write_verdicts(original, folder / f"verdicts{suffix}")
+        write_candidates(original, folder / "candidates.csv")
     atomic_write_bytes(folder / "report.html", build_report(results, records).encode("utf-8"))
     return folder / "report.html"
 

@@ -4,7 +4,7 @@ keeps says as much about uncertainty as the run's output did."""
 
 from __future__ import annotations
 
-from gmia.base.formatting import pct
+from gmia.base.formatting import pct, tpr_convention
 from gmia.settings.paper import TABLE7
 from gmia.report.html import esc, num, num_ci, pct_ci, section, table, with_ci
 
@@ -28,16 +28,29 @@ def _attacks(results: dict) -> str:
                      *(_decision(r) for r in a["rows"])])
     if results.get("gmia_rows"):
         rows.append(["gmia (p < cutoff)", "", "", "", *(_decision(r) for r in results["gmia_rows"])])
+    if results.get("exchangeable_rows"):
+        rows.append(["gmia-exchangeable (p < cutoff)", "", "", "", *(_decision(r) for r in results["exchangeable_rows"])])
     fprs = results.get("gmia_fpr") or {}
+    xfprs = results.get("exchangeable_fpr") or {}
     note = (f"95% bootstrap intervals over targets and records ({n_boot} resamples). \"@ FPR c\": the score threshold "
             "whose false-positive rate over all non-member pairs of the pool is c, the same way for every attack; "
             "precision and recall are then counted on the selected records only. \"gmia (p < cutoff)\" is GMIA's own "
             "decision" + ("; its realised FPR over all non-member pairs: "
-                          + ", ".join(f"{num(v)} at p < {c}" for c, v in fprs.items()) if fprs else "") + ".")
+                          + ", ".join(f"{num(v)} at p < {c}" for c, v in fprs.items()) if fprs else "") + "."
+            + ("" if not xfprs else " gmia-exchangeable tests each target against the in/out shadows that did not "
+               "train on the record (drawn like the targets); its own decision's realised FPR: "
+               + ", ".join(f"{num(v)} at p < {c}" for c, v in xfprs.items()) + "."))
     return ("<h2>GMIA beside other attacks</h2>"
-            + table(["attack", "ROC AUC [95% CI]", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR [95% CI]",
+            + table(["attack", "ROC AUC [95% CI]", "TPR @ FPR ≤ 0.1% [95% CI]", "TPR @ FPR ≤ 1% [95% CI]",
                      *(f"@ FPR {c:g}: precision (TP/calls), recall" for c in cutoffs)], rows, left=1)
-            + f'<p class="muted">{len(results["selected"])} GMIA-selected records. {esc(note)}</p>')
+            + f'<p class="muted">{len(results["selected"])} GMIA-selected records. {esc(note)} '
+              f'{esc(tpr_convention(results["config"]))}{esc(_tuned(results["config"]))}</p>')
+
+
+def _tuned(cfg: dict) -> str:
+    tuned = (cfg.get("attack_parameters") or {}).get("rmia-offline") or {}
+    return (f" rmia-offline's a = {tuned['a']:g}, tuned on the in/out shadows the paper's way." if tuned.get("a_tuned")
+            else "")
 
 
 def _shokri(results: dict) -> str:

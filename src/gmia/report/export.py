@@ -3,7 +3,9 @@
 One row per tested record, most isolated first: `gmia.auditing.run.AuditResult.to_frame` (p-values,
 interval, verdict, N'_n, E[N_n]) and then the record's features as given in the source, one
 column per original column, numbers at the source's precision. The audit's run folder gets
-``verdicts.csv`` and ``verdicts.parquet``; `write_verdicts` writes either anywhere.
+``verdicts.csv`` and ``verdicts.parquet``; `write_verdicts` writes either anywhere. In the
+exchangeable design it also gets ``candidates.csv``, one row per queried candidate
+(`write_candidates`).
 """
 
 from __future__ import annotations
@@ -69,4 +71,16 @@ def write_verdicts(result, path) -> Path:
         frame.to_parquet(buf, index=False)
         data = buf.getvalue()
     atomic_write_bytes(path, data)
+    return path
+
+
+def write_candidates(result, path) -> Path | None:
+    """Write an exchangeable audit's rows of every queried candidate (p-values, out-references,
+    N'_n, FDR call, truth) as CSV to ``path``, atomically; None (nothing written) for an audit
+    with the paper's references, which tests only the selected records."""
+    result = as_audit_result(result)
+    if result.candidates is None:
+        return None
+    path = Path(path)
+    atomic_write_bytes(path, result.candidates_frame().to_csv(index=False).encode("utf-8"))
     return path

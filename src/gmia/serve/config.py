@@ -25,6 +25,9 @@ class ServeConfig:
 def public_schema(model, policy: OutputPolicy) -> dict:
     """What ``GET /v1/schema`` answers for ``model`` (a `gmia.models.file_format.Model` or a
     `gmia.models.onnx_file.OnnxModel`: both give ``schema`` and ``fingerprint``)."""
+    # Here, not at the top: checking a keys file must not load the audit's side (and torch).
+    from gmia.auditing.matching import model_description
+
     groups = model.schema.groups()
     features = []
     for group, idx in groups.items():
@@ -41,4 +44,7 @@ def public_schema(model, policy: OutputPolicy) -> dict:
         "label": model.schema.label,
         "output": policy.to_dict(),
         "encoding": model.schema.to_dict(),
+        # How the served file says it was trained (its architecture and spec, or the estimator an ONNX file
+        # records): an audit over HTTP trains its references the same way, as it would from the file itself.
+        "training": model_description(model),
     }

@@ -123,6 +123,10 @@ OPTIONS = _declare(
     Option("references", "what the direct test ranks the target against: paper (the adversary-trained references, "
            "default) or exchangeable (also the other targets that did not train on the record, beside it)",
            example="exchangeable", doc="[Exchangeable references](algorithm.md#exchangeable-references)"),
+    Option("out_references", "exchangeable references that leave out each candidate, in expectation (default 50); "
+           "the number trained is this × candidates / (candidates − N)", int, example=20),
+    Option("fdr_q", "false-discovery level q of the member calls over all candidates (default 0.1)", float,
+           flag="fdr-q", example=0.05),
     Option("calibration_size", "adversary records held out of the references to calibrate p-values (default: a quarter, "
            "1,000 to half of them; 0: raw p-values only)", int, example=100),
     # The indirect attack.
@@ -142,7 +146,8 @@ OPTIONS = _declare(
            flag="population", example=100),
     Option("shokri_confidence", "Shokri threshold on P(in) (default: the paper's Table 7)", float, flag="confidence",
            paper="0.8 (Cancer), 0.6 (Adult)", example=0.7),
-    Option("attacks", "attack to run; repeat for several (default: all; gmia-direct is always needed)", flag="attack",
+    # --attacks, not --attack: the audit's --attack is the GMIA test (direct, indirect, both).
+    Option("attacks", "attack to run; repeat for several (default: all; gmia-direct is always needed)", flag="attacks",
            repeat=True, example=("gmia-direct", "loss")),
     # Privacy.
     Option("dp_clip", "DP-SGD clipping norm C, unless swept (default 1)", float, example=2.0),
@@ -251,6 +256,13 @@ COMMANDS["audit"] = (
                        "calibration_size")),
     Option("calibration_queries", "calibration records the target is asked for calibrated p-values (default 1000)", int,
            example=500),
+    _of("references", help="what the direct test ranks the target against: exchangeable (default: references each "
+        "trained on a random N of the candidates, a record tested against those that left it out) or paper (the "
+        "adversary-trained references; selection uses them in both)", example="paper"),
+    _of("out_references"), _of("fdr_q"),
+    _of("attacks", help="attack scored on every candidate; repeat for several (default: every registered "
+        "attack with exchangeable references: gmia-direct, gmia-exchangeable, shokri, loss, LiRA, RMIA)",
+        example=("loss", "lira-offline")),
     *(_of(k) for k in _ALGORITHM),
     Option("export", "also write the verdicts, one row per tested record with its features, to this .csv or .parquet "
            "file", Path, **_HTTP),

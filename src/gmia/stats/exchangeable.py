@@ -21,6 +21,15 @@ statistics on r are exchangeable. Two tests use that:
 
 ``out[s, r]`` (bool ``[K, n]``) marks reference s as usable for record r; with the protocol's
 own targets as the references (`leave_one_out`), a target is never its own reference.
+
+Model shifts (``shift=``, `model_shifts`). Exchangeability holds over the draw of the target; a
+verdict list is read for *one* target, and a target that came out more (or less) confident than
+its references on every record gets small (large) p-values on all of them: marginally valid,
+conditionally not, so one target's false-discovery proportion can be far above q. Each model's
+overall shift b_m is estimated on held-out records that no model trained on (φ_m(r) centred by
+the median over the models, then the median over records), and the tests compare φ_m(r) - b_m.
+The estimate applies one symmetric rule to every model, so exchangeability, and the rank test's
+exactness, are kept; what it removes is the model effect of φ_m(r) = μ(r) + b_m + ε_m(r).
 """
 
 from __future__ import annotations
@@ -52,16 +61,45 @@ def _per_target(target: np.ndarray, out: np.ndarray, exclude, row) -> np.ndarray
     return p
 
 
+def model_shifts(heldout_loss: np.ndarray) -> np.ndarray:
+    """b_m ``[M]``: each model's shift on the logit-scaled confidence, from its losses ``[M, h]``
+    on h records none of the M models trained on (the median over records of φ_m(r) less the
+    median over models of φ(r)). Pass the targets and their references together."""
+    phi = logit_confidence_of_loss(np.atleast_2d(np.asarray(heldout_loss, dtype=np.float64)))
+    if phi.shape[1] == 0:
+        raise GmiaError("model shifts need held-out records that no model trained on but there are none; "
+                        "expected a calibration size > 0")
+    return np.median(phi - np.median(phi, axis=0, keepdims=True), axis=1)
+
+
+def _shifted(target_loss, reference_loss, shift):
+    """φ - b of the targets and the references (large = member-like), or None without shifts."""
+    if shift is None:
+        return None
+    target_shift, reference_shift = (np.asarray(b, dtype=np.float64) for b in shift)
+    if target_shift.shape != (target_loss.shape[0],) or reference_shift.shape != (reference_loss.shape[0],):
+        raise GmiaError(f"{target_shift.size} target and {reference_shift.size} reference shifts for {target_loss.shape[0]} "
+                        f"targets and {reference_loss.shape[0]} references; expected one shift per model")
+    return (logit_confidence_of_loss(target_loss) - target_shift[:, None],
+            logit_confidence_of_loss(reference_loss) - reference_shift[:, None])
+
+
 def rank_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
-                 exclude: np.ndarray | None = None) -> np.ndarray:
+                 exclude: np.ndarray | None = None, shift=None) -> np.ndarray:
     """Exact rank p-values ``[T, n]`` of the targets' losses among the out-references' losses.
 
     ``exclude[t, s]`` (bool ``[T, K]``, optional): reference s is not used for target t (the
-    target itself, when the references are the other targets)."""
+    target itself, when the references are the other targets). ``shift``: (b of the targets
+    ``[T]``, b of the references ``[K]``) from `model_shifts`; the ranks are then of φ - b."""
     target_loss, reference_loss, out = _check(target_loss, reference_loss, out)
+    shifted = _shifted(target_loss, reference_loss, shift)
 
     def row(t, usable):
-        below = ((reference_loss <= target_loss[t][None, :]) & usable).sum(axis=0)
+        if shifted is None:
+            below = (reference_loss <= target_loss[t][None, :])
+        else:
+            below = (shifted[1] >= shifted[0][t][None, :])
+        below = (below & usable).sum(axis=0)
         return (1.0 + below) / (1.0 + usable.sum(axis=0))
 
     return _per_target(target_loss, out, exclude, row)
@@ -74,11 +112,13 @@ def _moments(reference: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.
     return n, mean, np.maximum(np.sqrt(var), 1e-12)
 
 
-def _gaussian_kind(target_loss, reference_loss, out, exclude, tail) -> np.ndarray:
-    """``tail(n, z)`` of the standardised φ_t - m on the logit-scaled confidence; NaN where a
-    record has fewer than 3 out-references (no variance to speak of)."""
+def _gaussian_kind(target_loss, reference_loss, out, exclude, tail, shift=None) -> np.ndarray:
+    """``tail(n, z)`` of the standardised φ_t - m on the logit-scaled confidence (less each
+    model's shift, if given); NaN where a record has fewer than 3 out-references (no variance to
+    speak of)."""
     target_loss, reference_loss, out = _check(target_loss, reference_loss, out)
-    phi_t, phi_r = logit_confidence_of_loss(target_loss), logit_confidence_of_loss(reference_loss)
+    phi_t, phi_r = _shifted(target_loss, reference_loss, shift) or (logit_confidence_of_loss(target_loss),
+                                                                    logit_confidence_of_loss(reference_loss))
 
     def row(t, usable):
         n, mean, sd = _moments(phi_r, usable)
@@ -88,18 +128,18 @@ def _gaussian_kind(target_loss, reference_loss, out, exclude, tail) -> np.ndarra
 
 
 def student_t_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
-                      exclude: np.ndarray | None = None) -> np.ndarray:
+                      exclude: np.ndarray | None = None, shift=None) -> np.ndarray:
     """Student-t predictive p-values ``[T, n]`` on the logit-scaled confidence (see the module
     docstring); NaN where a record has fewer than 3 out-references."""
     return _gaussian_kind(target_loss, reference_loss, out, exclude,
-                          lambda n, z: special.stdtr(n - 1.0, -z / np.sqrt(1.0 + 1.0 / n)))  # P(T_{n-1} >= .)
+                          lambda n, z: special.stdtr(n - 1.0, -z / np.sqrt(1.0 + 1.0 / n)), shift)  # P(T_{n-1} >= .)
 
 
 def plugin_gaussian_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.ndarray,
-                            exclude: np.ndarray | None = None) -> np.ndarray:
+                            exclude: np.ndarray | None = None, shift=None) -> np.ndarray:
     """The plug-in Gaussian p = P(Z >= (φ_t - m) / s): anti-conservative at few out-references.
     For the calibration tables only (docs/algorithm.md); `student_t_pvalues` is the test."""
-    return _gaussian_kind(target_loss, reference_loss, out, exclude, lambda n, z: special.ndtr(-z))
+    return _gaussian_kind(target_loss, reference_loss, out, exclude, lambda n, z: special.ndtr(-z), shift)
 
 
 def leave_one_out(n_models: int) -> np.ndarray:
@@ -109,3 +149,4 @@ def leave_one_out(n_models: int) -> np.ndarray:
 
 
 TESTS = {"rank": rank_pvalues, "student-t": student_t_pvalues}
+DEFAULT_TEST = "student-t"  # CHOICE, by the calibration and power measured in docs/algorithm.md

@@ -22,6 +22,8 @@ import numpy as np
 
 from gmia.base.errors import GmiaError
 
+DEFAULT_Q = 0.1  # the member calls' false-discovery level, unless asked otherwise
+
 
 @dataclass(frozen=True)
 class FdrCalls:

@@ -118,6 +118,8 @@ class HttpTarget:
             self.schema = Schema.from_dict(doc["encoding"], f"the schema target {self.url} answered")
             self.policy = OutputPolicy(**doc.get("output", {}))
             self.server_queries = doc.get("queries", {})
+            # how the served file says it was trained (gmia.auditing.matching.model_description); None from older services
+            self.training: dict | None = doc.get("training")
         except (KeyError, TypeError) as exc:
             raise GmiaError(f"target {self.url} answered /v1/schema without {exc}; expected a gmia prediction service") from None
 

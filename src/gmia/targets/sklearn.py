@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+import joblib
 import numpy as np
 
 from gmia.data import Schema
@@ -61,7 +62,10 @@ class SklearnTarget(CountingTarget):
                             f"has {schema.n_features}; expected a model fitted on this data set's encoded rows or its columns")
         class_columns(self.classes, schema)  # a class the data set lacks fails now, before any query
         description = describe_estimator(estimator, self.reads_frame)
-        digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:12]
+        # A fingerprint of the fitted model (its learned state, through joblib's hash of the object), not only of
+        # its class and parameters: two fits of one class on other rows are two models.
+        fitted = joblib.hash(estimator)
+        digest = hashlib.sha256((json.dumps(description, sort_keys=True) + fitted).encode()).hexdigest()[:12]
         super().__init__(self._answer, schema, policy=policy, model_id=f"{type(estimator).__name__}-{digest}",
                          budget=budget, on_batch=on_batch)
 
