@@ -49,6 +49,12 @@ def test_the_default_audit_tests_every_candidate_against_the_references_that_lef
     assert int(frame["fdr_member"].sum()) == x["fdr"]["calls"] and "fdr" in result.truth
     assert x["shift"] is not None and x["shift_records"] == result.calibration["answered"]
     assert "exchangeable references: 100 models" in result.summary()
+    # to_frame: a row per candidate, the tested ones first with their verdicts.
+    rows = result.to_frame()
+    assert len(rows) == 200 and rows["tested"].sum() == result.n_tested and rows["tested"][: result.n_tested].all()
+    assert rows["verdict"][: result.n_tested].notna().all() and rows["verdict"][result.n_tested:].isna().all()
+    assert (rows["p_value"][: result.n_tested] == rows["p_exchangeable"][: result.n_tested]).all()
+    assert len(result.tested_frame()) == result.n_tested
 
     paper = gmia.audit(model, cancer, references="paper", **kw)
     assert paper.exchangeable is None and paper.candidates is None

@@ -54,7 +54,7 @@ def test_trees_that_answer_zero_and_one_give_finite_p_values(tmp_path, cancer, m
     forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(cancer.x[members], cancer.y[members])
     assert forest.predict_proba(cancer.x).max() == 1.0
     result = gmia.audit(forest, cancer, members=members, cache_dir=tmp_path, **FAST)
-    frame = result.to_frame()
+    frame = result.tested_frame()
     assert len(frame) and np.isfinite(frame["target_loss"]).all() and frame["p_raw"].between(0, 1).all()
 
 

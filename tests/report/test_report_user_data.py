@@ -201,7 +201,7 @@ def test_audit_report_has_each_records_features_and_reference_losses(audited, so
     assert html.count('class="gmia-figure" data-record=') == 6
     # The exchangeable design's paragraph, and a row per candidate beside the report.
     assert "<b>Exchangeable references</b>" in html and "out-references" in html
-    candidates = pd.read_csv(folder / "candidates.csv")
+    candidates = pd.read_csv(folder / "records.csv")
     assert len(candidates) == result.n_candidates
     assert {"record", "p_exchangeable", "p_rank", "out_references", "fdr_member", "member"} <= set(candidates.columns)
 

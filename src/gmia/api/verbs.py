@@ -174,9 +174,10 @@ def audit(target, data: Dataset | str, *, members=None, candidates=None, populat
     Returns
     -------
     AuditResult
-        `.summary()`, `.to_frame()` (one row per tested record: the verdict's p-value, the
-        paper design's beside it, the interval, verdict, N'_n, out-references), `.candidates_frame()`
-        (one row per candidate: exchangeable p-values, the FDR call, every attack's score),
+        `.summary()`, `.to_frame()` (one row per candidate, the tested ones first with the
+        verdict's p-value, the paper design's beside it, the interval and the verdict; every
+        candidate's exchangeable p-values, FDR call and every attack's score), `.tested_frame()`
+        (the tested records only),
         `.attacks` (per attack: AUC, TPR at low FPR and ε bound when the members are known)
         and `.to_dict()`.
     """

@@ -1,4 +1,5 @@
-"""The result of `gmia audit` (`gmia.auditing.run.run_audit`): one row per tested record, and what it cost."""
+"""The result of `gmia audit` (`gmia.auditing.run.run_audit`): one row per tested record, one per
+candidate in the exchangeable design, every attack's figures, and what it cost."""
 
 from __future__ import annotations
 
@@ -198,14 +199,31 @@ class AuditResult(Result):
 
     def candidates_frame(self) -> pd.DataFrame:
         """One row per queried candidate (exchangeable design): the exchangeable p-value (Student-t)
-        and the exact rank p-value, its out-references, N'_n, the FDR call and, with a members
-        file, the truth. Tested records come first, then the others, most isolated first."""
+        and the exact rank p-value, its out-references, N'_n, the FDR call, each attack's score
+        (``score_<attack>``) and, with a members file, the truth. Tested records come first, then
+        the others, most isolated first."""
         if self.candidates is None:
             raise ValueError("this audit ran with references=paper, which tests only the selected records; "
                              "expected references=exchangeable for a row per candidate")
         return pd.DataFrame(list(self.candidates))
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per record: every queried candidate in the exchangeable design (the tested
+        ones first, most isolated first, then the others; ``tested`` says which), else (the
+        paper's design) the tested records only.
+
+        A tested record's row has its verdict (`tested_frame`); every candidate's has its
+        exchangeable p-values, out-references, FDR call and each attack's score
+        (`candidates_frame`), and with a members file whether it truly was a member."""
+        tested = self.tested_frame()
+        if self.candidates is None:
+            return tested
+        frame = self.candidates_frame()
+        frame.insert(2, "tested", frame["record"].isin(tested["record"]))
+        extra = tested.drop(columns=[c for c in tested.columns if c in frame.columns and c != "record"])
+        return frame.merge(extra, on="record", how="left", sort=False)
+
+    def tested_frame(self) -> pd.DataFrame:
         """One row per tested record, most isolated first: its p-value and 95% interval, the
         verdict, N'_n and E[N_n], and (with a members file) whether it truly was a member.
 
@@ -215,7 +233,7 @@ class AuditResult(Result):
         ``p_calibrated`` its rank among the target's raw p-values on the held-out calibration
         records (`gmia.stats.calibration`). ``p_interval`` is the Clopper-Pearson interval of the
         fraction of reference losses at or below the target's, over the references the p-value
-        is read from. `candidates_frame` has every queried candidate.
+        is read from.
         """
         rows = [{"record": r["record"], "class": r["class"], "p_value": r["p_direct"], "p_raw": r["p_raw"],
                  "p_calibrated": r["p_calibrated"],

@@ -24,7 +24,7 @@ def _attacks(result, console: Console) -> None:
     """Every attack on this target, on the same references and answers: a table with the members
     known, the list of scores written otherwise."""
     if all(a.get("auc") is None for a in result.attacks.values()):
-        console.print(f"Attacks scored on every candidate (score_<attack> in candidates.csv): {', '.join(result.attacks)}; "
+        console.print(f"Attacks scored on every candidate (score_<attack> in records.csv): {', '.join(result.attacks)}; "
                       "give --members to see how well each separates members from non-members.", highlight=False)
         return
     table = Table(title="Every attack on this target, on the same references and answers "

@@ -28,7 +28,7 @@ def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | No
               classes: Sequence[str] | None = None) -> Path:
     """Write results.json, records.parquet (if any) and report.html into ``folder``; an audit
     also gets verdicts.csv and verdicts.parquet (`gmia.report.export.write_verdicts`) and, in
-    the exchangeable design, candidates.csv (`gmia.report.export.write_candidates`).
+    the exchangeable design, records.csv: a row per candidate (`gmia.report.export.write_candidates`).
 
     ``classes``: the data set's class names, in label order, so the files show a record's class
     by name. Without them, the names the record cards carry are used (`readable_record` keeps
@@ -57,7 +57,7 @@ def write_run(folder: Path, kind: str, results: dict, records: pd.DataFrame | No
 
         for suffix in (".csv", ".parquet"):
             write_verdicts(original, folder / f"verdicts{suffix}")
-        write_candidates(original, folder / "candidates.csv")
+        write_candidates(original, folder / "records.csv")
     atomic_write_bytes(folder / "report.html", build_report(results, records).encode("utf-8"))
     return folder / "report.html"
 

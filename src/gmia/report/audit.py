@@ -145,7 +145,7 @@ def _exchangeable(results: dict) -> str:
                f"(false-discovery proportion {num(truth['fdp'], 3)}).")
     return (f"<p><b>Exchangeable references</b>: {esc(exchangeable_line(x))}. The verdicts hold when the target's "
             f"training set is a random N of the candidates and it trained by the references' rule. Called members over "
-            f"all candidates: {esc(', '.join(map(str, called)) or 'none')}; every candidate's row is in candidates.csv."
+            f"all candidates: {esc(', '.join(map(str, called)) or 'none')}; every candidate's row is in records.csv."
             f"{esc(against)}</p>")
 
 
@@ -167,7 +167,7 @@ def _attacks(results: dict) -> str:
                   "was in the training set by its own coin.</p>"
                 + figure(figures.roc_loglog({n: a["roc"] for n, a in scored.items()}), "ROC over the candidates (log-log)"))
     elif attacks:
-        out += f"<p>Attacks scored on every candidate (score_&lt;attack&gt; in candidates.csv): {esc(', '.join(attacks))}.</p>"
+        out += f"<p>Attacks scored on every candidate (score_&lt;attack&gt; in records.csv): {esc(', '.join(attacks))}.</p>"
     return out
 
 

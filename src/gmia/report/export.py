@@ -1,11 +1,11 @@
 """An audit's verdicts as a file a person opens in a spreadsheet or reads with pandas.
 
-One row per tested record, most isolated first: `gmia.auditing.run.AuditResult.to_frame` (p-values,
+One row per tested record, most isolated first: `gmia.auditing.run.AuditResult.tested_frame` (p-values,
 interval, verdict, N'_n, E[N_n]) and then the record's features as given in the source, one
 column per original column, numbers at the source's precision. The audit's run folder gets
 ``verdicts.csv`` and ``verdicts.parquet``; `write_verdicts` writes either anywhere. In the
-exchangeable design it also gets ``candidates.csv``, one row per queried candidate
-(`write_candidates`).
+exchangeable design it also gets ``records.csv``, one row per queried candidate
+(`write_candidates`, `AuditResult.to_frame`).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ def as_audit_result(result):
 
 
 def verdicts_frame(result) -> pd.DataFrame:
-    """`AuditResult.to_frame` with the interval split into ``p_interval_low`` / ``p_interval_high``
+    """`AuditResult.tested_frame` with the interval split into ``p_interval_low`` / ``p_interval_high``
     (a CSV cell holds one number) and each record's features appended, one column per original
     column. A feature named like a verdict column (say ``verdict``) becomes ``feature_verdict``.
 
     ``class`` is the class name, for people (an audit's rows have no index to keep)."""
     result = as_audit_result(result)
-    frame = result.to_frame().reset_index(drop=True)
+    frame = result.tested_frame().reset_index(drop=True)
     if "p_interval" in frame.columns:
         at = frame.columns.get_loc("p_interval")
         iv = frame.pop("p_interval")
@@ -75,12 +75,18 @@ def write_verdicts(result, path) -> Path:
 
 
 def write_candidates(result, path) -> Path | None:
-    """Write an exchangeable audit's rows of every queried candidate (p-values, out-references,
-    N'_n, FDR call, truth) as CSV to ``path``, atomically; None (nothing written) for an audit
-    with the paper's references, which tests only the selected records."""
+    """Write an exchangeable audit's row of every queried candidate (`AuditResult.to_frame`:
+    p-values, out-references, N'_n, FDR call, each attack's score, the verdict where tested, the
+    truth) as CSV to ``path``, atomically; None (nothing written) for an audit with the paper's
+    references, which tests only the selected records."""
     result = as_audit_result(result)
     if result.candidates is None:
         return None
     path = Path(path)
-    atomic_write_bytes(path, result.candidates_frame().to_csv(index=False).encode("utf-8"))
+    frame = result.to_frame()
+    if "p_interval" in frame.columns:  # a CSV cell holds one number
+        iv = frame.pop("p_interval")
+        frame["p_interval_low"] = [v[0] if isinstance(v, tuple) else float("nan") for v in iv]
+        frame["p_interval_high"] = [v[1] if isinstance(v, tuple) else float("nan") for v in iv]
+    atomic_write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
     return path
