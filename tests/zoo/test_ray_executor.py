@@ -52,7 +52,7 @@ def test_ray_stack_equals_local_bit_for_bit(tmp_path, blobs, executor):
 
 
 def _training_workers() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "ray::train_chunk_bytes"], capture_output=True, text=True).stdout
+    out = subprocess.run(["pgrep", "-f", "ray::train_chunk_on_node"], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 

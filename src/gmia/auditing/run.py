@@ -104,6 +104,8 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     n_train = cfg.train_size or (len(members) if members is not None and not roles.paper else len(split.pool) // 2)
     if not 1 <= n_train <= len(dataset):
         raise GmiaError(f"training-set size N={n_train} is out of range; expected 1 to {len(dataset)}")
+    exchangeable = cfg.references == References.EXCHANGEABLE and cfg.attack != "indirect"
+    count = reference_count(cfg.out_references, len(split.pool), n_train) if exchangeable else 0  # before any training
     if algorithm is None:
         spec, batch_note = cap_batch(spec, n_train)
         if batch_note:
@@ -128,9 +130,7 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     stage(f"{len(selected)} of {len(split.pool)} pool records selected (delta={selection.delta:.4g}"
           + (f", {delta_rule_text()}" if selection.delta_derived else "") + f", beta={cfg.beta:g}, "
           f"{cfg.features} features); querying the target with {len(tested)}")
-    exchangeable = cfg.references == References.EXCHANGEABLE and cfg.attack != "indirect"
     if exchangeable:
-        count = reference_count(cfg.out_references, len(split.pool), n_train)
         stage(f"training (or loading) {count} exchangeable reference models, each on a random {n_train} of the "
               f"{len(split.pool)} candidates (about {cfg.out_references} leave out each record)")
         with timer.stage("train exchangeable references"):

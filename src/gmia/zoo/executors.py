@@ -54,6 +54,14 @@ def train_chunk_bytes(x: np.ndarray, y: np.ndarray, index_sets: np.ndarray, spec
     return save(tensors, metadata={"key": key, "chunk": str(chunk)})
 
 
+def train_chunk_on_node(*args, **kwargs) -> tuple[bytes, str]:
+    """`train_chunk_bytes` as a Ray task, with the id of the node that trained the chunk (so a
+    run can say how its chunks spread over the cluster)."""
+    import ray
+
+    return train_chunk_bytes(*args, **kwargs), ray.get_runtime_context().get_node_id()
+
+
 class LocalExecutor:
     """Chunks one after another in this process, with per-step progress."""
 
@@ -91,6 +99,7 @@ class RayExecutor:
             raise GmiaError(f"cpus per task {cpus_per_task} and retries {max_retries} are invalid; expected >= 1 and >= 0")
         self.address, self.cpus_per_task, self.max_retries = address, cpus_per_task, max_retries
         self.init_kwargs = init_kwargs or {}
+        self.chunks_by_node: dict[str, int] = {}  # node id -> chunks it trained (and returned), over this executor's runs
 
     def completed(self, pending: dict, failure: Callable[[object, BaseException], Exception]):
         """``(job, value)`` for each Ray task of ``pending`` (object ref -> job) as it finishes. A task
@@ -124,7 +133,7 @@ class RayExecutor:
             tick: Callable[[int], None] | None) -> None:
         ray = self._connect()
         gpus = 1 if payload["device"].startswith("cuda") else 0
-        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries)(train_chunk_bytes)
+        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries)(train_chunk_on_node)
         shared = {name: ray.put(payload[name]) for name in ("x", "y")}
         pending = {}
         for job in jobs:
@@ -136,8 +145,9 @@ class RayExecutor:
             return GmiaError(f"Ray task for chunk {job.chunk} failed after {self.max_retries} retries "
                              f"({type(exc).__name__}); the chunks already stored are kept and a rerun trains only the rest")
 
-        for job, data in self.completed(pending, failed):
+        for job, (data, node) in self.completed(pending, failed):
             write(job, data)
+            self.chunks_by_node[node] = self.chunks_by_node.get(node, 0) + 1
             if tick:
                 tick((job.end - job.start) * payload["steps"])
 
