@@ -70,18 +70,18 @@ def _policy_logits(logits: np.ndarray, policy) -> np.ndarray:
 
 
 def audit_inputs(dataset, records: np.ndarray, target_proba: np.ndarray, target_loss: np.ndarray,
-                 population: np.ndarray, population_proba: np.ndarray, xrefs, reference_loss: np.ndarray,
+                 population: np.ndarray, population_proba: np.ndarray, xrefs, logits, reference_loss: np.ndarray,
                  policy) -> AttackInputs:
     """The attacks' inputs for one target: the candidates ``records`` it answered
     (``target_proba``; ``target_loss`` as the audit computes it), the population records
-    ``population`` it answered, the exchangeable references ``xrefs`` (in/out shadows) and the
-    paper references' losses on the records."""
-    logits = xrefs.logits(dataset.x)
+    ``population`` it answered, the exchangeable references ``xrefs`` (in/out shadows) with their
+    ``logits`` by record (`gmia.auditing.exchangeable.RecordLogits`) and the paper references'
+    losses on the records."""
     return AttackInputs(
         y_pool=dataset.y[records], y_pop=dataset.y[population],
         target_logits=proba_logits(target_proba)[None], target_logits_pop=proba_logits(population_proba)[None],
-        shadow_logits=_policy_logits(logits[:, records], policy),
-        shadow_logits_pop=_policy_logits(logits[:, population], policy),
+        shadow_logits=_policy_logits(logits[records], policy),
+        shadow_logits_pop=_policy_logits(logits[population], policy),
         shadow_membership=xrefs.membership[:, records], reference_loss=reference_loss, target_loss=target_loss[None])
 
 
@@ -114,7 +114,7 @@ def score_attacks(names, inputs: AttackInputs, settings: AttackSettings, members
     return out
 
 
-def run_attacks(names, dataset, cfg, xrefs, asked: np.ndarray, proba_asked: np.ndarray, heldout, ref_logits: np.ndarray,
+def run_attacks(names, dataset, cfg, xrefs, logits, asked: np.ndarray, proba_asked: np.ndarray, heldout, ref_logits: np.ndarray,
                 ref_losses, loss_of, policy, members, stage) -> tuple[np.ndarray, dict[str, AttackScores]]:
     """`score_attacks` on the candidates the target answered (``asked``, ``proba_asked``), with
     the answered calibration records (``heldout``: records, losses, answers) as the population.
@@ -133,6 +133,6 @@ def run_attacks(names, dataset, cfg, xrefs, asked: np.ndarray, proba_asked: np.n
         population, _, population_proba = heldout
     y = dataset.y[records]
     inputs = audit_inputs(dataset, records, proba_asked[answered], loss_of(proba_asked[answered], y), population,
-                          population_proba, xrefs, ref_losses(ref_logits[:, records], y), policy)
+                          population_proba, xrefs, logits, ref_losses(ref_logits[:, records], y), policy)
     truth = None if members is None else np.isin(records, members)
     return records, score_attacks(names, inputs, AttackSettings(tail=cfg.tail, seed=cfg.seed), truth, cfg.seed, stage)

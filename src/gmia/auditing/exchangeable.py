@@ -127,20 +127,33 @@ def train_exchangeable(dataset, spec, store, candidates: np.ndarray, count: int,
                         name="exchangeable references", progress=progress)
 
 
-def exchangeable_test(dataset, xrefs, asked, proba_asked, selection, heldout, cfg, ref_losses, loss_of):
+class RecordLogits:
+    """The exchangeable references' logits on the records an audit needs (the candidates and the
+    answered calibration records), computed once rather than on the whole data set:
+    ``logits[records]`` is ``[K, len(records), C]``."""
+
+    def __init__(self, xrefs, dataset, records: np.ndarray):
+        self.records = np.unique(np.asarray(records, dtype=np.int64))
+        self.values = xrefs.logits(dataset.x[self.records])
+
+    def __getitem__(self, records) -> np.ndarray:
+        return self.values[:, np.searchsorted(self.records, np.asarray(records, dtype=np.int64))]
+
+
+def exchangeable_test(dataset, xrefs, logits: RecordLogits, asked, proba_asked, selection, heldout, cfg, ref_losses,
+                      loss_of):
     """`candidate_verdicts` on the queried candidates ``asked`` (``proba_asked``: the target's
     answers, NaN where none), with the shift from the calibration answers ``heldout`` (records,
     the target's losses and answers) when there are any; ``ref_losses``/``loss_of`` compute the references'
     and the target's losses alike (`gmia.auditing.run`)."""
     y = dataset.y[asked]
-    logits = xrefs.logits(dataset.x)
     out = ~xrefs.membership[:, asked]
     held = None
     if heldout is not None:
         records, target_loss, _ = heldout
-        held = (target_loss, ref_losses(logits[:, records], dataset.y[records]))
+        held = (target_loss, ref_losses(logits[records], dataset.y[records]))
     neighbours = selection.neighbours[np.searchsorted(selection.candidates, asked)]
-    return candidate_verdicts(asked, loss_of(proba_asked, y), ref_losses(logits[:, asked], y), out, neighbours, cfg.fdr_q,
+    return candidate_verdicts(asked, loss_of(proba_asked, y), ref_losses(logits[asked], y), out, neighbours, cfg.fdr_q,
                            heldout=held)
 
 

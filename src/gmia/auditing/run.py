@@ -42,7 +42,8 @@ from gmia.protocol.run import Timer, split_adversary, train_references
 from gmia.auditing.attacks import run_attacks
 from gmia.auditing.config import check_attacks
 from gmia.auditing.exchangeable import (
-    candidate_rows, exchangeable_summary, exchangeable_test, reference_count, train_exchangeable, twin_of_member,
+    RecordLogits, candidate_rows, exchangeable_summary, exchangeable_test, reference_count, train_exchangeable,
+    twin_of_member,
 )
 from gmia.base.choices import References
 from gmia.stats.select import delta_rule_text, select_vulnerable, selection_features
@@ -188,12 +189,15 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             proba_rest = np.full((len(rest), dataset.n_classes), np.nan)
         asked, proba_asked = np.concatenate([tested, rest]).astype(np.int64), np.concatenate([proba, proba_rest])
         with timer.stage("exchangeable test"):
-            xtest = exchangeable_test(dataset, xrefs, asked, proba_asked, selection, heldout, cfg, ref_losses, loss_of)
+            xlogits = RecordLogits(xrefs, dataset, np.concatenate([asked] + ([heldout[0]] if heldout is not None else [])))
+            xtest = exchangeable_test(dataset, xrefs, xlogits, asked, proba_asked, selection, heldout, cfg, ref_losses,
+                                      loss_of)
         if xtest.shift is None:
             stage("note: no calibration answers, so the target's overall shift is not removed from the exchangeable test")
         with timer.stage("attacks"):
-            attacked, attack_scores = run_attacks(check_attacks(cfg.attacks, True), dataset, cfg, xrefs, asked, proba_asked,
-                                                  heldout, ref_logits, ref_losses, loss_of, policy, members, stage)
+            attacked, attack_scores = run_attacks(check_attacks(cfg.attacks, True), dataset, cfg, xrefs, xlogits, asked,
+                                                  proba_asked, heldout, ref_logits, ref_losses, loss_of, policy, members,
+                                                  stage)
     paper_p = p_cal if cfg.pvalues == "calibrated" else p
     used = paper_p if xtest is None else xtest.p[: len(tested)]
     raw = decode_records(dataset.x[tested], dataset.schema) if len(tested) else []
