@@ -62,7 +62,7 @@ def measure(signals, cfg) -> dict:
                 "ties_at_min": int((p == p.min()).sum()),
                 "members_below": int((below & member).sum()),
                 "members_below_stuck": int(stuck.sum()),
-                "tpr": {k: float(v) for k, v in roc.items() if k.startswith("tpr")},
+                "tpr": {k: float(v) for k, v in roc.tpr.items()},
                 "selected": {f"{c:g}": [int(((p[:, pos] < c) & member[:, pos]).sum()),
                                         int(((p[:, pos] < c) & ~member[:, pos]).sum())] for c in cfg.cutoffs},
             }
@@ -93,8 +93,8 @@ def main() -> None:
         sel = {c: [sum(r["selected"][c][i] for r in rows) for i in (0, 1)] for c in rows[0]["selected"]}
         print(f"{key:22} {sum(r['null']['0.01'] for r in rows) / n_null:9.4f} {sum(r['null']['0.05'] for r in rows) / n_null:9.4f} "
               f"{sum(r['ties_at_min'] for r in rows):9d} {sum(r['members_below'] for r in rows):7d} "
-              f"{sum(r['members_below_stuck'] for r in rows):6d} {np.mean([r['tpr']['tpr_at_fpr_0.001'] for r in rows]):8.4f} "
-              f"{np.mean([r['tpr']['tpr_at_fpr_0.01'] for r in rows]):7.4f}  "
+              f"{sum(r['members_below_stuck'] for r in rows):6d} {np.mean([r['tpr']['0.001'] for r in rows]):8.4f} "
+              f"{np.mean([r['tpr']['0.01'] for r in rows]):7.4f}  "
               + ", ".join(f"p<{c}: {tp}/{fp}" for c, (tp, fp) in sel.items()))
     if args.json:
         with open(args.json, "w") as fh:

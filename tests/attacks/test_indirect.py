@@ -394,3 +394,39 @@ def test_negative_null_records_is_refused_in_one_sentence(command, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert code == 2 and "number of null records -1 is invalid" in err and "Traceback" not in err
     assert "\n" not in err.split("number of null records")[1]
+
+
+@pytest.mark.slow
+def test_a_registered_indirect_test_reaches_the_audit_and_table3(tmp_path, monkeypatch):
+    """The audit and Table 3 run GMIA's indirect test through the registry, as the direct one:
+    a registered replacement of "gmia-indirect" is what they run."""
+    from gmia.attacks import registry
+    from gmia.attacks.indirect import GmiaIndirect
+
+    assert isinstance(registry.indirect_test(indirect_mod.IndirectConfig()), GmiaIndirect)
+    ran = []
+
+    class Replacement:
+        def __init__(self, config):
+            self.config = config
+
+        def run(self, store, dataset, references, record, predict_proba, seed, **options):
+            ran.append(record)
+            raise GmiaError("the replacement ran")
+
+    monkeypatch.setitem(registry.RECORD_ATTACKS, "gmia-indirect", lambda: Replacement)
+    data = load_bundled("cancer")
+    spec = TrainSpec(steps=100, batch_size=10, lr=1e-2)
+    model = build_signals(data, spec, ZooStore(tmp_path), k=4, n_targets=2, seed=0).targets
+    target = CountingTarget(lambda x: torch_proba(model, x), data.schema)
+    with pytest.raises(GmiaError, match="the replacement ran"):
+        run_audit(data, target, ZooStore(tmp_path), AuditConfig(spec=spec, k=4, attack="indirect", beta=5.0, delta=0.3))
+    with pytest.raises(GmiaError, match="the replacement ran"):
+        run_table3(data, ZooStore(tmp_path), Table3Config(spec=spec, k=4, n_targets=2))
+    assert len(ran) == 2
+
+
+def torch_proba(zoo, x):
+    from scipy.special import softmax
+
+    return softmax(zoo.logits(x)[0].astype(np.float64), axis=-1)

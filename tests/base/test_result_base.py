@@ -23,7 +23,7 @@ def test_save_writes_strict_json_and_load_reads_it_back(tmp_path):
 def test_load_refuses_another_schema_version_in_one_sentence(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"schema_version": 99}')
-    with pytest.raises(GmiaError, match="schema version 99; expected 1"):
+    with pytest.raises(GmiaError, match=r"schema version 99; expected 2 \(or 1, which is read by upgrading\)"):
         Result.load(path)
 
 

@@ -107,12 +107,12 @@ def test_small_cancer_run_end_to_end_and_rerun_reuses_models(capsys, tmp_path):
     code, stdout, _ = run(args, capsys, tmp_path)
     assert code == 0, stdout
     result = json.loads((out / "results.json").read_text())
-    assert result["schema_version"] == 1 and len(result["runs"]) == 2
+    assert result["schema_version"] == 2 and len(result["runs"]) == 2
     ev = result["runs"][0]["evaluations"][0]
     assert set(ev["count_by_scaling"]) == {"n_over_nprime", "nprime_over_n"}
     assert {r["cutoff"] for r in ev["rows"]} == {0.008, 0.01}
-    assert set(ev["roc"]) == {"auc", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01"}
-    assert ev["roc"]["tpr_at_fpr_0.001"] <= ev["roc"]["tpr_at_fpr_0.01"] <= 1.0
+    assert set(ev["roc"]) == {"auc", "auc_ci", "tpr", "tpr_ci"} and set(ev["roc"]["tpr"]) == {"0.001", "0.01"}
+    assert ev["roc"]["tpr"]["0.001"] <= ev["roc"]["tpr"]["0.01"] <= 1.0
     for name in ("target_train", "target_test", "reference_train", "reference_test"):
         assert 0.5 < result["runs"][0]["accuracies"][name] <= 1.0
     pooled = result["pooled"][0]["rows"][0]

@@ -38,9 +38,9 @@ def test_output_perturbation_is_mirrored_and_label_only_blinds_the_loss(store):
     full, label_only = result.rows
     assert label_only.output["label_only"] and label_only.test_accuracy == full.test_accuracy
     # A one-hot answer gives every correctly classified record the same loss: no ranking left.
-    assert label_only.roc["auc"] == pytest.approx(0.5, abs=0.02)
+    assert label_only.roc.auc == pytest.approx(0.5, abs=0.02)
     # And no better at the smallest FPR (one pair in a thousand of slack: both are near zero here).
-    assert label_only.roc["tpr_at_fpr_0.001"] <= full.roc["tpr_at_fpr_0.001"] + 1e-3 + 1e-12
+    assert label_only.roc.tpr["0.001"] <= full.roc.tpr["0.001"] + 1e-3 + 1e-12
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ def test_evaluate_on_a_small_protocol(cancer_signals):
     from gmia.protocol.evaluate import pool_pvalues
 
     p_raw = pool_pvalues(cancer_signals, "gaussian")
-    assert ev.roc["auc"] == pytest.approx(roc_auc_score(cancer_signals.membership.ravel(), -p_raw.ravel()), abs=1e-12)
+    assert ev.roc.auc == pytest.approx(roc_auc_score(cancer_signals.membership.ravel(), -p_raw.ravel()), abs=1e-12)
 
 
 def test_raw_feature_mode(cancer_signals):

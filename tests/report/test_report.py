@@ -33,7 +33,7 @@ def run_dir(tmp_path_factory):
 @pytest.mark.slow
 def test_run_folder_holds_results_records_and_report(run_dir):
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["schema_version"] == 1 and results["kind"] == "table1"
+    assert results["schema_version"] == 2 and results["kind"] == "table1"
     records = pd.read_parquet(run_dir / "records.parquet")
     assert len(records) == 200 * 4  # pool records x targets
     for col in ("record", "class_index", "neighbours", "expected_neighbours", "statistic", "p_value", "decision", "member"):

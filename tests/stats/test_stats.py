@@ -90,9 +90,29 @@ def test_roc_summary_orientation_member_is_positive():
     scores = rng.normal(size=4000) + 2.0 * labels  # members score higher
     good = roc_summary(scores, labels)
     swapped = roc_summary(scores, ~labels)
-    assert good["auc"] > 0.9 and swapped["auc"] < 0.1
-    assert good["auc"] + swapped["auc"] == pytest.approx(1.0)
-    assert good["tpr_at_fpr_0.01"] > swapped["tpr_at_fpr_0.01"]
+    assert good.auc > 0.9 and swapped.auc < 0.1
+    assert good.auc + swapped.auc == pytest.approx(1.0)
+    assert good.tpr["0.01"] > swapped.tpr["0.01"]
+
+
+def test_a_schema_1_results_file_is_read_with_its_roc_in_the_one_shape(tmp_path):
+    """Schema 1 wrote the protocol's and the defences' ROC flat; reading upgrades it to the
+    shape every result has now, and the figures read back the same."""
+    import json
+
+    from gmia.base.result import read_results
+    from gmia.stats.roc import roc_figure
+
+    old = {"schema_version": 1, "kind": "table1",
+           "runs": [{"evaluations": [{"roc": {"auc": 0.61, "tpr_at_fpr_0.001": 0.002, "tpr_at_fpr_0.01": 0.02}}]}],
+           "attacks": [{"roc": {"auc": 0.7, "auc_ci": [0.6, 0.8], "tpr": {"0.01": 0.1}, "tpr_ci": {"0.01": [0.0, 0.2]}}}]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(old))
+    new = read_results(path)
+    roc = new["runs"][0]["evaluations"][0]["roc"]
+    assert new["schema_version"] == 2 and roc["tpr"] == {"0.001": 0.002, "0.01": 0.02} and roc["auc"] == 0.61
+    assert new["attacks"] == old["attacks"]  # already the one shape: untouched
+    assert roc_figure(roc, "0.01") == roc_figure(old["runs"][0]["evaluations"][0]["roc"], "0.01") == 0.02
 
 
 def test_kost_with_independent_tests_is_fisher():

@@ -13,14 +13,17 @@ one ``register(...)`` line (or ``@register("name")`` on the class); the built-in
 `gmia.attacks.registry` by module, so naming or checking an attack imports none of them. ``gmia compare`` runs
 every registered attack (``COMPARE_ATTACKS`` is this registry's names) and needs no change.
 
-GMIA's indirect attack (``gmia.attacks.indirect``) is not in the registry: it attacks one record
-through new queries to a black box, not from the comparison's signal matrices.
+GMIA's indirect attack (``gmia.attacks.indirect``) attacks one record through new queries to a
+black box, not from the comparison's signal matrices: it is registered apart, as a record attack
+(``RECORD_ATTACKS``, ``register_record_attack``), and the audit, Table 3 and the null check reach it
+through ``indirect_test(config)`` as they reach the direct test through ``direct_test(tail)``.
 """
 
 from gmia.base.extras import lazy_exports
 
 _EXPORTS = {
     "ATTACKS": "gmia.attacks.registry", "register": "gmia.attacks.registry", "make_attack": "gmia.attacks.registry",
+    "RECORD_ATTACKS": "gmia.attacks.registry", "register_record_attack": "gmia.attacks.registry",
     "Attack": "gmia.attacks.base", "AttackSettings": "gmia.attacks.base", "AttackInputs": "gmia.attacks.inputs",
     "GmiaDirect": "gmia.attacks.direct", "Lira": "gmia.attacks.lira", "logit_confidence": "gmia.attacks.lira",
     "LossThreshold": "gmia.attacks.loss", "Rmia": "gmia.attacks.rmia", "Shokri": "gmia.attacks.shokri",

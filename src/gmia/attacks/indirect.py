@@ -257,3 +257,16 @@ def run_indirect(
             raise RuntimeError(f"the indirect attack on record {record} queried a record it must never send; this is a bug")
         p = indirect_pvalues(search, references, proba[None] if proba.ndim == 2 else proba, cfg)
     return IndirectResult(search=search, pvalues=p, n_queries=log.n_queries, positives=positives)
+
+
+@dataclass
+class GmiaIndirect:
+    """GMIA's indirect test as a registered record attack (`gmia.attacks.registry.indirect_test`):
+    `run_indirect` with this ``config``."""
+
+    config: IndirectConfig
+    name: str = "gmia-indirect"
+
+    def run(self, store: ZooStore, dataset: Dataset, references: Zoo, record: int,
+            predict_proba: Callable[[np.ndarray], np.ndarray], seed: int, **options) -> IndirectResult:
+        return run_indirect(store, dataset, references, record, self.config, predict_proba, seed, **options)

@@ -46,7 +46,8 @@ from scipy.stats import binom
 
 from gmia.privacy.bounds import fpr_upper
 
-from gmia.attacks.indirect import IndirectConfig, run_indirect
+from gmia.attacks.indirect import IndirectConfig
+from gmia.attacks.registry import indirect_test
 from gmia.data import Dataset
 from gmia.base.errors import ResumableError
 from gmia.stats.select import count_neighbours, kth_nearest_distance
@@ -205,8 +206,8 @@ def null_check(
                 continue
             stage(f"null check on record {record}: null record {c} ({i + 1} of {len(records)}) in its place")
             try:
-                result = run_indirect(store, dataset, references, c, cfg, predict_proba, seed, progress=progress,
-                                      on_stage=stage, avoid=dataset.x[[record]])
+                result = indirect_test(cfg).run(store, dataset, references, c, predict_proba, seed, progress=progress,
+                                                on_stage=stage, avoid=dataset.x[[record]])
             except ResumableError as exc:
                 stopped = str(exc)
                 break

@@ -60,6 +60,33 @@ def make_attack(name: str, settings: AttackSettings | None = None) -> Attack:
     return ATTACKS[name](settings)
 
 
+# Attacks of one record through queries of their own to a black box (GMIA's indirect test), which
+# the comparison's signal matrices cannot serve: name -> loader of a class made from its config,
+# with ``run(store, dataset, references, record, predict_proba, seed, **options)``.
+RECORD_ATTACKS: dict[str, Callable[[], type]] = {}
+
+
+def register_record_attack(name: str):
+    """Class decorator that registers a record attack (see `RECORD_ATTACKS`) as ``name``; a
+    registered ``"gmia-indirect"`` replaces GMIA's indirect test everywhere (`indirect_test`)."""
+
+    def add(cls: type) -> type:
+        RECORD_ATTACKS[name] = lambda: cls
+        return cls
+
+    return add
+
+
+RECORD_ATTACKS["gmia-indirect"] = lambda: getattr(importlib.import_module("gmia.attacks.indirect"), "GmiaIndirect")
+
+
+def indirect_test(config):
+    """GMIA's indirect test as registered (``"gmia-indirect"``), made from its `IndirectConfig`:
+    what the audit, Table 3 and the indirect null check run, so that a registered replacement
+    reaches all of them."""
+    return RECORD_ATTACKS["gmia-indirect"]()(config)
+
+
 def direct_test(tail: str):
     """GMIA's direct test as registered (``"gmia-direct"``) with the tail rule ``tail``: what the
     audit, the protocol and the tables rank p-values with, so that a registered replacement of

@@ -103,7 +103,7 @@ class Rmia(Attack):
                 trial.a = float(a)
                 trial.fit_probs(reference_prob_x[others], reference_membership[others], reference_prob_z[others])
                 scores = trial.score_probs(reference_prob_x[j][None], reference_prob_z[j][None])
-                aucs[i] += roc_summary(scores, reference_membership[j][None])["auc"]
+                aucs[i] += roc_summary(scores, reference_membership[j][None]).auc
         return float(A_GRID[int(np.argmax(aucs))])
 
     def fit_probs(self, reference_prob_x: np.ndarray, reference_membership: np.ndarray, reference_prob_z: np.ndarray) -> "Rmia":

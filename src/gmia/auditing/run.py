@@ -29,8 +29,7 @@ from dataclasses import asdict
 import numpy as np
 from scipy.special import softmax
 
-from gmia.attacks.registry import direct_test
-from gmia.attacks.indirect import run_indirect
+from gmia.attacks.registry import direct_test, indirect_test
 from gmia.attacks.indirect_null import choose_null_records, null_check, null_records_for
 from gmia.data import Dataset, Split, decode_records
 from gmia.stats.calibration import calibrated_pvalues, per_class, resolution_note
@@ -367,8 +366,8 @@ def _indirect(dataset, target, refs, store, cfg: AuditConfig, tested, rows, time
             row["n_enhancing"] = search.n_found
 
         try:
-            result = run_indirect(store, dataset, refs, int(r), cfg.indirect, target.predict_proba, cfg.seed,
-                                  progress=progress, timer=timer, on_stage=stage, on_search=found)
+            result = indirect_test(cfg.indirect).run(store, dataset, refs, int(r), target.predict_proba, cfg.seed,
+                                                     progress=progress, timer=timer, on_stage=stage, on_search=found)
         except ResumableError as exc:
             return str(exc)
         if result.pvalues is None:

@@ -17,7 +17,10 @@ import numpy as np
 from gmia.base.errors import GmiaError
 from gmia.base.io import atomic_write_json
 
-RESULT_SCHEMA_VERSION = 1  # of every results.json; raise it when a field changes meaning
+# Of every results.json; raise it when a field changes meaning. 2: every "roc" is one shape,
+# {"auc", "auc_ci", "tpr": {"0.001": ..}, "tpr_ci"} (`gmia.stats.roc.RocSummary`); version 1 wrote
+# the protocol's and the defences' as {"auc", "tpr_at_fpr_0.001", ..}, and is read by upgrading.
+RESULT_SCHEMA_VERSION = 2
 
 
 def jsonable(obj):
@@ -44,10 +47,29 @@ def read_results(path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise GmiaError(f"{str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); expected a results file "
                         "written by gmia") from None
+    if results.get("schema_version") == 1:
+        results = upgrade_v1(results)
     if results.get("schema_version") != RESULT_SCHEMA_VERSION:
         raise GmiaError(f"{str(path)!r} has schema version {results.get('schema_version')!r}; expected "
-                        f"{RESULT_SCHEMA_VERSION}")
+                        f"{RESULT_SCHEMA_VERSION} (or 1, which is read by upgrading)")
     return results
+
+
+def upgrade_v1(results: dict) -> dict:
+    """A schema-1 results.json as schema 2: each flat ROC dict ``{"auc", "tpr_at_fpr_F", ..}``
+    becomes ``{"auc", "auc_ci", "tpr": {"F": ..}, "tpr_ci"}`` (no intervals: none were computed)."""
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            if "auc" in obj and any(str(k).startswith("tpr_at_fpr_") for k in obj):
+                tpr = {k.removeprefix("tpr_at_fpr_"): v for k, v in obj.items() if k.startswith("tpr_at_fpr_")}
+                return {"auc": obj["auc"], "auc_ci": [None, None], "tpr": tpr, "tpr_ci": {k: [None, None] for k in tpr}}
+            return {k: walk(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [walk(v) for v in obj]
+        return obj
+
+    return {**walk(results), "schema_version": 2}
 
 
 class Result:

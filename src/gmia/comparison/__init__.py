@@ -5,7 +5,7 @@ Names load on first use, so `gmia.comparison.config` is checked before the engin
 from gmia.base.extras import lazy_exports
 
 _EXPORTS = {
-    "RocSummary": "gmia.comparison.metrics",
+    "RocSummary": "gmia.stats.roc",
     "SortedPairs": "gmia.comparison.metrics",
     "fpr_threshold": "gmia.comparison.metrics",
     "roc_with_ci": "gmia.comparison.metrics",

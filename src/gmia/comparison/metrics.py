@@ -9,21 +9,9 @@ no re-sorting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from gmia.stats.roc import FPRS, SortedPairs, fpr_key
-
-
-@dataclass(frozen=True)
-class RocSummary:
-    """ROC AUC and TPR at fixed FPRs over all pairs, with percentile bootstrap intervals."""
-
-    auc: float
-    auc_ci: tuple[float, float]
-    tpr: dict[str, float] = field(default_factory=dict)  # key: FPR, e.g. "0.001"
-    tpr_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+from gmia.stats.roc import FPRS, RocSummary, SortedPairs, fpr_key
 
 
 def bootstrap_weights(n_rows: int, n_cols: int, n_bootstrap: int, rng: np.random.Generator):

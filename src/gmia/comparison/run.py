@@ -28,7 +28,8 @@ from gmia.base.result import Result
 from gmia.attacks import ATTACKS, AttackSettings, make_attack
 from gmia.comparison.config import CompareConfig
 from gmia.comparison.inputs import build_inputs, population_records, train_shadows
-from gmia.comparison.metrics import FPRS, RocSummary, bootstrap_weights, fpr_threshold, roc_with_ci
+from gmia.comparison.metrics import FPRS, bootstrap_weights, fpr_threshold, roc_with_ci
+from gmia.stats.roc import RocSummary
 from gmia.data import Dataset
 from gmia.base.errors import GmiaError
 from gmia.protocol.evaluate import CutoffRow, privacy_bounds, run_selection

@@ -10,6 +10,7 @@ from rich.table import Table
 from gmia.console.reproduce import SHORT_COLUMNS, eps_cells
 from gmia.privacy.protocol import privacy_note
 from gmia.base.formatting import fmt_epsilon, pct
+from gmia.stats.roc import roc_figure
 
 
 def _eps(row) -> str:
@@ -48,7 +49,7 @@ def render_defend(result, console: Console, paper: dict | None = None) -> None:
         b = r.baseline_records
         row = [r.label + (f" ({r.dropped} dropped)" if r.dropped else ""), _eps(r), f"{r.train_accuracy:.3f}", f"{r.test_accuracy:.3f}", str(r.n_selected),
                f"{pct(r.precision)} [{pct(lo)}, {pct(hi)}]", pct(r.recall), str(r.tp), str(r.fp),
-               f"{r.roc.get('auc', float('nan')):.3f}", pct(r.roc.get("tpr_at_fpr_0.001", float("nan"))),
+               f"{roc_figure(r.roc):.3f}", pct(roc_figure(r.roc, "0.001")),
                f"{pct(b.get('precision', float('nan')))} / {pct(b.get('recall', float('nan')))}"]
         if paper:
             row.append(paper.get(r.label, ""))

@@ -14,6 +14,7 @@ from gmia.privacy.protocol import bound_figures, privacy_note
 from gmia.base.formatting import SCALING_TEXT, ci, pct, fmt_delta
 from gmia.settings.paper import PaperSetting
 from gmia.stats.select import delta_rule_text
+from gmia.stats.roc import roc_figure
 from gmia.experiments.reproduce import ReproduceResult
 from gmia.console.exchangeable import render_exchangeable
 
@@ -209,7 +210,8 @@ def render(result: ReproduceResult, console: Console) -> None:
         every.add_column(col, justify="right")
     for run in result.runs:
         ev = run.evaluations[0]
-        every.add_row(str(run.seed), f"{ev.roc['auc']:.4f}", pct(ev.roc["tpr_at_fpr_0.001"]), pct(ev.roc["tpr_at_fpr_0.01"]))
+        every.add_row(str(run.seed), f"{roc_figure(ev.roc):.4f}", pct(roc_figure(ev.roc, "0.001")),
+                      pct(roc_figure(ev.roc, "0.01")))
     console.print(every)
     render_exchangeable(result.runs, console)
     _privacy(result, console)

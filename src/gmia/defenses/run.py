@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gmia.base.result import Result
+from gmia.stats.roc import RocSummary
 from gmia.data import Dataset, paper_split
 from gmia.defenses.config import DefendConfig
 from gmia.defenses.settings import Applied, apply, label
@@ -54,7 +55,7 @@ class DefenceRow:
     precision: float
     precision_ci: tuple[float, float]
     recall: float
-    roc: dict  # auc, tpr_at_fpr_0.001, tpr_at_fpr_0.01 over all pool records × targets
+    roc: RocSummary  # over all pool records × targets
     seconds: float
     # The same attack on the records the undefended protocol selects: a fixed set across
     # settings, so a defence that empties the selection is still measured.
@@ -79,8 +80,8 @@ class DefendResult(Result):
             "epsilon_replace_one": (r.dp or {}).get("epsilon_replace_one"), **eps_columns(r.privacy),
             "train_accuracy": r.train_accuracy,
             "test_accuracy": r.test_accuracy, "n_selected": r.n_selected, "tp": r.tp, "fp": r.fp,
-            "precision": r.precision, "recall": r.recall, "auc": r.roc.get("auc"),
-            "tpr_at_fpr_0.001": r.roc.get("tpr_at_fpr_0.001"), "dropped": r.dropped, "n_train": r.n_train,
+            "precision": r.precision, "recall": r.recall, "auc": r.roc.auc,
+            "tpr_at_fpr_0.001": r.roc.tpr.get("0.001"), "dropped": r.dropped, "n_train": r.n_train,
             "baseline_tp": r.baseline_records.get("tp"), "baseline_fp": r.baseline_records.get("fp"),
         } for r in self.rows])
 

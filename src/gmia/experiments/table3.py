@@ -10,7 +10,8 @@ import pandas as pd
 
 from gmia.attacks.registry import direct_test
 from gmia.base.result import RESULT_SCHEMA_VERSION, Result
-from gmia.attacks.indirect import EnhancingSearch, run_indirect
+from gmia.attacks.indirect import EnhancingSearch
+from gmia.attacks.registry import indirect_test
 from gmia.attacks.indirect_null import NOT_CALIBRATED, choose_null_records, null_check, null_records_for, unchecked
 from gmia.data import Dataset
 from gmia.base.errors import GmiaError, option
@@ -137,8 +138,8 @@ def run_table3(dataset: Dataset, store: ZooStore, config: Table3Config, out: Pat
             })
 
     targets = ZooTargets(signals.targets)
-    indirect = run_indirect(store, dataset, signals.references, r, cfg, targets.predict_proba, seed,
-                            progress=progress, timer=timer, on_stage=stage, on_search=keep_partial)
+    indirect = indirect_test(cfg).run(store, dataset, signals.references, r, targets.predict_proba, seed,
+                                      progress=progress, timer=timer, on_stage=stage, on_search=keep_partial)
     search, p_indirect, positives = indirect.search, indirect.pvalues, indirect.positives
     if p_indirect is None:
         best = float(search.medoid_influence.max()) if search.medoid_influence.size else float("nan")

@@ -19,7 +19,7 @@ from gmia.base.choices import Features, values
 from gmia.data import duplicate_groups
 from gmia.protocol.run import ProtocolSignals
 from gmia.stats.select import Selection, select_vulnerable
-from gmia.stats.roc import roc_summary
+from gmia.stats.roc import RocSummary, roc_summary
 from gmia.protocol.exchangeable import evaluate_exchangeable
 from gmia.base.errors import GmiaError, check_cutoffs
 from gmia.settings.presets import DEFAULT_DP_DELTA, DEFAULT_PRIVACY_CONFIDENCE
@@ -94,7 +94,7 @@ class Evaluation:
     calibrated_by_class: bool = False  # p̂ ranked within r's class (else among all calibration records)
     n_calibration: int = 0  # |C|, records held out of the references
     delta_derived: bool = False
-    roc: dict[str, float] = field(default_factory=dict)  # all pool records × all targets, raw p
+    roc: RocSummary | None = None  # all pool records × all targets, raw p (no intervals)
     calibration: dict[str, float] = field(default_factory=dict)  # P(p < α) over non-member pairs, raw p
     calibration_without_twins: dict[str, float] = field(default_factory=dict)  # same, records with no exact twin in the pool
     calibration_calibrated: dict[str, float] = field(default_factory=dict)  # P(p̂ < α) over non-member pairs

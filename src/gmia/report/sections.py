@@ -8,7 +8,7 @@ from gmia.data.records import class_of_readable
 from gmia.algorithms.base import describe_text
 from gmia.base.formatting import pct, fmt_delta
 import gmia.report.figures as figures
-from gmia.stats.roc import pr_points, roc_points
+from gmia.stats.roc import pr_points, roc_figure, roc_points
 from gmia.attacks.indirect_null import null_check_words
 from gmia.report.html import esc, figure, num, pct_ci, plain, section, table, with_ci
 from gmia.report.tradeoff import tradeoff_svg
@@ -202,7 +202,7 @@ def defences(results, records):
         eps = "-" if not r["dp"] else ("inf" if r["dp"]["epsilon"] is None else f"{r['dp']['epsilon']:.3g}")
         b = r["baseline_records"]
         rows.append([r["label"], eps, num(r["train_accuracy"], 3), num(r["test_accuracy"], 3), r["n_selected"],
-                     with_ci(pct(r["precision"]), pct_ci(r.get("precision_ci"))), pct(r["recall"]), num(r["roc"].get("auc"), 3), pct(r["roc"].get("tpr_at_fpr_0.001")),
+                     with_ci(pct(r["precision"]), pct_ci(r.get("precision_ci"))), pct(r["recall"]), num(roc_figure(r["roc"]), 3), pct(roc_figure(r["roc"], "0.001")),
                      f"{pct(b.get('precision'))} / {pct(b.get('recall'))}"] + ([paper.get(r["label"], "")] if paper else []))
     cfg = results["config"]
     return (f"<h2>Defences: utility against attack success</h2><p>Each setting is the full protocol with the adversary "

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from gmia.base.io import atomic_write_bytes
+from gmia.stats.roc import roc_figure
 
 
 def _rows(result) -> list[dict]:
@@ -29,8 +30,8 @@ def draw_tradeoff(rows: list[dict], cutoff: float, dataset: str):
 
     from gmia.report.figures import subplots
 
-    panels = [("ROC AUC (all pool records x targets)", lambda r: r["roc"].get("auc")),
-              ("TPR at 0.1% FPR", lambda r: r["roc"].get("tpr_at_fpr_0.001")),
+    panels = [("ROC AUC (all pool records x targets)", lambda r: roc_figure(r["roc"])),
+              ("TPR at FPR ≤ 0.1%", lambda r: roc_figure(r["roc"], "0.001")),
               (f"precision at p < {cutoff:g}, baseline records", lambda r: r["baseline_records"].get("precision"))]
     fig, axes = subplots(1, 3, figsize=(13, 4.6), layout="constrained")
     markers = "osD^v<>pP*X"

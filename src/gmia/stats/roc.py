@@ -8,7 +8,7 @@ bootstrap resample of targets and records reuse the same sort (gmia.comparison.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
@@ -86,15 +86,43 @@ class SortedPairs:
         return np.r_[0.0, fp / max(fp[-1], 1.0)], np.r_[0.0, tp / max(tp[-1], 1.0)]
 
 
-def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=FPRS) -> dict:
-    """Exact ROC AUC and TPR at fixed FPRs as a dict; ``labels`` True = member (the positive
-    class), higher score = more likely member. NaN when a class is missing."""
+@dataclass(frozen=True)
+class RocSummary:
+    """The one ROC type of every result: ROC AUC and TPR at FPR <= f (``tpr``, keyed by
+    `fpr_key`: "0.001", "0.01"), with percentile bootstrap intervals where they were computed
+    (`gmia.comparison.metrics.roc_with_ci`; NaN otherwise)."""
+
+    auc: float
+    auc_ci: tuple[float, float] = (float("nan"), float("nan"))
+    tpr: dict[str, float] = field(default_factory=dict)
+    tpr_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def roc_figure(roc, what: str = "auc") -> float:
+    """One figure of a ROC summary however it is held: a `RocSummary`, its results.json dict, or
+    the flat dict results.json had before schema 2 (``tpr_at_fpr_0.001``). ``what``: ``"auc"`` or
+    an FPR key (``"0.001"``); NaN when absent."""
+    if roc is None:
+        return float("nan")
+    if isinstance(roc, RocSummary):
+        return roc.auc if what == "auc" else roc.tpr.get(what, float("nan"))
+    if what == "auc":
+        return roc.get("auc", float("nan"))
+    tpr = roc.get("tpr")
+    return tpr.get(what, float("nan")) if isinstance(tpr, dict) else roc.get(f"tpr_at_fpr_{what}", float("nan"))
+
+
+def roc_summary(scores: np.ndarray, labels: np.ndarray, fprs=FPRS) -> RocSummary:
+    """Exact ROC AUC and TPR at fixed FPRs, no intervals; ``labels`` True = member (the
+    positive class), higher score = more likely member. NaN when a class is missing."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
     if scores.ndim != 2:
         scores, labels = scores.reshape(1, -1), labels.reshape(1, -1)
     auc, *tprs = SortedPairs.from_matrix(scores, labels).summary(fprs=fprs)
-    return {"auc": float(auc), **{f"tpr_at_fpr_{f:g}": float(t) for f, t in zip(fprs, tprs)}}
+    nan = (float("nan"), float("nan"))
+    return RocSummary(auc=float(auc), tpr={fpr_key(f): float(t) for f, t in zip(fprs, tprs)},
+                      tpr_ci={fpr_key(f): nan for f in fprs})
 
 
 # Curves thinned to a few hundred points for figures.
