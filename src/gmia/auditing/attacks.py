@@ -1,4 +1,4 @@
-"""Every attack on the user's model (``gmia audit --attack-name``, Python ``attacks=``): GMIA and
+"""Every attack on the user's model (``gmia audit --attacks NAME``, Python ``attacks=``): GMIA and
 the baselines scored on the same references and the same answers.
 
 The exchangeable design's references (`gmia.auditing.exchangeable`) are in/out models: each
@@ -114,8 +114,9 @@ def score_attacks(names, inputs: AttackInputs, settings: AttackSettings, members
     return out
 
 
-def run_attacks(names, dataset, cfg, xrefs, logits, asked: np.ndarray, proba_asked: np.ndarray, heldout, ref_logits: np.ndarray,
-                ref_losses, loss_of, policy, members, stage) -> tuple[np.ndarray, dict[str, AttackScores]]:
+def run_attacks(names, dataset, cfg, xrefs, logits, asked: np.ndarray, proba_asked: np.ndarray, heldout,
+                ref_logits: np.ndarray, ref_losses, loss_of, policy, members,
+                stage) -> tuple[np.ndarray, dict[str, AttackScores]]:
     """`score_attacks` on the candidates the target answered (``asked``, ``proba_asked``), with
     the answered calibration records (``heldout``: records, losses, answers) as the population.
     Returns (those candidates, each attack's scores)."""
