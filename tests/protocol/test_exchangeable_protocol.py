@@ -101,3 +101,19 @@ def test_a_non_member_whose_exact_twin_is_a_member_is_marked():
     membership = np.array([[True, False, False, True], [False, False, True, False]])
     groups = np.array([0, 0, 1, 2])  # records 0 and 1 are identical
     assert twin_members(membership, groups).tolist() == [[False, True, False, False], [False, False, False, False]]
+
+
+def test_a_pair_has_as_many_out_references_whether_the_target_is_a_member_or_not():
+    """Against a non-member target the others out number T/2 - 1, against a member T/2: one is
+    left out so that the count (and the rank test's floor 1/(1 + count)) says nothing of membership."""
+    from gmia.protocol.exchangeable import out_references_of
+
+    rng = np.random.default_rng(0)
+    T, P = 20, 50
+    membership = np.zeros((T, P), bool)
+    for r in range(P):
+        membership[rng.permutation(T)[: T // 2], r] = True
+    for t in range(T):
+        out = out_references_of(membership, t)
+        assert not out[t].any() and (out.sum(axis=0) == T // 2 - 1).all()
+        assert not (out & membership).any()

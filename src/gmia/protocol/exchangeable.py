@@ -22,19 +22,39 @@ from __future__ import annotations
 import numpy as np
 
 from gmia.stats.calibration import null_fraction
-from gmia.stats.exchangeable import DEFAULT_TEST, TESTS, leave_one_out, model_shifts
+from gmia.stats.exchangeable import DEFAULT_TEST, TESTS, model_shifts
 from gmia.stats.fdr import DEFAULT_Q, isolation_weights, weighted_bh
 
 ALPHAS = (0.01, 0.05, 0.1)
 
 
+def out_references_of(membership: np.ndarray, t: int) -> np.ndarray:
+    """``[T, P]``: the targets target ``t`` is ranked against on each record, the others that did
+    not train on it, as many for every record whatever t's own membership. A record is in the
+    training set of half the targets: against a non-member t the others out number T/2 - 1, against
+    a member T/2, so one of those is left out (at random, seeded by t). Otherwise the count of
+    out-references would tell membership (and the rank test's smallest p, 1/(1 + count), differ by it)."""
+    out = ~membership
+    out[t] = False
+    cols = np.nonzero(membership[t] & out.any(axis=0))[0]
+    if cols.size:
+        draw = np.random.default_rng([int(t), 11]).random((out.shape[0], cols.size))
+        draw[~out[:, cols]] = -1.0  # only an out-reference can be the one left out
+        out[draw.argmax(axis=0), cols] = False
+    return out
+
+
 def exchangeable_pvalues(target_loss: np.ndarray, membership: np.ndarray, test: str,
                          shifts: np.ndarray | None = None) -> np.ndarray:
     """``[T, P]`` p-values of every (target, pool record) pair against the other targets that
-    did not train on the record; ``shifts`` (``[T]``, `gmia.stats.exchangeable.model_shifts`)
-    removes each target's overall shift first."""
-    shift = None if shifts is None else (shifts, shifts)
-    return TESTS[test](target_loss, target_loss, ~membership, exclude=leave_one_out(target_loss.shape[0]), shift=shift)
+    did not train on the record (`out_references_of`: as many for members as for non-members);
+    ``shifts`` (``[T]``, `gmia.stats.exchangeable.model_shifts`) removes each target's overall
+    shift first."""
+    p = np.empty(target_loss.shape)
+    for t in range(target_loss.shape[0]):
+        shift = None if shifts is None else (shifts[t : t + 1], shifts)
+        p[t] = TESTS[test](target_loss[t : t + 1], target_loss, out_references_of(membership, t), shift=shift)[0]
+    return p
 
 
 def fdr_calls(p: np.ndarray, neighbours: np.ndarray, q: float = DEFAULT_Q) -> np.ndarray:
@@ -68,7 +88,7 @@ def evaluate_exchangeable(target_loss: np.ndarray, membership: np.ndarray, posit
     member_sel = membership[:, positions]
     shifts = model_shifts(heldout_loss) if heldout_loss is not None and heldout_loss.shape[1] else None
     twin = twin_members(membership, groups) if groups is not None else np.zeros(membership.shape, bool)
-    out_refs = (~membership[:, positions]).sum(axis=0)
+    out_refs = (~membership[:, positions]).sum(axis=0) - 1  # per pair (`out_references_of`)
     tests, kept = {}, {}
     for name in TESTS:
         p = exchangeable_pvalues(target_loss, membership, name, shifts)
