@@ -206,14 +206,14 @@ def _aligned(records: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.
     return np.array([values[position[int(r)]] if int(r) in position else np.nan for r in wanted], dtype=np.float64)
 
 
-def candidate_rows(dataset, xtest, selection, members, attacked=None, attack_scores=None) -> list[dict]:
+def candidate_rows(dataset, xtest, selection, members, twin=None, attacked=None, attack_scores=None) -> list[dict]:
     """One row per queried candidate: its exchangeable p-values, out-reference count, N'_n, FDR
     call, each attack's score (``score_<attack>``, NaN where the target did not answer;
     ``attacked``: the records the scores are of) and, with the members known, the truth
-    (``member``; ``member_twin``: a non-member whose content the target trained on)."""
+    (``member``; ``member_twin``: a non-member whose content the target trained on, ``twin`` from
+    `twin_of_member` over ``xtest.records``)."""
     neighbours = selection.neighbours[np.searchsorted(selection.candidates, xtest.records)]
     truth = None if members is None else np.isin(xtest.records, members)
-    twin = None if members is None else twin_of_member(dataset, xtest.records, members)
     scores = {}
     for name, attack in (attack_scores or {}).items():
         scores[f"score_{name}"] = _aligned(attacked, attack.scores, xtest.records)

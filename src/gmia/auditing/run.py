@@ -225,11 +225,12 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
     if cfg.attack in ("indirect", "both") and stopped is None:
         stopped = _indirect(dataset, target, refs, store, cfg, tested, rows, timer, progress, stage,
                             null_pool=(calibration, split.adversary, f, selection.delta))
-    truth = None
+    truth = twin_all = None
     if members is not None:
         member = np.isin(tested, members)
-        twin = twin_of_member(dataset, tested, members)
-        for row, m, tw in zip(rows, member, twin):
+        # Once, over every queried candidate in the exchangeable design (the tested ones come first).
+        twin_all = twin_of_member(dataset, tested if xtest is None else xtest.records, members)
+        for row, m, tw in zip(rows, member, twin_all[: len(tested)]):
             row["member"] = bool(m)
             if tw:  # not a member, but the target trained on an identical record
                 row["member_twin"] = True
@@ -246,11 +247,10 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
             if have.any():
                 truth["direct_paper"] = asdict(CutoffRow.from_calls((p_paper[have] < cfg.cutoff)[None], member[have][None], cfg.cutoff))
             called, truly = xtest.fdr_member, np.isin(xtest.records, members)
-            twin = twin_of_member(dataset, xtest.records, members)
             truth["fdr"] = {"calls": int(called.sum()), "true": int((called & truly).sum()),
                             "false": int((called & ~truly).sum()),
                             # of the false: the target trained on an identical record (this content is in its training set)
-                            "false_on_twins": int((called & twin).sum()),
+                            "false_on_twins": int((called & twin_all).sum()),
                             "fdp": float((called & ~truly).sum() / called.sum()) if called.sum() else 0.0,
                             "members_among_queried": int(truly[~np.isnan(xtest.p)].sum())}
     refs_member = refs.membership
@@ -276,7 +276,8 @@ def run_audit(dataset: Dataset, target, store: ZooStore, cfg: AuditConfig,
         roles={"source": roles.source, "notes": list(roles.notes), "candidates": int(len(split.pool)),
                "population": int(len(split.adversary)), "members_known": members is not None},
         exchangeable=None if xtest is None else exchangeable_summary(xtest, xrefs, n_train, len(tested), cfg),
-        candidates=None if xtest is None else candidate_rows(dataset, xtest, selection, members, attacked, attack_scores),
+        candidates=None if xtest is None else candidate_rows(dataset, xtest, selection, members, twin_all, attacked,
+                                                                       attack_scores),
         attacks={name: a.to_dict() for name, a in attack_scores.items()} or None,
     )
 

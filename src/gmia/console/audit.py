@@ -7,11 +7,10 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from gmia.base.formatting import fmt_delta, pct, scaling_counts
+from gmia.base.formatting import fmt_delta, pct, scaling_counts, tpr_convention
 from gmia.targets.policy import OutputPolicy
 from gmia.auditing.matching import Matching
 from gmia.auditing.result import ATTACK_COLUMNS, attack_rows, exchangeable_line, risk_lines
-from gmia.base.formatting import tpr_convention
 
 FEATURES_SHOWN = 3
 
@@ -98,7 +97,8 @@ def render_audit(result, console: Console) -> None:
         console.print(table)
         c = result.calibration or {}
         if x:
-            console.print(exchangeable_line(x)[0].upper() + exchangeable_line(x)[1:] + ". The verdicts assume the target's "
+            line = exchangeable_line(x)
+            console.print(line[0].upper() + line[1:] + ". The verdicts assume the target's "
                           "training set is a random N of the candidates; the paper design's p-value is shown beside "
                           "(--references paper to decide by it).", highlight=False)
             called = [c["record"] for c in result.candidates if c["fdr_member"]] if result.candidates else []

@@ -50,11 +50,9 @@ def exchangeable_pvalues(target_loss: np.ndarray, membership: np.ndarray, test: 
     did not train on the record (`out_references_of`: as many for members as for non-members);
     ``shifts`` (``[T]``, `gmia.stats.exchangeable.model_shifts`) removes each target's overall
     shift first."""
-    p = np.empty(target_loss.shape)
-    for t in range(target_loss.shape[0]):
-        shift = None if shifts is None else (shifts[t : t + 1], shifts)
-        p[t] = TESTS[test](target_loss[t : t + 1], target_loss, out_references_of(membership, t), shift=shift)[0]
-    return p
+    shift = None if shifts is None else (shifts, shifts)
+    return TESTS[test](target_loss, target_loss, ~membership, exclude=lambda t: ~out_references_of(membership, t),
+                       shift=shift)
 
 
 def fdr_calls(p: np.ndarray, neighbours: np.ndarray, q: float = DEFAULT_Q) -> np.ndarray:

@@ -52,10 +52,17 @@ def _check(target: np.ndarray, reference: np.ndarray, out: np.ndarray) -> tuple[
 
 
 def _per_target(target: np.ndarray, out: np.ndarray, exclude, row) -> np.ndarray:
-    """``[T, n]``: ``row(t, usable)`` for each target t, ``usable [K, n]`` its out-references."""
+    """``[T, n]``: ``row(t, usable)`` for each target t, ``usable [K, n]`` its out-references.
+
+    ``exclude``: None, ``[T, K]`` (reference s unused for target t on every record), or a
+    function of t giving ``[K]`` or ``[K, n]`` (unused for t on that record)."""
     p = np.empty(target.shape)
     for t in range(target.shape[0]):
-        usable = out if exclude is None else out & ~np.asarray(exclude[t], bool)[:, None]
+        if exclude is None:
+            usable = out
+        else:
+            dropped = np.asarray(exclude(t) if callable(exclude) else exclude[t], bool)
+            usable = out & ~(dropped[:, None] if dropped.ndim == 1 else dropped)
         with np.errstate(invalid="ignore", divide="ignore"):
             p[t] = row(t, usable)
     return p
@@ -89,7 +96,8 @@ def rank_pvalues(target_loss: np.ndarray, reference_loss: np.ndarray, out: np.nd
     """Exact rank p-values ``[T, n]`` of the targets' losses among the out-references' losses.
 
     ``exclude[t, s]`` (bool ``[T, K]``, optional): reference s is not used for target t (the
-    target itself, when the references are the other targets). ``shift``: (b of the targets
+    target itself, when the references are the other targets); or a function of t giving
+    ``[K, n]``, per record (`_per_target`). ``shift``: (b of the targets
     ``[T]``, b of the references ``[K]``) from `model_shifts`; the ranks are then of φ - b."""
     target_loss, reference_loss, out = _check(target_loss, reference_loss, out)
     shifted = _shifted(target_loss, reference_loss, shift)
