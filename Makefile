@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python benchmarks/pvalues.py
 	$(BIN)/python benchmarks/http_serving.py
 	$(BIN)/python benchmarks/dp_throughput.py
+	$(BIN)/python benchmarks/reference_curve.py
 
 clean:
 	rm -rf $(VENV) runs .gmia-cache test-artifacts site

@@ -113,7 +113,7 @@ def test_no_module_over_400_lines():
     assert not long, f"modules over 400 lines: {long}"
 
 
-@pytest.mark.parametrize("heavy", ["fastapi", "ray", "opacus", "torch", "uvicorn"])
+@pytest.mark.parametrize("heavy", ["fastapi", "numba", "ray", "opacus", "torch", "uvicorn"])
 def test_import_gmia_pulls_in_no_heavy_or_optional_package(heavy):
     code = f"import sys, gmia; assert {heavy!r} not in sys.modules, sorted(m for m in sys.modules if m.startswith({heavy!r}))"
     subprocess.run([sys.executable, "-c", code], check=True)

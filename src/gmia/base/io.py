@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from gmia.base.errors import GmiaError
@@ -27,11 +28,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file's bytes reach the disk (fsync) before the rename, and the rename before we return
     (fsync of the folder): otherwise a power loss after the rename can leave an empty or short
     file under the final name, which a rerun would trust."""
+    atomic_write_parts(path, [data])
+
+
+def atomic_write_parts(path: Path, parts: Iterable[bytes]) -> None:
+    """`atomic_write_bytes` of the concatenated ``parts``, written as they come, so a file larger
+    than memory can be written from a generator."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for data in parts:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes files private; results are meant to be shared

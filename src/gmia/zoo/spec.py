@@ -96,6 +96,12 @@ class TrainSpec(BaseModel):
     def private(self) -> bool:
         return self.dp_clip is not None
 
+    @property
+    def compiles(self) -> bool:
+        """Whether the compiled trainer (`gmia.zoo.compiled`) trains these models on a CPU: fully
+        connected, without dropout or DP-SGD. The rest, and every model on a GPU, train through torch."""
+        return not self.conv and not self.private and self.dropout == 0
+
     def canonical_json(self) -> str:
         """Stable JSON used in content hashes: same spec, same string. Fields a spec does not use
         are left out (DP without DP, convolution without it), so stacks stored before those

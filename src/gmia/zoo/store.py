@@ -26,6 +26,7 @@ from gmia.zoo.trainer import resolve_device
 from gmia.zoo.zoo import Zoo
 
 FORMAT_VERSION = 1
+COMPILED_TRAINER = "compiled-1"  # bump when gmia.zoo.compiled changes what it computes
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -55,6 +56,11 @@ class ZooStore:
         h = hashlib.sha256()
         if init:  # a stack trained from scratch hashes as if `init` did not exist
             h.update(f"init={init}".encode() + b"\0")
+        if spec.compiles:
+            # The compiled trainer's models differ from the torch trainer's in the last bits, so
+            # a stack either one stored is not handed out as the other's; stacks the compiled
+            # trainer never trains keep their keys.
+            h.update(f"trainer={COMPILED_TRAINER}".encode() + b"\0")
         for part in (
             f"gmia-zoo-v{FORMAT_VERSION}",
             fingerprint,
@@ -126,6 +132,13 @@ class ZooStore:
                        "device": self.device}
             self.executor.run(todo, payload, lambda job, data: atomic_write_bytes(folder / f"chunk_{job.chunk:04d}.safetensors", data), tick)
         return self.load(key)
+
+    def folder(self, zoo: Zoo) -> Path:
+        """Where a stored stack's chunks are, for files that belong with it (`gmia.stats.streamed`)."""
+        folder = self.root / zoo.key
+        if not zoo.key or not folder.is_dir():
+            raise GmiaError(f"stack {zoo.key!r} is not stored in {str(self.root)!r}; expected a stack this store trained or loaded")
+        return folder
 
     def load(self, key: str) -> Zoo:
         folder = self.root / key

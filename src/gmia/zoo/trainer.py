@@ -5,6 +5,11 @@ a half of the target pool for targets). Losses are summed over models, so the gr
 model receives is that of its own mean batch loss: the stack is K independent trainings that
 share Python and kernel-launch overhead (tests/zoo/test_trainer.py checks this against a plain
 one-model torch loop).
+
+Two trainers: fully connected models without dropout or DP-SGD train on the CPU through the
+compiled trainer (`gmia.zoo.compiled`, numba); everything else (convolutions, dropout, DP-SGD,
+any model on a GPU) through torch's autograd and ``torch.optim``. Both draw the same
+initialisation and batches from the seed.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from gmia.base.errors import GmiaError, option
-from gmia.zoo import dp, fused, stacked, updates
+from gmia.zoo import dp, stacked
 from gmia.zoo.spec import TrainSpec
 
-def iter_batches(
+def iter_orders(
     index_sets: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator
-) -> Iterator[torch.Tensor]:
-    """Yield ``steps`` batches of record indices, shape ``[K, batch_size]``.
+) -> Iterator[tuple[torch.Tensor, int]]:
+    """Yield each epoch's visiting order and its number of steps: ``(order [K, n], count)``, model
+    m's batch at the epoch's step j being ``index_sets[m, order[m, j·B : (j+1)·B]]``.
 
     Each model walks its own index set in epochs, reshuffled per epoch; the last incomplete
     batch of an epoch is dropped so every batch has the same size for all models.
@@ -35,13 +41,30 @@ def iter_batches(
     while step < steps:
         # One randperm per model is several times cheaper than argsort of a [K, n] random matrix.
         order = torch.stack([torch.randperm(n, generator=generator) for _ in range(k)])
-        epoch = torch.gather(index_sets, 1, order)
+        count = min(per_epoch, steps - step)
+        yield order, count
+        step += count
+
+
+def iter_epochs(
+    index_sets: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """Yield the batches of ``steps`` steps an epoch at a time (`iter_orders`): blocks of record
+    indices of shape ``[steps in the epoch, K, batch_size]``."""
+    k = index_sets.shape[0]
+    for order, count in iter_orders(index_sets, batch_size, steps, generator):
+        epoch = torch.gather(index_sets, 1, order[:, : count * batch_size])
         # Each step's [K, batch] block laid out contiguously once per epoch: a step then
         # flattens its batch without a copy.
-        blocks = epoch[:, : per_epoch * batch_size].reshape(k, per_epoch, batch_size).transpose(0, 1).contiguous()
-        for j in range(min(per_epoch, steps - step)):
-            yield blocks[j]
-            step += 1
+        yield epoch.reshape(k, count, batch_size).transpose(0, 1).contiguous()
+
+
+def iter_batches(
+    index_sets: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """Yield ``steps`` batches of record indices, shape ``[K, batch_size]`` (`iter_epochs` a step at a time)."""
+    for blocks in iter_epochs(index_sets, batch_size, steps, generator):
+        yield from blocks
 
 
 def make_optimizer(params: list[torch.Tensor], spec: TrainSpec) -> torch.optim.Optimizer:
@@ -106,9 +129,12 @@ def train_stack(
     params = {name: p.to(device).requires_grad_(True) for name, p in params.items()}
     report_every = max(1, spec.steps // 100)
     x, y = x.to(device), y.to(device)
-    if fused.applies(spec, device):
-        _train_fused(x, y, index_sets, spec, params, generator, n_classes, on_step, report_every)
-        return {name: p.detach().cpu() for name, p in params.items()}
+    if device.type == "cpu" and spec.compiles:
+        from gmia.zoo import compiled  # numba loads only when a stack trains here
+
+        compiled.train(x, y, index_sets, iter_orders(index_sets, spec.batch_size, spec.steps, generator), spec, params,
+                       n_classes, lambda step: _report(on_step, step, spec.steps, report_every))
+        return {name: p.detach() for name, p in params.items()}
     optimizer = make_optimizer(list(params.values()), spec)
     if spec.private:
         _train_private(x, y, index_sets, spec, params, optimizer, generator, n_classes, on_step, report_every)
@@ -132,17 +158,6 @@ def train_stack(
         optimizer.step()
         _report(on_step, step, spec.steps, report_every)
     return {name: p.detach().cpu() for name, p in params.items()}
-
-
-def _train_fused(x, y, index_sets, spec: TrainSpec, params, generator, n_classes, on_step, report_every) -> None:
-    """The same steps as the autograd loop, with gradients from `gmia.zoo.fused` and the
-    optimiser's update from `gmia.zoo.updates`."""
-    stack = fused.FusedStack(params, spec, x, y, n_classes, spec.batch_size)
-    optimizer = updates.make_update(list(params.values()), spec)
-    for step, batch in enumerate(iter_batches(index_sets, spec.batch_size, spec.steps, generator), 1):
-        stack.gradients(batch.reshape(-1))
-        optimizer.step()
-        _report(on_step, step, spec.steps, report_every)
 
 
 def _report(on_step: Callable[[int], None] | None, step: int, steps: int, every: int) -> None:
