@@ -3,9 +3,9 @@
 With K reference models, ``[K, N, C]`` logits and ``[K, N]`` losses grow with K (Adult, 1,024
 references: 400 MB and 200 MB of float32). `stream_signals` computes them a block of models at a
 time and writes each block straight to a ``.npy`` file beside the stack's chunks in the store
-(`gmia.zoo.store.ZooStore.folder`), so memory
-holds one block whatever K is; the files are content-addressed like the stack (its key and the
-data's fingerprint) and written atomically, so a rerun maps them instead of computing again.
+(`gmia.zoo.store.ZooStore.folder`), so memory holds one block whatever K is; the files are
+content-addressed like the stack (its key and the data's fingerprint) and written atomically, so
+a rerun maps them instead of computing again.
 Readers take a block of records across every model (`StreamedSignals.losses_of`) through a
 memory map opened for that block only: pages read are released with it, so the process's
 resident memory stays flat too (benchmarks/reference_curve.py measures both).
@@ -13,6 +13,7 @@ resident memory stays flat too (benchmarks/reference_curve.py measures both).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +53,7 @@ class StreamedSignals:
 
 
 def _npy_header(shape: tuple[int, ...]) -> bytes:
-    import io
-
+    """The ``.npy`` header of a C-ordered float32 array of ``shape``, for writing its data after it."""
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                                                "fortran_order": False, "shape": tuple(int(s) for s in shape)})

@@ -4,7 +4,7 @@ in one numba loop, float32, on the CPU.
 A step of the torch trainer is a few dozen operations on tensors of a few thousand floats, each
 paying dispatch and allocation overhead that exceeds its arithmetic (Adult's 108-10-5-2 network:
 about 25 us per model and step on one core through the hand-written torch passes this module
-replaced, for about 600 multiply-adds per record). Here one compiled call runs a whole epoch of
+replaced, for about 460 multiply-adds per record). Here one compiled call runs a whole epoch of
 steps for a range of models: model by model, its parameters and optimiser state stay in the
 core's cache across the epoch, and every row operation is a 16-lane vector loop
 (`gmia.zoo.lanes`). The models of a stack are split between threads (the kernel releases the

@@ -57,9 +57,10 @@ class ZooStore:
         if init:  # a stack trained from scratch hashes as if `init` did not exist
             h.update(f"init={init}".encode() + b"\0")
         if spec.compiles:
-            # The compiled trainer's models differ from the torch trainer's in the last bits, so
-            # a stack either one stored is not handed out as the other's; stacks the compiled
-            # trainer never trains keep their keys.
+            # Stacks of the models the compiled trainer trains on a CPU hash with its version:
+            # those stored before it came from the torch passes it replaced, which differ in the
+            # last bits, and a cache should not mix the two. Stacks of other models keep their
+            # keys. The device stays out of the key, as above.
             h.update(f"trainer={COMPILED_TRAINER}".encode() + b"\0")
         for part in (
             f"gmia-zoo-v{FORMAT_VERSION}",
