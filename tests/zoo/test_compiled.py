@@ -98,7 +98,7 @@ def test_padding_stays_zero():
         b = theta[:, layout.b_at[i] : layout.b_at[i] + width]
         assert not w[:, :, n_out:].any() and not b[:, n_out:].any(), i
         assert np.abs(w[:, :, :n_out]).min() > 0  # the true weights did train
-    assert theta.ctypes.data % compiled.ALIGN == 0
+    assert theta.ctypes.data % kernel.ALIGN == 0
 
 
 def test_tanh_is_within_a_few_ulp():

@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from gmia.zoo import sparse
+from gmia.zoo import kernel, sparse, stacked
 from gmia.zoo.kernel import ACTIVATIONS, train_models
 from gmia.zoo.lanes import STEP
 from gmia.zoo.spec import TrainSpec
@@ -57,17 +57,9 @@ def padded(width: int) -> int:
     return -(-int(width) // STEP) * STEP
 
 
-ALIGN = 64  # bytes: one cache line
-
-
 def aligned_zeros(shape: tuple[int, ...]) -> np.ndarray:
-    """float32 zeros whose first element starts a cache line, so that 16-lane rows at offsets of
-    16 floats are one line each, not two: a micro-benchmark of the first layer's products ran
-    0.98 or 2.35 us a step depending on where numpy had placed its arrays."""
-    n = int(np.prod(shape))
-    raw = np.zeros(n + ALIGN // 4, dtype=np.float32)
-    start = (-raw.ctypes.data % ALIGN) // 4
-    return raw[start : start + n].reshape(shape)
+    """float32 zeros of ``shape`` whose first element starts a cache line (`gmia.zoo.kernel.aligned_zeros`)."""
+    return kernel.aligned_zeros(int(np.prod(shape))).reshape(shape)
 
 
 class Layout:
@@ -142,7 +134,7 @@ def train(x: torch.Tensor, y: torch.Tensor, index_sets: torch.Tensor, orders: It
     side, `gmia.zoo.concurrent`); the next epoch's order is drawn while the kernel runs.
     """
     k = params["w0"].shape[0]
-    layout = Layout([x.shape[1], *(params[f"b{i}"].shape[1] for i in range(sum(1 for n in params if n.startswith("w"))))])
+    layout = Layout([x.shape[1], *(params[f"b{i}"].shape[1] for i in range(stacked.n_layers(params)))])
     records = Records(x, y)
     theta = layout.pack(params)
     first = aligned_zeros(theta.shape) if spec.optimizer == "adam" or spec.momentum > 0 else np.zeros((k, 1), np.float32)
